@@ -1,0 +1,101 @@
+# voidbox — one static musl multicall binary, its tests and benchmarks.
+#
+#   make            build/voidbox (static, musl, zlib built from source)
+#   make deps       install what building and testing need (Debian packages)
+#   make guest      download + unpack Debian's kernel and static busybox into $(GUEST_DIR)
+#   make check      every test; ends with "N passed, N failed, N skipped"
+#   make bench      the benchmarks under bench/
+#
+# Sources are found by wildcard: libcore/*/*.c is the library, applets/*.c the
+# applets (each registers itself, see libcore/base/applet.h), tests/unit/*.c
+# unit tests (built with ASan+UBSan against glibc), tests/tools/*.c helper
+# programs for tests, tests/*.sh integration tests.
+
+B         ?= build
+GUEST_DIR ?= $(B)/guest
+CC_MUSL   ?= musl-gcc
+CC_HOST   ?= gcc
+
+WARN      := -Wall -Wextra -Werror -Wno-unused-parameter
+BASEFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilibcore -MMD -MP
+MUSL_CFLAGS := $(BASEFLAGS) -Os -ffunction-sections -fdata-sections \
+	-isystem $(B)/include -I$(B)/zlib/include
+MUSL_LDFLAGS := -static -s -Wl,--gc-sections -L$(B)/zlib/lib
+ASAN_CFLAGS := $(BASEFLAGS) -O1 -g -fsanitize=address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_LDFLAGS := -fsanitize=address,undefined
+
+CORE_SRCS   := $(sort $(wildcard libcore/*/*.c))
+APPLET_SRCS := $(sort $(wildcard applets/*.c))
+UNIT_SRCS   := $(sort $(wildcard tests/unit/*.c))
+TOOL_SRCS   := $(sort $(wildcard tests/tools/*.c))
+
+MUSL_CORE_OBJS := $(CORE_SRCS:%.c=$(B)/musl/%.o)
+MUSL_APPLET_OBJS := $(APPLET_SRCS:%.c=$(B)/musl/%.o)
+ASAN_CORE_OBJS := $(CORE_SRCS:%.c=$(B)/asan/%.o)
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
+TOOL_BINS   := $(TOOL_SRCS:tests/tools/%.c=$(B)/tools/%)
+
+APPLET_LINKS := mkinitramfs pcap run agent
+
+.PHONY: all deps guest check unit bench clean
+all: $(B)/voidbox
+
+deps:
+	sh mk/deps.sh
+
+guest: $(GUEST_DIR)/vmlinuz
+
+$(GUEST_DIR)/vmlinuz:
+	sh mk/guest.sh $(GUEST_DIR)
+
+# UAPI headers for musl-gcc, which leaves /usr/include out of its search path.
+$(B)/include/.stamp:
+	mkdir -p $(B)/include
+	ln -sfn /usr/include/linux $(B)/include/linux
+	ln -sfn /usr/include/asm-generic $(B)/include/asm-generic
+	ln -sfn /usr/include/x86_64-linux-gnu/asm $(B)/include/asm
+	touch $@
+
+$(B)/zlib/lib/libz.a:
+	sh mk/zlib.sh $(B)/zlib
+
+$(B)/musl/%.o: %.c $(B)/include/.stamp $(B)/zlib/lib/libz.a
+	@mkdir -p $(@D)
+	$(CC_MUSL) $(MUSL_CFLAGS) -c $< -o $@
+
+$(B)/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC_HOST) $(ASAN_CFLAGS) -c $< -o $@
+
+$(B)/musl/libcore.a: $(MUSL_CORE_OBJS)
+	rm -f $@; ar rcs $@ $^
+
+$(B)/asan/libcore.a: $(ASAN_CORE_OBJS)
+	rm -f $@; ar rcs $@ $^
+
+$(B)/voidbox: $(MUSL_APPLET_OBJS) $(B)/musl/libcore.a
+	$(CC_MUSL) $(MUSL_LDFLAGS) -o $@ $(MUSL_APPLET_OBJS) $(B)/musl/libcore.a -lz
+	@for l in $(APPLET_LINKS); do ln -sfn voidbox $(B)/$$l; done
+
+$(B)/unit/%: tests/unit/%.c $(B)/asan/libcore.a tests/unit/t.h
+	@mkdir -p $(@D)
+	$(CC_HOST) $(ASAN_CFLAGS) -o $@ $< $(B)/asan/libcore.a $(ASAN_LDFLAGS) -lz -lpthread
+
+$(B)/tools/%: tests/tools/%.c $(B)/musl/libcore.a
+	@mkdir -p $(@D)
+	$(CC_MUSL) $(MUSL_CFLAGS) $(MUSL_LDFLAGS) -o $@ $< $(B)/musl/libcore.a -lz
+
+unit: $(UNIT_BINS)
+
+# T=pattern runs only the tests whose name contains pattern.
+check: $(B)/voidbox $(UNIT_BINS) $(TOOL_BINS) $(GUEST_DIR)/vmlinuz
+	@B=$(B) GUEST_DIR=$(GUEST_DIR) sh tests/run.sh $(T)
+
+bench: $(B)/voidbox $(TOOL_BINS)
+	@B=$(B) GUEST_DIR=$(GUEST_DIR) sh bench/run.sh $(T)
+
+clean:
+	rm -rf $(B)/musl $(B)/asan $(B)/unit $(B)/tools $(B)/voidbox $(addprefix $(B)/,$(APPLET_LINKS))
+
+-include $(shell find $(B)/musl $(B)/asan -name '*.d' 2>/dev/null)

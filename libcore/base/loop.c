@@ -1,0 +1,72 @@
+/* epoll event loop; see base/loop.h. */
+#include "base/loop.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+int loop_init(struct loop *l)
+{
+	l->stop = false;
+	l->exit_code = 0;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	return l->epfd < 0 ? -errno : 0;
+}
+
+void loop_fini(struct loop *l)
+{
+	if (l->epfd >= 0)
+		close(l->epfd);
+	l->epfd = -1;
+}
+
+static int loop_ctl(struct loop *l, int op, struct loop_watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	return epoll_ctl(l->epfd, op, w->fd, &ev) < 0 ? -errno : 0;
+}
+
+int loop_add(struct loop *l, struct loop_watch *w, uint32_t events)
+{
+	return loop_ctl(l, EPOLL_CTL_ADD, w, events);
+}
+
+int loop_mod(struct loop *l, struct loop_watch *w, uint32_t events)
+{
+	return loop_ctl(l, EPOLL_CTL_MOD, w, events);
+}
+
+void loop_del(struct loop *l, struct loop_watch *w)
+{
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+int loop_once(struct loop *l, int timeout_ms)
+{
+	struct epoll_event ev[64];
+	int n = epoll_wait(l->epfd, ev, 64, timeout_ms);
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		struct loop_watch *w = ev[i].data.ptr;
+		w->cb(w, ev[i].events);
+	}
+	return n;
+}
+
+int loop_run(struct loop *l)
+{
+	while (!l->stop) {
+		int r = loop_once(l, -1);
+		if (r < 0)
+			return r;
+	}
+	return l->exit_code;
+}
+
+void loop_stop(struct loop *l, int exit_code)
+{
+	l->stop = true;
+	l->exit_code = exit_code;
+}
