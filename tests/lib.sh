@@ -30,3 +30,10 @@ need_cmd() {
 	command -v "$2" >/dev/null 2>&1 && return 0
 	skip "$1" "$2 not installed (run make deps)"; return 1
 }
+# host_tsc_khz: the host's TSC rate in kHz, for tsc_early_khz= (microvm under
+# TCG hangs in ~4 of 10 boots without it; see shared/guest-kernel.md).
+host_tsc_khz() {
+	_k=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]*\) MHz.*/\1\2/p' | head -n 1)
+	[ -n "$_k" ] || _k=$(awk -F: '/^cpu MHz/{printf "%d", $2*1000; exit}' /proc/cpuinfo)
+	echo "$_k"
+}
