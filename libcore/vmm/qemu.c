@@ -1,0 +1,380 @@
+/* The qemu VMM (--vmm qemu): starts qemu-system-x86_64 on a microvm machine
+ * with guest RAM in a shared memfd (so vhost-user back ends can map it),
+ * modern virtio-mmio, the serial console on the caller's console fd and one
+ * vhost-user device per struct vmm_dev; then supervises it. qemu runs in its
+ * own process group (terminal signals are voidbox's to forward) and dies with
+ * voidbox (PR_SET_PDEATHSIG). The device thread runs the caller's loop, which
+ * also watches qemu's pidfd: qemu's exit ends the VM, reported through
+ * vmm_finish() with qemu's last stderr line when it failed. */
+#include "vmm/vmm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/util.h"
+
+#define QEMU_BIN "qemu-system-x86_64"
+#define QEMU_MAX_ARGS 64
+
+struct qemu {
+	struct vmm *v;
+	const struct vmm_config *c;
+	pid_t pid;
+	int pidfd;
+	int stop_fd;             /* eventfd: wakes the device thread to stop */
+	bool reaped;
+	int status;              /* qemu's wait status once reaped */
+	bool thread_on;
+	pthread_t thread;
+	struct loop_watch pid_w, stop_w;
+	char log_path[512];      /* qemu's stderr */
+	char bin[512];
+};
+
+/* Finds the qemu binary: $VOIDBOX_QEMU, else QEMU_BIN on PATH. Returns 0 and
+ * the path in out, or -ENOENT. */
+static int qemu_find(char *out, size_t len)
+{
+	const char *env = getenv("VOIDBOX_QEMU");
+	const char *path = getenv("PATH");
+
+	if (env && *env) {
+		snprintf(out, len, "%s", env);
+		return access(out, X_OK) ? -errno : 0;
+	}
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		if (n && snprintf(out, len, "%.*s/%s", (int)n, path, QEMU_BIN) < (int)len &&
+		    !access(out, X_OK))
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	return -ENOENT;
+}
+
+static int qemu_probe(char *why, size_t len)
+{
+	char bin[512];
+	int r = qemu_find(bin, sizeof(bin));
+
+	if (r)
+		snprintf(why, len, "%s not found (PATH or VOIDBOX_QEMU)", QEMU_BIN);
+	return r;
+}
+
+/* Copies the last non-empty line of the file at path into out. */
+static void last_line(const char *path, char *out, size_t len)
+{
+	uint8_t *buf;
+	size_t n;
+
+	out[0] = 0;
+	if (read_file(path, 1 << 20, &buf, &n))
+		return;
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	size_t s = n;
+	while (s && buf[s - 1] != '\n')
+		s--;
+	snprintf(out, len, "%.*s", (int)(n - s), (char *)buf + s);
+	free(buf);
+}
+
+/* Reaps qemu (once) and reports how the VM ended. */
+static void qemu_reap(struct qemu *q)
+{
+	char line[200];
+
+	if (q->reaped || waitpid(q->pid, &q->status, WNOHANG) != q->pid)
+		return;
+	q->reaped = true;
+	if (WIFEXITED(q->status) && WEXITSTATUS(q->status) == 0) {
+		vmm_finish(q->v, VMM_POWEROFF, NULL);
+		return;
+	}
+	last_line(q->log_path, line, sizeof(line));
+	if (WIFSIGNALED(q->status))
+		vmm_finish(q->v, VMM_FAILED, "qemu killed by signal %d%s%s",
+			   WTERMSIG(q->status), *line ? ": " : "", line);
+	else
+		vmm_finish(q->v, VMM_FAILED, "qemu exited with status %d%s%s",
+			   WEXITSTATUS(q->status), *line ? ": " : "", line);
+}
+
+static void on_pidfd(struct loop_watch *w, uint32_t ev)
+{
+	struct qemu *q = w->ctx;
+
+	loop_del(q->c->loop, w);
+	qemu_reap(q);
+}
+
+static void on_stop(struct loop_watch *w, uint32_t ev)
+{
+	struct qemu *q = w->ctx;
+
+	loop_stop(q->c->loop, 0);
+}
+
+static void *device_thread(void *arg)
+{
+	struct qemu *q = arg;
+	int r = loop_run(q->c->loop);
+
+	if (r < 0)
+		vmm_finish(q->v, VMM_FAILED, "device loop: %s", strerror(-r));
+	return NULL;
+}
+
+/* Appends a printf-formatted argument to argv (storage from a fixed pool).
+ * Returns 0 or -E2BIG. */
+struct argbuf {
+	char *argv[QEMU_MAX_ARGS + 1];
+	int n;
+	char pool[8192];
+	size_t used;
+};
+
+static int arg_add(struct argbuf *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int arg_add(struct argbuf *a, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (a->n >= QEMU_MAX_ARGS)
+		return -E2BIG;
+	va_start(ap, fmt);
+	n = vsnprintf(a->pool + a->used, sizeof(a->pool) - a->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(a->pool) - a->used)
+		return -E2BIG;
+	a->argv[a->n++] = a->pool + a->used;
+	a->argv[a->n] = NULL;
+	a->used += (size_t)n + 1;
+	return 0;
+}
+
+/* Builds qemu's command line for config c. Returns 0 or -errno (why set). */
+static int qemu_argv(struct qemu *q, struct argbuf *a)
+{
+	const struct vmm_config *c = q->c;
+	unsigned long khz = vmm_host_tsc_khz();
+	uint64_t mib = c->mem_bytes >> 20;
+	bool kvm = vmm_host_hw_virt() && access("/dev/kvm", R_OK | W_OK) == 0;
+	int r = 0;
+
+	r |= arg_add(a, "%s", q->bin);
+	r |= arg_add(a, "-M");
+	r |= arg_add(a, "microvm,acpi=on");
+	r |= arg_add(a, "-accel");
+	r |= arg_add(a, "%s", kvm ? "kvm" : "tcg");
+	r |= arg_add(a, "-cpu");
+	r |= arg_add(a, "%s", kvm ? "host" : "max");
+	r |= arg_add(a, "-smp");
+	r |= arg_add(a, "%u", c->cpus);
+	r |= arg_add(a, "-m");
+	r |= arg_add(a, "%lluM", (unsigned long long)mib);
+	r |= arg_add(a, "-object");
+	r |= arg_add(a, "memory-backend-memfd,id=mem,size=%lluM,share=on", (unsigned long long)mib);
+	r |= arg_add(a, "-numa");
+	r |= arg_add(a, "node,memdev=mem");
+	r |= arg_add(a, "-global");
+	r |= arg_add(a, "virtio-mmio.force-legacy=false");
+	r |= arg_add(a, "-nodefaults");
+	r |= arg_add(a, "-no-user-config");
+	r |= arg_add(a, "-display");
+	r |= arg_add(a, "none");
+	r |= arg_add(a, "-no-reboot");
+	r |= arg_add(a, "-chardev");
+	r |= arg_add(a, "stdio,id=con,signal=off");
+	r |= arg_add(a, "-serial");
+	r |= arg_add(a, "chardev:con");
+	r |= arg_add(a, "-kernel");
+	r |= arg_add(a, "%s", c->kernel);
+	if (c->initrd) {
+		r |= arg_add(a, "-initrd");
+		r |= arg_add(a, "%s", c->initrd);
+	}
+	r |= arg_add(a, "-append");
+	if (khz)
+		r |= arg_add(a, "console=ttyS0 tsc_early_khz=%lu %s", khz, c->cmdline ? c->cmdline : "");
+	else
+		r |= arg_add(a, "console=ttyS0 %s", c->cmdline ? c->cmdline : "");
+	for (unsigned i = 0; i < c->ndevs; i++) {
+		const struct vmm_dev *d = &c->devs[i];
+		const char *extra = d->qemu_opts ? d->qemu_opts : "";
+
+		r |= arg_add(a, "-chardev");
+		r |= arg_add(a, "socket,id=vd%u,path=%s", i, d->vhost_path);
+		switch (d->dev->ops->device_id) {
+		case VIRTIO_ID_VSOCK:
+			r |= arg_add(a, "-device");
+			r |= arg_add(a, "vhost-user-vsock-device,chardev=vd%u%s", i, extra);
+			break;
+		case VIRTIO_ID_NET:
+			r |= arg_add(a, "-netdev");
+			r |= arg_add(a, "vhost-user,id=net%u,chardev=vd%u", i, i);
+			r |= arg_add(a, "-device");
+			r |= arg_add(a, "virtio-net-device,netdev=net%u%s", i, extra);
+			break;
+		default:
+			snprintf(q->v->why, sizeof(q->v->why),
+				 "qemu: no vhost-user device for virtio id %u",
+				 d->dev->ops->device_id);
+			return -EINVAL;
+		}
+	}
+	if (r) {
+		snprintf(q->v->why, sizeof(q->v->why), "qemu: command line too long");
+		return -E2BIG;
+	}
+	return 0;
+}
+
+/* The child side of fork(): own process group, dies with voidbox, stdin
+ * from /dev/null, stdout = console, stderr = log; then exec. */
+static void qemu_child(struct qemu *q, char **argv)
+{
+	int null = open("/dev/null", O_RDWR);
+	int log = open(q->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int con = q->c->console_fd >= 0 ? q->c->console_fd : null;
+
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(127);
+	if (null < 0 || log < 0 || dup2(null, 0) < 0 || dup2(con, 1) < 0 || dup2(log, 2) < 0)
+		_exit(127);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execv(argv[0], argv);
+	dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+static int qemu_start(struct vmm *v, const struct vmm_config *c)
+{
+	struct qemu *q = calloc(1, sizeof(*q));
+	struct argbuf *a;
+	int r;
+
+	if (!q)
+		return -ENOMEM;
+	v->priv = q;
+	q->v = v;
+	q->c = c;
+	q->pid = -1;
+	q->pidfd = -1;
+	q->stop_fd = -1;
+	if ((r = qemu_find(q->bin, sizeof(q->bin)))) {
+		snprintf(v->why, sizeof(v->why), "%s not found (PATH or VOIDBOX_QEMU)", QEMU_BIN);
+		return r;
+	}
+	snprintf(q->log_path, sizeof(q->log_path), "%s/qemu.log", c->run_dir);
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	if ((r = qemu_argv(q, a))) {
+		free(a);
+		return r;
+	}
+	if (c->verbose) {
+		fprintf(stderr, "voidbox run: starting");
+		for (int i = 0; i < a->n; i++)
+			fprintf(stderr, " %s", a->argv[i]);
+		fputc('\n', stderr);
+	}
+	q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->stop_fd < 0) {
+		r = -errno;
+		free(a);
+		snprintf(v->why, sizeof(v->why), "eventfd: %s", strerror(-r));
+		return r;
+	}
+	q->pid = fork();
+	if (q->pid == 0)
+		qemu_child(q, a->argv);
+	r = -errno;
+	free(a);
+	if (q->pid < 0) {
+		snprintf(v->why, sizeof(v->why), "fork: %s", strerror(-r));
+		return r;
+	}
+	q->pidfd = (int)syscall(SYS_pidfd_open, q->pid, 0);
+	if (q->pidfd < 0) {
+		r = -errno;
+		snprintf(v->why, sizeof(v->why), "pidfd_open: %s", strerror(-r));
+		return r;
+	}
+	fcntl(q->pidfd, F_SETFD, FD_CLOEXEC);
+	q->pid_w = (struct loop_watch){ .fd = q->pidfd, .cb = on_pidfd, .ctx = q };
+	q->stop_w = (struct loop_watch){ .fd = q->stop_fd, .cb = on_stop, .ctx = q };
+	if ((r = loop_add(c->loop, &q->pid_w, EPOLLIN)) ||
+	    (r = loop_add(c->loop, &q->stop_w, EPOLLIN))) {
+		snprintf(v->why, sizeof(v->why), "epoll: %s", strerror(-r));
+		return r;
+	}
+	if ((r = -pthread_create(&q->thread, NULL, device_thread, q))) {
+		snprintf(v->why, sizeof(v->why), "device thread: %s", strerror(-r));
+		return r;
+	}
+	q->thread_on = true;
+	return 0;
+}
+
+static void qemu_stop(struct vmm *v)
+{
+	struct qemu *q = v->priv;
+	uint64_t one = 1;
+
+	if (!q)
+		return;
+	if (q->pid > 0 && !q->reaped)
+		kill(q->pid, SIGKILL);
+	if (q->thread_on) {
+		if (write(q->stop_fd, &one, sizeof(one)) < 0) {
+			/* cannot fail on a fresh eventfd */
+		}
+		pthread_join(q->thread, NULL);
+	}
+	if (q->pid > 0 && !q->reaped && waitpid(q->pid, &q->status, 0) == q->pid)
+		q->reaped = true;
+	if (q->pid > 0)
+		vmm_finish(v, VMM_FAILED, "qemu stopped by voidbox");
+	if (q->pidfd >= 0) {
+		loop_del(q->c->loop, &q->pid_w);
+		close(q->pidfd);
+	}
+	if (q->stop_fd >= 0) {
+		loop_del(q->c->loop, &q->stop_w);
+		close(q->stop_fd);
+	}
+	if (q->c->run_dir)
+		unlink(q->log_path);
+	free(q);
+	v->priv = NULL;
+}
+
+const struct vmm_ops vmm_qemu_ops = {
+	.name = "qemu",
+	.probe = qemu_probe,
+	.start = qemu_start,
+	.stop = qemu_stop,
+};
