@@ -1,0 +1,300 @@
+/* The virtio-net back end; see virtio/net.h. The device offers
+ * VIRTIO_F_VERSION_1 (required: version-2 virtio-mmio drivers refuse a
+ * device without it, and start() refuses a driver that did not accept it),
+ * MAC, STATUS, optionally MTU, and the ring features INDIRECT_DESC and
+ * EVENT_IDX that queue.c implements. No offloads and no MRG_RXBUF: every
+ * frame is at most MTU + 14 bytes and travels in one chain with a zeroed
+ * header whose num_buffers is 1. */
+#include "virtio/net.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
+#define VIRTIO_NET_HDR_GSO_NONE 0
+#define ETH_MIN_HDR 14
+
+struct vnet_hdr_v1 {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct vnet_hdr_v1) == VNET_HDR_LEN, "virtio_net_hdr_v1 is 12 bytes");
+
+/* struct virtio_net_config as far as we serve it (little-endian). */
+struct vnet_config {
+	uint8_t mac[6];
+	uint16_t status;
+	uint16_t max_virtqueue_pairs;
+	uint16_t mtu;
+} __attribute__((packed));
+
+static struct vnet *to_vnet(struct vdev *d)
+{
+	return d->priv;
+}
+
+static uint64_t vnet_features(struct vdev *d)
+{
+	struct vnet *n = to_vnet(d);
+	uint64_t f = VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS |
+		     VIRTIO_RING_F_INDIRECT_DESC | VIRTIO_RING_F_EVENT_IDX;
+
+	if (n->cfg.mtu)
+		f |= VIRTIO_NET_F_MTU;
+	return f;
+}
+
+static void vnet_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t len)
+{
+	struct vnet *n = to_vnet(d);
+	struct vnet_config c = { 0 };
+
+	memcpy(c.mac, n->cfg.mac, 6);
+	c.status = n->cfg.link_down ? 0 : VIRTIO_NET_S_LINK_UP;
+	c.max_virtqueue_pairs = 1;
+	c.mtu = n->cfg.mtu;
+	if (off > sizeof(c) || len > sizeof(c) - off) {
+		memset(buf, 0, len);
+		return;
+	}
+	memcpy(buf, (uint8_t *)&c + off, len);
+}
+
+/* The config space is read-only for a modern driver without CTRL_MAC_ADDR:
+ * writes are ignored (as the spec allows). */
+static void vnet_write_config(struct vdev *d, uint32_t off, const void *buf, uint32_t len)
+{
+}
+
+/* Marks the device broken after a malformed chain. */
+static void vnet_bad_chain(struct vnet *n, const char *why)
+{
+	n->st.bad_chains++;
+	vdev_fail(&n->dev, why);
+}
+
+/* Signals queue qi if entries were pushed since the last signal. */
+static void vnet_signal(struct vnet *n, unsigned qi, bool *pending)
+{
+	if (!*pending)
+		return;
+	*pending = false;
+	if (vq_signal(&n->dev.vq[qi]) > 0)
+		n->st.signals++;
+}
+
+/* Handles one TX chain: copies the frame out, returns the chain, then
+ * hands the frame on. */
+static void vnet_tx_one(struct vnet *n, struct vq *q, const struct vq_chain *c)
+{
+	struct vnet_hdr_v1 h;
+	uint32_t flen;
+
+	n->tx_pending = true;
+	if (c->out_len < VNET_HDR_LEN + ETH_MIN_HDR) {
+		vq_push(q, c->head, 0);
+		n->st.tx_drop_short++;
+		return;
+	}
+	flen = c->out_len - VNET_HDR_LEN;
+	vq_chain_read(c, 0, &h, sizeof(h));
+	if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE || (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+		vq_push(q, c->head, 0);
+		n->st.tx_drop_bad_hdr++;
+		return;
+	}
+	if (flen > VNET_MAX_FRAME) {
+		vq_push(q, c->head, 0);
+		n->st.tx_drop_big++;
+		return;
+	}
+	vq_chain_read(c, VNET_HDR_LEN, n->frame, flen);
+	vq_push(q, c->head, 0);
+	n->st.tx_frames++;
+	n->st.tx_bytes += flen;
+	if (n->ops->capture)
+		n->ops->capture(n->ctx, VNET_DIR_TX, n->frame, flen);
+	if (n->ops->output(n->ctx, n->frame, flen) != 0)
+		n->st.tx_drop_output++;
+}
+
+void vnet_tx_process(struct vnet *n)
+{
+	struct vq *q = &n->dev.vq[VNET_TXQ];
+
+	if (!n->dev.started || n->dev.failed || !q->ready)
+		return;
+	for (;;) {
+		unsigned budget = VNET_TX_BATCH;
+		int r = 0;
+
+		vq_set_notify(q, false);
+		while (budget && (r = vq_pop(q, &n->txc)) == 1) {
+			vnet_tx_one(n, q, &n->txc);
+			budget--;
+		}
+		if (r < 0) {
+			vnet_bad_chain(n, "net: malformed TX descriptor chain");
+			break;
+		}
+		vnet_signal(n, VNET_TXQ, &n->tx_pending);
+		vnet_signal(n, VNET_RXQ, &n->rx_pending);
+		if (budget)
+			vq_set_notify(q, true);
+		/* Re-check after re-enabling: the guest may have added a chain
+		 * while notifications were off, and will not kick for it. */
+		if (!vq_has_avail(q))
+			break;
+	}
+	vnet_signal(n, VNET_TXQ, &n->tx_pending);
+	vnet_signal(n, VNET_RXQ, &n->rx_pending);
+}
+
+/* Takes the next RX chain, enabling RX kicks and re-checking when the ring
+ * looks empty. Returns 1, 0 (none), or -EINVAL (malformed). */
+static int vnet_rx_pop(struct vnet *n, struct vq *q)
+{
+	int r = vq_pop(q, &n->rxc);
+
+	if (r != 0)
+		return r;
+	vq_set_notify(q, true);
+	r = vq_pop(q, &n->rxc);
+	if (r == 1)
+		vq_set_notify(q, false);
+	return r;
+}
+
+int vnet_rx(struct vnet *n, const uint8_t *frame, size_t len)
+{
+	static const struct vnet_hdr_v1 h = { .gso_type = VIRTIO_NET_HDR_GSO_NONE, .num_buffers = 1 };
+	struct vq *q = &n->dev.vq[VNET_RXQ];
+	int r;
+
+	if (!n->dev.started || n->dev.failed || !q->ready) {
+		n->st.rx_not_running++;
+		n->want_rx_ready = true;
+		return -ENOBUFS;
+	}
+	r = vnet_rx_pop(n, q);
+	if (r < 0) {
+		vnet_bad_chain(n, "net: malformed RX descriptor chain");
+		n->want_rx_ready = true;
+		return -ENOBUFS;
+	}
+	if (r == 0) {
+		n->st.rx_nobufs++;
+		n->want_rx_ready = true;
+		return -ENOBUFS;
+	}
+	if (len > n->rxc.in_len || n->rxc.in_len - len < VNET_HDR_LEN) {
+		vq_unpop(q); /* keep the chain for a frame that fits */
+		n->st.rx_drop_big++;
+		return 0;
+	}
+	vq_chain_write(&n->rxc, 0, &h, sizeof(h));
+	vq_chain_write(&n->rxc, VNET_HDR_LEN, frame, (uint32_t)len);
+	vq_push(q, n->rxc.head, VNET_HDR_LEN + (uint32_t)len);
+	n->rx_pending = true;
+	n->st.rx_frames++;
+	n->st.rx_bytes += len;
+	if (n->ops->capture)
+		n->ops->capture(n->ctx, VNET_DIR_RX, frame, len);
+	return 0;
+}
+
+void vnet_rx_flush(struct vnet *n)
+{
+	vnet_signal(n, VNET_RXQ, &n->rx_pending);
+}
+
+/* The guest added RX buffers: resume a producer that was told -ENOBUFS. */
+static void vnet_rx_kick(struct vnet *n)
+{
+	struct vq *q = &n->dev.vq[VNET_RXQ];
+
+	if (!n->want_rx_ready || !vq_has_avail(q))
+		return;
+	n->want_rx_ready = false;
+	vq_set_notify(q, false);
+	n->st.rx_ready_calls++;
+	n->ops->rx_ready(n->ctx);
+	vnet_rx_flush(n);
+}
+
+static void vnet_queue_kick(struct vdev *d, unsigned qi)
+{
+	struct vnet *n = to_vnet(d);
+
+	if (qi == VNET_TXQ)
+		vnet_tx_process(n);
+	else if (qi == VNET_RXQ)
+		vnet_rx_kick(n);
+}
+
+static int vnet_start(struct vdev *d)
+{
+	struct vnet *n = to_vnet(d);
+
+	if (!(d->acked & VIRTIO_F_VERSION_1))
+		return -EINVAL; /* legacy drivers are not served */
+	for (unsigned i = 0; i < 2; i++) {
+		d->vq[i].event_idx = !!(d->acked & VIRTIO_RING_F_EVENT_IDX);
+		d->vq[i].indirect = !!(d->acked & VIRTIO_RING_F_INDIRECT_DESC);
+	}
+	d->started = true;
+	n->rx_pending = n->tx_pending = false;
+	/* RX kicks matter only while a producer waits for room. */
+	vq_set_notify(&d->vq[VNET_RXQ], n->want_rx_ready);
+	/* Frames queued before we started, and a producer waiting for room. */
+	vnet_tx_process(n);
+	vnet_rx_kick(n);
+	return 0;
+}
+
+static void vnet_reset(struct vdev *d)
+{
+	struct vnet *n = to_vnet(d);
+
+	d->started = false;
+	n->rx_pending = n->tx_pending = false;
+}
+
+static const struct vdev_ops vnet_ops = {
+	.device_id = VIRTIO_ID_NET,
+	.num_queues = 2,
+	.max_queue_size = 1024,
+	.config_size = sizeof(struct vnet_config),
+	.features = vnet_features,
+	.read_config = vnet_read_config,
+	.write_config = vnet_write_config,
+	.start = vnet_start,
+	.queue_kick = vnet_queue_kick,
+	.reset = vnet_reset,
+};
+
+int vnet_init(struct vnet *n, const struct vnet_cfg *cfg, const struct vnet_ops *ops, void *ctx)
+{
+	if (!cfg || !ops || !ops->output || !ops->rx_ready)
+		return -EINVAL;
+	if (cfg->mtu && cfg->mtu < 68)
+		return -EINVAL;
+	memset(&n->dev, 0, sizeof(n->dev));
+	memset(&n->st, 0, sizeof(n->st));
+	n->cfg = *cfg;
+	n->ops = ops;
+	n->ctx = ctx;
+	n->want_rx_ready = n->rx_pending = n->tx_pending = false;
+	n->dev.ops = &vnet_ops;
+	n->dev.name = "net";
+	n->dev.priv = n;
+	for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++)
+		n->dev.vq[i].kick_fd = n->dev.vq[i].call_fd = -1;
+	return 0;
+}

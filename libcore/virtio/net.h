@@ -1,0 +1,98 @@
+/* The virtio-net back end (device ID 1). It moves Ethernet frames between
+ * the guest's two queues and whatever the owner plugs in (the SLIRP stack in
+ * voidbox run, a fake in the unit tests): frames the guest transmits go to
+ * ops->output() with the 12-byte virtio_net_hdr_v1 stripped; frames for the
+ * guest enter through vnet_rx() and are written, header first, into one RX
+ * chain each (MRG_RXBUF is not offered, so num_buffers is always 1 and a
+ * frame that does not fit one chain is dropped and counted). No allocation
+ * happens per frame: TX frames are copied once out of guest memory into the
+ * device's own buffer, so a guest changing the buffer while it is parsed
+ * cannot matter. The guest is notified once per batch (vnet_rx_flush(), and
+ * at the end of each TX pass), never polled. When the RX queue is empty
+ * vnet_rx() says -ENOBUFS and the device calls ops->rx_ready() as soon as
+ * the guest adds buffers (RX kick) — the back-pressure contract of SLIRP.
+ * Queue 0 is RX, queue 1 is TX; there is no control queue. */
+#ifndef VOIDBOX_VNET_H
+#define VOIDBOX_VNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtio/device.h"
+
+#define VIRTIO_NET_F_MTU (1ULL << 3)
+#define VIRTIO_NET_F_MAC (1ULL << 5)
+#define VIRTIO_NET_F_MRG_RXBUF (1ULL << 15)
+#define VIRTIO_NET_F_STATUS (1ULL << 16)
+#define VIRTIO_NET_S_LINK_UP 1
+
+#define VNET_RXQ 0
+#define VNET_TXQ 1
+#define VNET_HDR_LEN 12          /* struct virtio_net_hdr_v1 */
+#define VNET_MAX_FRAME 65550     /* largest frame accepted from the guest */
+#define VNET_TX_BATCH 256        /* chains per TX pass before re-checking */
+
+/* Direction of a frame, for the capture hook. */
+enum vnet_dir { VNET_DIR_TX = 0 /* guest -> host */, VNET_DIR_RX = 1 /* host -> guest */ };
+
+struct vnet_ops {
+	/* One frame the guest sent (header stripped). The return value is
+	 * only counted (non-zero: tx_drop_output); the frame buffer is the
+	 * device's and valid only during the call. */
+	int (*output)(void *ctx, const uint8_t *frame, size_t len);
+	/* The guest added RX buffers after vnet_rx() said -ENOBUFS. */
+	void (*rx_ready)(void *ctx);
+	/* Optional: every frame crossing the device, both ways, as it
+	 * crosses (for --pcap). May be NULL. */
+	void (*capture)(void *ctx, enum vnet_dir dir, const uint8_t *frame, size_t len);
+};
+
+struct vnet_cfg {
+	uint8_t mac[6];          /* the guest's MAC, served in config space */
+	uint16_t mtu;            /* served with VIRTIO_NET_F_MTU when non-zero */
+	bool link_down;          /* report the link down (tests) */
+};
+
+/* Counters; all monotonic. */
+struct vnet_stats {
+	uint64_t tx_frames, tx_bytes;    /* guest -> host, delivered to output */
+	uint64_t rx_frames, rx_bytes;    /* host -> guest, placed in RX chains */
+	uint64_t tx_drop_short;          /* chain shorter than the header (+ETH) */
+	uint64_t tx_drop_big;            /* frame over VNET_MAX_FRAME */
+	uint64_t tx_drop_bad_hdr;        /* header asks for an offload not negotiated */
+	uint64_t tx_drop_output;         /* output() refused the frame */
+	uint64_t rx_drop_big;            /* frame larger than the guest's RX chain */
+	uint64_t rx_not_running;         /* -ENOBUFS because the driver is not running */
+	uint64_t rx_nobufs;              /* times vnet_rx() said -ENOBUFS */
+	uint64_t rx_ready_calls;         /* rx_ready() calls after an RX kick */
+	uint64_t bad_chains;             /* malformed chains (device needs reset) */
+	uint64_t signals;                /* notifications sent to the guest */
+};
+
+struct vnet {
+	struct vdev dev;
+	struct vnet_cfg cfg;
+	const struct vnet_ops *ops;
+	void *ctx;
+	bool want_rx_ready;              /* -ENOBUFS was said; tell on next RX kick */
+	bool rx_pending, tx_pending;     /* used entries not yet signalled */
+	struct vnet_stats st;
+	struct vq_chain txc, rxc;        /* scratch for vq_pop, one per queue */
+	uint8_t frame[VNET_MAX_FRAME];   /* TX frame copied out of guest memory */
+};
+
+/* Prepares the device (no fds, no allocation). Returns 0 or -EINVAL. */
+int vnet_init(struct vnet *n, const struct vnet_cfg *cfg, const struct vnet_ops *ops,
+	      void *ctx);
+/* The struct vdev a front end (vhost-user server, mmio) drives. */
+static inline struct vdev *vnet_vdev(struct vnet *n) { return &n->dev; }
+/* Places one frame into the guest's next RX chain. Returns 0 (placed, or
+ * dropped and counted when it can never fit), -ENOBUFS when the guest has no
+ * buffer now (rx_ready() follows when it has) or the driver is not running. */
+int vnet_rx(struct vnet *n, const uint8_t *frame, size_t len);
+/* Notifies the guest of the frames placed since the last flush. */
+void vnet_rx_flush(struct vnet *n);
+/* Processes the TX queue now (what a TX kick does). */
+void vnet_tx_process(struct vnet *n);
+
+#endif

@@ -1,0 +1,491 @@
+/* Unit tests for the virtio-net back end (virtio/net.c). The test plays the
+ * guest driver on fake guest memory: it lays out split rings, posts TX and
+ * RX chains, kicks the device as a front end would, and reads the used
+ * rings and the call eventfds. Covered: features (VERSION_1 offered and
+ * required), config space, header strip/prepend with num_buffers = 1, one
+ * notification per batch, RX back-pressure (-ENOBUFS, then rx_ready on the
+ * RX kick), more than 70,000 frames each way through small rings so the
+ * 16-bit indexes wrap (plain and EVENT_IDX), and hostile chains. */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "virtio/net.h"
+#include "t.h"
+
+#define MEM_SIZE (8u << 20)
+#define QSZ 64
+#define BUF_AREA 0x100000u /* frame buffers start here */
+#define BUF_SIZE 2048u
+
+struct fake_q {
+	unsigned num;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	struct vring_desc_le *desc;
+	uint16_t *avail, *used;
+	uint16_t avail_idx, last_used;
+	uint16_t free_head; /* descriptors are handed out round robin */
+};
+
+struct fake {
+	uint8_t *mem_base;
+	struct gmem mem;
+	struct vnet n;
+	struct fake_q q[2];
+	int callfd[2];
+	/* what the device gave us */
+	unsigned n_out, n_ready;
+	uint8_t last[VNET_MAX_FRAME];
+	size_t last_len;
+	uint32_t seq_expect;
+	unsigned seq_bad;
+	int output_ret;
+};
+
+static struct fake F;
+
+static int fake_output(void *ctx, const uint8_t *frame, size_t len)
+{
+	struct fake *f = ctx;
+	uint32_t seq;
+
+	f->n_out++;
+	f->last_len = len;
+	memcpy(f->last, frame, len);
+	if (len >= 18) { /* sequence number after the Ethernet header */
+		memcpy(&seq, frame + 14, 4);
+		if (seq != f->seq_expect)
+			f->seq_bad++;
+		f->seq_expect++;
+	}
+	return f->output_ret;
+}
+
+static void fake_rx_ready(void *ctx)
+{
+	((struct fake *)ctx)->n_ready++;
+}
+
+static const struct vnet_ops fops = { .output = fake_output, .rx_ready = fake_rx_ready };
+
+static void *G(uint64_t gpa)
+{
+	return F.mem_base + gpa;
+}
+
+/* Lays out queue qi's rings at a fixed place in fake memory. */
+static void fq_layout(unsigned qi, unsigned num)
+{
+	struct fake_q *q = &F.q[qi];
+	uint64_t base = 0x10000 + qi * 0x10000;
+
+	memset(q, 0, sizeof(*q));
+	q->num = num;
+	q->desc_gpa = base;
+	q->avail_gpa = base + 16 * num;
+	q->used_gpa = (q->avail_gpa + 6 + 2 * num + 3) & ~3ull;
+	q->desc = G(q->desc_gpa);
+	q->avail = G(q->avail_gpa);
+	q->used = G(q->used_gpa);
+}
+
+/* Boots the device as a front end would. Returns start()'s result. */
+static int fake_boot(uint64_t acked, unsigned num)
+{
+	struct vnet_cfg cfg = { .mac = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 }, .mtu = 1500 };
+	struct vdev *d;
+
+	memset(F.mem_base, 0, MEM_SIZE);
+	for (int i = 0; i < 2; i++) {
+		if (F.callfd[i] >= 0)
+			close(F.callfd[i]);
+		F.callfd[i] = eventfd(0, EFD_NONBLOCK);
+	}
+	F.n_out = F.n_ready = 0;
+	F.seq_expect = F.seq_bad = 0;
+	F.output_ret = 0;
+	if (vnet_init(&F.n, &cfg, &fops, &F) != 0)
+		return -1;
+	d = vnet_vdev(&F.n);
+	d->mem = &F.mem;
+	d->acked = acked;
+	for (unsigned qi = 0; qi < 2; qi++) {
+		struct vq *vq = &d->vq[qi];
+		fq_layout(qi, num);
+		vq->num = (uint16_t)num;
+		vq->desc_gpa = F.q[qi].desc_gpa;
+		vq->avail_gpa = F.q[qi].avail_gpa;
+		vq->used_gpa = F.q[qi].used_gpa;
+		vq->call_fd = F.callfd[qi];
+		if (vq_start(vq, &F.mem) != 0)
+			return -2;
+	}
+	return d->ops->start(d);
+}
+
+/* Posts a chain of n descriptors (gpa, len, write) and publishes it.
+ * Returns the chain's head. */
+static uint16_t fq_post(unsigned qi, unsigned n, const uint64_t *gpa, const uint32_t *len,
+		    const int *wr)
+{
+	struct fake_q *q = &F.q[qi];
+	uint16_t head = q->free_head;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t id = (uint16_t)((head + i) % q->num);
+		q->desc[id].addr = gpa[i];
+		q->desc[id].len = len[i];
+		q->desc[id].flags = (uint16_t)((wr[i] ? 2 : 0) | (i + 1 < n ? 1 : 0));
+		q->desc[id].next = (uint16_t)((id + 1) % q->num);
+	}
+	q->free_head = (uint16_t)((head + n) % q->num);
+	q->avail[2 + q->avail_idx % q->num] = head;
+	__atomic_store_n(&q->avail[1], (uint16_t)(q->avail_idx + 1), __ATOMIC_RELEASE);
+	q->avail_idx++;
+	return head;
+}
+
+/* Takes one used entry. Returns 1 with its id and length, or 0. */
+static int fq_used(unsigned qi, uint32_t *id, uint32_t *len)
+{
+	struct fake_q *q = &F.q[qi];
+	uint32_t *e;
+
+	if (__atomic_load_n(&q->used[1], __ATOMIC_ACQUIRE) == q->last_used)
+		return 0;
+	e = (uint32_t *)(q->used + 2) + 2 * (q->last_used % q->num);
+	*id = e[0];
+	*len = e[1];
+	q->last_used++;
+	/* EVENT_IDX: ask to hear about the next entry. */
+	q->avail[2 + q->num] = q->last_used;
+	return 1;
+}
+
+static uint64_t calls(unsigned qi)
+{
+	uint64_t v = 0;
+	if (read(F.callfd[qi], &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+/* Writes a test frame of len bytes with sequence number seq at gpa. */
+static void make_frame(uint8_t *p, size_t len, uint32_t seq)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(i * 7 + seq);
+	if (len >= 18)
+		memcpy(p + 14, &seq, 4);
+}
+
+/* Posts a TX frame: header descriptor + data descriptor, or one descriptor
+ * holding both (the VERSION_1 layout Linux uses). */
+static void tx_post(uint32_t seq, size_t len, int split)
+{
+	uint64_t gpa = BUF_AREA + (uint64_t)(seq % QSZ) * BUF_SIZE;
+	uint8_t *p = G(gpa);
+
+	memset(p, 0, VNET_HDR_LEN);
+	make_frame(p + VNET_HDR_LEN, len, seq);
+	if (split) {
+		uint64_t g[2] = { gpa, gpa + VNET_HDR_LEN };
+		uint32_t l[2] = { VNET_HDR_LEN, (uint32_t)len };
+		int w[2] = { 0, 0 };
+		fq_post(VNET_TXQ, 2, g, l, w);
+	} else {
+		uint64_t g[1] = { gpa };
+		uint32_t l[1] = { VNET_HDR_LEN + (uint32_t)len };
+		int w[1] = { 0 };
+		fq_post(VNET_TXQ, 1, g, l, w);
+	}
+}
+
+static uint8_t *rx_slot(unsigned slot)
+{
+	return G(BUF_AREA + 0x200000 + (uint64_t)(slot % QSZ) * BUF_SIZE);
+}
+
+/* Posts an RX buffer of size bytes in slot; split puts the frame 64 bytes
+ * after the header. Returns the chain's head. */
+static uint16_t rx_post(unsigned slot, uint32_t size, int split)
+{
+	uint64_t gpa = BUF_AREA + 0x200000 + (uint64_t)(slot % QSZ) * BUF_SIZE;
+
+	if (split) {
+		uint64_t g[2] = { gpa, gpa + 64 };
+		uint32_t l[2] = { VNET_HDR_LEN, size - VNET_HDR_LEN };
+		int w[2] = { 1, 1 };
+		return fq_post(VNET_RXQ, 2, g, l, w);
+	} else {
+		uint64_t g[1] = { gpa };
+		uint32_t l[1] = { size };
+		int w[1] = { 1 };
+		return fq_post(VNET_RXQ, 1, g, l, w);
+	}
+}
+
+static void kick(unsigned qi)
+{
+	struct vdev *d = vnet_vdev(&F.n);
+	d->ops->queue_kick(d, qi);
+}
+
+static void test_vnet_features_config(void)
+{
+	struct vdev *d = vnet_vdev(&F.n);
+	uint8_t cfg[12];
+	uint64_t f;
+
+	T_REQUIRE(fake_boot(VIRTIO_F_VERSION_1, QSZ) == 0, "boot");
+	f = d->ops->features(d);
+	T_CHECK(f & VIRTIO_F_VERSION_1, "VERSION_1 not offered");
+	T_CHECK(f & VIRTIO_NET_F_MAC, "MAC not offered");
+	T_CHECK(f & VIRTIO_NET_F_STATUS, "STATUS not offered");
+	T_CHECK(!(f & VIRTIO_NET_F_MRG_RXBUF), "MRG_RXBUF offered");
+	T_CHECK(d->ops->device_id == VIRTIO_ID_NET && d->ops->num_queues == 2, "id/queues");
+	T_REQUIRE(d->ops->config_size <= sizeof(cfg), "config size %u", d->ops->config_size);
+	d->ops->read_config(d, 0, cfg, d->ops->config_size);
+	T_CHECK(memcmp(cfg, "\x52\x54\x00\x12\x34\x56", 6) == 0, "mac");
+	T_CHECK(cfg[6] == 1 && cfg[7] == 0, "status link up");
+	T_CHECK(cfg[10] == (1500 & 0xff) && cfg[11] == 1500 >> 8, "mtu");
+	d->ops->read_config(d, 4, cfg, 2);
+	T_CHECK(cfg[0] == 0x34 && cfg[1] == 0x56, "partial read");
+	/* A legacy driver (no VERSION_1) is refused. */
+	T_CHECK(fake_boot(0, QSZ) == -EINVAL, "start without VERSION_1 accepted");
+}
+
+static void test_vnet_tx_strip_and_batch(void)
+{
+	uint32_t id, len;
+	unsigned used = 0;
+
+	T_REQUIRE(fake_boot(VIRTIO_F_VERSION_1, QSZ) == 0, "boot");
+	for (uint32_t i = 0; i < 40; i++)
+		tx_post(i, 60 + i * 30, i & 1);
+	kick(VNET_TXQ);
+	T_CHECK(F.n_out == 40, "output %u frames", F.n_out);
+	T_CHECK(F.seq_bad == 0, "%u frames out of order or damaged", F.seq_bad);
+	T_CHECK(F.last_len == 60 + 39 * 30, "last frame length %zu", F.last_len);
+	{
+		uint8_t want[VNET_MAX_FRAME];
+		make_frame(want, F.last_len, 39);
+		T_CHECK(memcmp(want, F.last, F.last_len) == 0, "frame bytes differ");
+	}
+	while (fq_used(VNET_TXQ, &id, &len))
+		used++;
+	T_CHECK(used == 40, "used %u", used);
+	T_CHECK(calls(VNET_TXQ) == 1, "not exactly one TX notification for the batch");
+	T_CHECK(F.n.st.tx_frames == 40 && F.n.st.tx_bytes > 0, "stats");
+}
+
+static void test_vnet_rx_prepend(void)
+{
+	uint8_t frame[1514], *p;
+	uint32_t id, len;
+
+	T_REQUIRE(fake_boot(VIRTIO_F_VERSION_1, QSZ) == 0, "boot");
+	rx_post(0, 1526, 0);
+	rx_post(1, 1526, 1);
+	make_frame(frame, 1514, 5);
+	T_CHECK(vnet_rx(&F.n, frame, 1514) == 0, "rx 1");
+	T_CHECK(vnet_rx(&F.n, frame, 60) == 0, "rx 2");
+	T_CHECK(calls(VNET_RXQ) == 0, "signalled before flush");
+	vnet_rx_flush(&F.n);
+	T_CHECK(calls(VNET_RXQ) == 1, "not one notification for the batch");
+	T_REQUIRE(fq_used(VNET_RXQ, &id, &len) == 1, "no used entry");
+	T_CHECK(len == VNET_HDR_LEN + 1514, "used len %u", len);
+	p = rx_slot(0);
+	T_CHECK(p[0] == 0 && p[1] == 0, "flags/gso not zero");
+	T_CHECK(p[10] == 1 && p[11] == 0, "num_buffers != 1");
+	T_CHECK(memcmp(p + VNET_HDR_LEN, frame, 1514) == 0, "frame bytes");
+	T_REQUIRE(fq_used(VNET_RXQ, &id, &len) == 1, "no second used entry");
+	T_CHECK(len == VNET_HDR_LEN + 60, "used len 2 %u", len);
+	p = rx_slot(1);
+	T_CHECK(p[10] == 1, "split: num_buffers");
+	T_CHECK(memcmp(p + 64, frame, 60) == 0, "split: frame bytes");
+	/* A frame larger than the chain is dropped and counted; the chain
+	 * stays for the next frame. */
+	rx_post(2, 200, 0);
+	T_CHECK(vnet_rx(&F.n, frame, 1000) == 0 && F.n.st.rx_drop_big == 1, "too big not counted");
+	T_CHECK(vnet_rx(&F.n, frame, 100) == 0 && F.n.st.rx_frames == 3, "chain not kept");
+}
+
+static void test_vnet_rx_backpressure(void)
+{
+	uint8_t frame[100] = { 0 };
+
+	T_REQUIRE(fake_boot(VIRTIO_F_VERSION_1, QSZ) == 0, "boot");
+	T_CHECK(vnet_rx(&F.n, frame, sizeof(frame)) == -ENOBUFS, "no buffer: not -ENOBUFS");
+	T_CHECK(F.n.st.rx_nobufs == 1, "nobufs not counted");
+	/* The device must have asked to be kicked. */
+	T_CHECK((F.q[VNET_RXQ].used[0] & 1) == 0, "RX notifications left off");
+	kick(VNET_RXQ); /* spurious: nothing added */
+	T_CHECK(F.n_ready == 0, "rx_ready without buffers");
+	rx_post(0, 1526, 0);
+	kick(VNET_RXQ);
+	T_CHECK(F.n_ready == 1, "rx_ready not called after the guest added buffers");
+	kick(VNET_RXQ);
+	T_CHECK(F.n_ready == 1, "rx_ready called twice");
+	T_CHECK(vnet_rx(&F.n, frame, sizeof(frame)) == 0, "rx after refill");
+	/* Before the driver starts, frames wait (-ENOBUFS) and rx_ready comes
+	 * with start(). */
+	{
+		struct vdev *d = vnet_vdev(&F.n);
+		d->ops->reset(d);
+		T_CHECK(vnet_rx(&F.n, frame, sizeof(frame)) == -ENOBUFS, "not running");
+		rx_post(1, 1526, 0);
+		F.n_ready = 0;
+		T_CHECK(d->ops->start(d) == 0, "restart");
+		T_CHECK(F.n_ready == 1, "no rx_ready at start");
+	}
+}
+
+/* Pushes more than 70,000 frames each way through QSZ-entry rings and
+ * checks every one, so avail/used indexes wrap past 65535. */
+static void wrap_both_ways(uint64_t acked)
+{
+	const uint32_t total = 70000 + 123;
+	uint32_t sent = 0, got = 0, id, len, rx_done = 0, rx_bad = 0;
+	uint64_t sigs = 0;
+	uint8_t frame[256];
+
+	T_REQUIRE(fake_boot(acked, QSZ) == 0, "boot");
+	while (sent < total) {
+		unsigned batch = 0;
+		while (batch < QSZ / 2 && sent < total) {
+			tx_post(sent, 64 + sent % 150, sent & 1);
+			sent++;
+			batch++;
+		}
+		kick(VNET_TXQ);
+		while (fq_used(VNET_TXQ, &id, &len))
+			got++;
+		sigs += calls(VNET_TXQ);
+	}
+	T_CHECK(F.n_out == total && got == total, "TX: output %u used %u of %u", F.n_out, got, total);
+	T_CHECK(F.seq_bad == 0, "TX: %u frames damaged", F.seq_bad);
+	T_CHECK(sigs > 0 && sigs <= total / (QSZ / 2) + 1, "TX notifications %llu",
+		(unsigned long long)sigs);
+	T_CHECK(F.n.dev.vq[VNET_TXQ].used_idx == (uint16_t)total, "TX used idx did not wrap");
+
+	sent = 0;
+	sigs = 0;
+	while (sent < total) {
+		int16_t slot_of[QSZ];
+		memset(slot_of, -1, sizeof(slot_of));
+		for (unsigned i = 0; i < QSZ / 2; i++)
+			slot_of[rx_post(i, 512, i & 1)] = (int16_t)i;
+		for (unsigned i = 0; i < QSZ / 2 && sent < total; i++, sent++) {
+			make_frame(frame, 100, sent);
+			if (vnet_rx(&F.n, frame, 100) != 0)
+				rx_bad++;
+		}
+		vnet_rx_flush(&F.n);
+		sigs += calls(VNET_RXQ);
+		while (fq_used(VNET_RXQ, &id, &len)) {
+			uint8_t *b, *fp, want[100];
+			if (id >= QSZ || slot_of[id] < 0 || len != VNET_HDR_LEN + 100) {
+				rx_bad++;
+				continue;
+			}
+			b = rx_slot((unsigned)slot_of[id]);
+			fp = (slot_of[id] & 1) ? b + 64 : b + VNET_HDR_LEN;
+			make_frame(want, 100, rx_done);
+			if (b[10] != 1 || memcmp(fp, want, 100) != 0)
+				rx_bad++;
+			rx_done++;
+		}
+		/* The driver drains the rest of its posted buffers (none left
+		 * over here: every posted buffer was used). */
+	}
+	T_CHECK(sigs == (total + QSZ / 2 - 1) / (QSZ / 2), "RX notifications %llu, want one per batch",
+		(unsigned long long)sigs);
+	T_CHECK(rx_done == total && rx_bad == 0, "RX: %u of %u, %u bad", rx_done, total, rx_bad);
+	T_CHECK(F.n.dev.vq[VNET_RXQ].used_idx == (uint16_t)total, "RX used idx did not wrap");
+	T_CHECK(F.n.st.rx_frames == total && F.n.st.tx_frames == total, "stats");
+}
+
+static void test_vnet_wrap_70k(void)
+{
+	wrap_both_ways(VIRTIO_F_VERSION_1);
+}
+
+static void test_vnet_wrap_70k_event_idx(void)
+{
+	wrap_both_ways(VIRTIO_F_VERSION_1 | VIRTIO_RING_F_EVENT_IDX);
+}
+
+static const char *fail_why;
+static void on_fail(struct vdev *d, const char *why)
+{
+	fail_why = why;
+}
+
+static void test_vnet_hostile(void)
+{
+	struct vdev *d = vnet_vdev(&F.n);
+	uint8_t *p;
+
+	T_REQUIRE(fake_boot(VIRTIO_F_VERSION_1, QSZ) == 0, "boot");
+	d->on_fail = on_fail;
+	fail_why = NULL;
+	/* Shorter than the header. */
+	{
+		uint64_t g[1] = { BUF_AREA };
+		uint32_t l[1] = { 8 };
+		int w[1] = { 0 };
+		fq_post(VNET_TXQ, 1, g, l, w);
+	}
+	/* An offload that was never negotiated. */
+	tx_post(0, 100, 0);
+	p = G(BUF_AREA);
+	p[1] = 4; /* GSO_TCPV6 */
+	/* A good frame after them still goes through. */
+	tx_post(1, 100, 1);
+	kick(VNET_TXQ);
+	T_CHECK(F.n.st.tx_drop_short == 1, "short not counted");
+	T_CHECK(F.n.st.tx_drop_bad_hdr == 1, "bad header not counted");
+	T_CHECK(F.n_out == 1, "good frame lost (%u out)", F.n_out);
+	/* output() refusing is counted. */
+	F.output_ret = -ENOBUFS;
+	tx_post(2, 100, 0);
+	kick(VNET_TXQ);
+	T_CHECK(F.n.st.tx_drop_output == 1, "refused output not counted");
+	/* A descriptor outside guest memory breaks the device, no crash. */
+	{
+		uint64_t g[1] = { MEM_SIZE - 4 };
+		uint32_t l[1] = { 100 };
+		int w[1] = { 0 };
+		fq_post(VNET_TXQ, 1, g, l, w);
+	}
+	kick(VNET_TXQ);
+	T_CHECK(fail_why != NULL, "out-of-map chain did not fail the device");
+	T_CHECK(F.n.st.bad_chains == 1, "bad chain not counted");
+	/* A failed device takes no more frames. */
+	T_CHECK(vnet_rx(&F.n, p, 60) == -ENOBUFS, "rx on a failed device");
+}
+
+int main(void)
+{
+	F.callfd[0] = F.callfd[1] = -1;
+	F.mem_base = aligned_alloc(4096, MEM_SIZE);
+	if (!F.mem_base)
+		return 1;
+	{
+		struct gmem_region r = { .gpa = 0, .size = MEM_SIZE, .hva = F.mem_base };
+		if (gmem_add(&F.mem, &r) != 0)
+			return 1;
+	}
+	T_RUN(test_vnet_features_config);
+	T_RUN(test_vnet_tx_strip_and_batch);
+	T_RUN(test_vnet_rx_prepend);
+	T_RUN(test_vnet_rx_backpressure);
+	T_RUN(test_vnet_wrap_70k);
+	T_RUN(test_vnet_wrap_70k_event_idx);
+	T_RUN(test_vnet_hostile);
+	free(F.mem_base);
+	T_EXIT();
+}
