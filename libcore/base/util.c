@@ -70,12 +70,17 @@ int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
 		close(fd);
 		return -EFBIG;
 	}
-	buf = malloc((size_t)st.st_size + 1);
+	/* /proc and /sys files report size 0: read them up to max (64 KiB at
+	 * most), and refuse what does not fit. */
+	size_t want = st.st_size ? (size_t)st.st_size : MIN(max, (size_t)65536);
+	buf = malloc(want + 1);
 	if (!buf) {
 		close(fd);
 		return -ENOMEM;
 	}
-	n = read_full(fd, buf, (size_t)st.st_size);
+	n = read_full(fd, buf, want);
+	if (n >= 0 && !st.st_size && (size_t)n == want && read(fd, &buf[want], 1) == 1)
+		n = -EFBIG;
 	close(fd);
 	if (n < 0) {
 		free(buf);
