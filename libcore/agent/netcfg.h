@@ -1,0 +1,29 @@
+/* The agent's network set-up, over rtnetlink (no `ip` binary in the guest):
+ * lo up; the guest interface up with its MTU, address and a default route
+ * through the gateway; /etc/resolv.conf and /etc/hosts written to match.
+ * The layout comes from the kernel command line (net/layout.h). Call it
+ * only once the virtio_net module is loaded and the interface exists (the
+ * agent waits for it by event first): on a missing interface this fails
+ * with -ENODEV instead of silently configuring nothing. */
+#ifndef VOIDBOX_AGENT_NETCFG_H
+#define VOIDBOX_AGENT_NETCFG_H
+
+#include <stddef.h>
+
+#include "net/layout.h"
+
+/* Brings lo up and, when l->enabled, configures ifname per l. Returns 0 or
+ * -errno with a one-line reason in why. */
+int netcfg_apply(const struct net_layout *l, const char *ifname, char *why, size_t len);
+/* Writes etc_dir/resolv.conf (nameserver = l->dns) and etc_dir/hosts
+ * (localhost, and the guest's address under hostname), each through a
+ * temporary file and rename, creating etc_dir if needed. Without l->enabled
+ * only hosts is written. Returns 0 or -errno with why filled. */
+int netcfg_write_etc(const struct net_layout *l, const char *etc_dir, const char *hostname,
+		     char *why, size_t len);
+/* The whole agent step: reads /proc/cmdline, applies the layout it names
+ * (or the defaults when voidbox.net= is absent) to ifname, writes /etc.
+ * Returns 0 or -errno with why filled. */
+int netcfg_agent_setup(const char *ifname, char *why, size_t len);
+
+#endif
