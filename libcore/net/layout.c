@@ -67,10 +67,10 @@ int net_layout_check(const struct net_layout *l, char *why, size_t len)
 
 	if (!l->enabled)
 		return 0;
-	if (l->prefix < 1 || l->prefix > 30)
-		return bad(why, len, "prefix length must be 1..30", "");
-	if (l->mtu < 68 || l->mtu > 1500)
-		return bad(why, len, "MTU must be 68..1500", "");
+	if (l->prefix < 8 || l->prefix > 30)
+		return bad(why, len, "prefix length must be 8..30", "");
+	if (l->mtu < 576 || l->mtu > 1500)
+		return bad(why, len, "MTU must be 576..1500", "");
 	if ((l->mac[0] & 1))
 		return bad(why, len, "guest MAC is a multicast address", "");
 	if ((l->gw_mac[0] & 1) || !memcmp(l->mac, l->gw_mac, 6))
@@ -125,7 +125,7 @@ static int parse_field(char *f, struct net_layout *l, char *why, size_t len)
 			*slash++ = 0;
 			errno = 0;
 			u = strtoull(slash, &end, 10);
-			if (!*slash || *end || errno || u < 1 || u > 30)
+			if (!*slash || *end || errno || u < 8 || u > 30)
 				return bad(why, len, "bad prefix length", slash);
 			l->prefix = (uint8_t)u;
 		}
@@ -140,7 +140,7 @@ static int parse_field(char *f, struct net_layout *l, char *why, size_t len)
 	} else if (!strcmp(f, "mtu")) {
 		errno = 0;
 		u = strtoull(v, &end, 10);
-		if (!*v || *end || errno || u < 68 || u > 1500)
+		if (!*v || *end || errno || u < 576 || u > 1500)
 			return bad(why, len, "bad mtu", v);
 		l->mtu = (uint16_t)u;
 	} else if (!strcmp(f, "mac")) {

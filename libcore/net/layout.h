@@ -17,10 +17,10 @@
 struct net_layout {
 	bool enabled;       /* false: voidbox.net=none (only lo is set up) */
 	uint32_t guest;     /* the guest's address */
-	uint8_t prefix;     /* its prefix length, 1..30 */
+	uint8_t prefix;     /* its prefix length, 8..30 */
 	uint32_t gw;        /* default gateway (SLIRP's host side) */
 	uint32_t dns;       /* the resolver the guest uses (SLIRP's forwarder) */
-	uint16_t mtu;       /* eth0's MTU, 68..1500 */
+	uint16_t mtu;       /* eth0's MTU, 576..1500 */
 	uint8_t mac[6];     /* the guest's MAC */
 	uint8_t gw_mac[6];  /* the gateway's MAC (host side only; not passed) */
 };

@@ -12,29 +12,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "virtio/net.h"
 #include "t.h"
-
-#define MEM_SIZE (8u << 20)
-#define QSZ 64
-#define BUF_AREA 0x100000u /* frame buffers start here */
-#define BUF_SIZE 2048u
-
-struct fake_q {
-	unsigned num;
-	uint64_t desc_gpa, avail_gpa, used_gpa;
-	struct vring_desc_le *desc;
-	uint16_t *avail, *used;
-	uint16_t avail_idx, last_used;
-	uint16_t free_head; /* descriptors are handed out round robin */
-};
+#include "vnet_fake.h"
 
 struct fake {
-	uint8_t *mem_base;
-	struct gmem mem;
 	struct vnet n;
-	struct fake_q q[2];
-	int callfd[2];
 	/* what the device gave us */
 	unsigned n_out, n_ready;
 	uint8_t last[VNET_MAX_FRAME];
@@ -70,161 +52,17 @@ static void fake_rx_ready(void *ctx)
 
 static const struct vnet_ops fops = { .output = fake_output, .rx_ready = fake_rx_ready };
 
-static void *G(uint64_t gpa)
-{
-	return F.mem_base + gpa;
-}
-
-/* Lays out queue qi's rings at a fixed place in fake memory. */
-static void fq_layout(unsigned qi, unsigned num)
-{
-	struct fake_q *q = &F.q[qi];
-	uint64_t base = 0x10000 + qi * 0x10000;
-
-	memset(q, 0, sizeof(*q));
-	q->num = num;
-	q->desc_gpa = base;
-	q->avail_gpa = base + 16 * num;
-	q->used_gpa = (q->avail_gpa + 6 + 2 * num + 3) & ~3ull;
-	q->desc = G(q->desc_gpa);
-	q->avail = G(q->avail_gpa);
-	q->used = G(q->used_gpa);
-}
-
 /* Boots the device as a front end would. Returns start()'s result. */
 static int fake_boot(uint64_t acked, unsigned num)
 {
 	struct vnet_cfg cfg = { .mac = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 }, .mtu = 1500 };
-	struct vdev *d;
 
-	memset(F.mem_base, 0, MEM_SIZE);
-	for (int i = 0; i < 2; i++) {
-		if (F.callfd[i] >= 0)
-			close(F.callfd[i]);
-		F.callfd[i] = eventfd(0, EFD_NONBLOCK);
-	}
 	F.n_out = F.n_ready = 0;
 	F.seq_expect = F.seq_bad = 0;
 	F.output_ret = 0;
 	if (vnet_init(&F.n, &cfg, &fops, &F) != 0)
 		return -1;
-	d = vnet_vdev(&F.n);
-	d->mem = &F.mem;
-	d->acked = acked;
-	for (unsigned qi = 0; qi < 2; qi++) {
-		struct vq *vq = &d->vq[qi];
-		fq_layout(qi, num);
-		vq->num = (uint16_t)num;
-		vq->desc_gpa = F.q[qi].desc_gpa;
-		vq->avail_gpa = F.q[qi].avail_gpa;
-		vq->used_gpa = F.q[qi].used_gpa;
-		vq->call_fd = F.callfd[qi];
-		if (vq_start(vq, &F.mem) != 0)
-			return -2;
-	}
-	return d->ops->start(d);
-}
-
-/* Posts a chain of n descriptors (gpa, len, write) and publishes it.
- * Returns the chain's head. */
-static uint16_t fq_post(unsigned qi, unsigned n, const uint64_t *gpa, const uint32_t *len,
-		    const int *wr)
-{
-	struct fake_q *q = &F.q[qi];
-	uint16_t head = q->free_head;
-
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t id = (uint16_t)((head + i) % q->num);
-		q->desc[id].addr = gpa[i];
-		q->desc[id].len = len[i];
-		q->desc[id].flags = (uint16_t)((wr[i] ? 2 : 0) | (i + 1 < n ? 1 : 0));
-		q->desc[id].next = (uint16_t)((id + 1) % q->num);
-	}
-	q->free_head = (uint16_t)((head + n) % q->num);
-	q->avail[2 + q->avail_idx % q->num] = head;
-	__atomic_store_n(&q->avail[1], (uint16_t)(q->avail_idx + 1), __ATOMIC_RELEASE);
-	q->avail_idx++;
-	return head;
-}
-
-/* Takes one used entry. Returns 1 with its id and length, or 0. */
-static int fq_used(unsigned qi, uint32_t *id, uint32_t *len)
-{
-	struct fake_q *q = &F.q[qi];
-	uint32_t *e;
-
-	if (__atomic_load_n(&q->used[1], __ATOMIC_ACQUIRE) == q->last_used)
-		return 0;
-	e = (uint32_t *)(q->used + 2) + 2 * (q->last_used % q->num);
-	*id = e[0];
-	*len = e[1];
-	q->last_used++;
-	/* EVENT_IDX: ask to hear about the next entry. */
-	q->avail[2 + q->num] = q->last_used;
-	return 1;
-}
-
-static uint64_t calls(unsigned qi)
-{
-	uint64_t v = 0;
-	if (read(F.callfd[qi], &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
-}
-
-/* Writes a test frame of len bytes with sequence number seq at gpa. */
-static void make_frame(uint8_t *p, size_t len, uint32_t seq)
-{
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(i * 7 + seq);
-	if (len >= 18)
-		memcpy(p + 14, &seq, 4);
-}
-
-/* Posts a TX frame: header descriptor + data descriptor, or one descriptor
- * holding both (the VERSION_1 layout Linux uses). */
-static void tx_post(uint32_t seq, size_t len, int split)
-{
-	uint64_t gpa = BUF_AREA + (uint64_t)(seq % QSZ) * BUF_SIZE;
-	uint8_t *p = G(gpa);
-
-	memset(p, 0, VNET_HDR_LEN);
-	make_frame(p + VNET_HDR_LEN, len, seq);
-	if (split) {
-		uint64_t g[2] = { gpa, gpa + VNET_HDR_LEN };
-		uint32_t l[2] = { VNET_HDR_LEN, (uint32_t)len };
-		int w[2] = { 0, 0 };
-		fq_post(VNET_TXQ, 2, g, l, w);
-	} else {
-		uint64_t g[1] = { gpa };
-		uint32_t l[1] = { VNET_HDR_LEN + (uint32_t)len };
-		int w[1] = { 0 };
-		fq_post(VNET_TXQ, 1, g, l, w);
-	}
-}
-
-static uint8_t *rx_slot(unsigned slot)
-{
-	return G(BUF_AREA + 0x200000 + (uint64_t)(slot % QSZ) * BUF_SIZE);
-}
-
-/* Posts an RX buffer of size bytes in slot; split puts the frame 64 bytes
- * after the header. Returns the chain's head. */
-static uint16_t rx_post(unsigned slot, uint32_t size, int split)
-{
-	uint64_t gpa = BUF_AREA + 0x200000 + (uint64_t)(slot % QSZ) * BUF_SIZE;
-
-	if (split) {
-		uint64_t g[2] = { gpa, gpa + 64 };
-		uint32_t l[2] = { VNET_HDR_LEN, size - VNET_HDR_LEN };
-		int w[2] = { 1, 1 };
-		return fq_post(VNET_RXQ, 2, g, l, w);
-	} else {
-		uint64_t g[1] = { gpa };
-		uint32_t l[1] = { size };
-		int w[1] = { 1 };
-		return fq_post(VNET_RXQ, 1, g, l, w);
-	}
+	return fd_boot(vnet_vdev(&F.n), acked, num);
 }
 
 static void kick(unsigned qi)
@@ -321,7 +159,7 @@ static void test_vnet_rx_backpressure(void)
 	T_CHECK(vnet_rx(&F.n, frame, sizeof(frame)) == -ENOBUFS, "no buffer: not -ENOBUFS");
 	T_CHECK(F.n.st.rx_nobufs == 1, "nobufs not counted");
 	/* The device must have asked to be kicked. */
-	T_CHECK((F.q[VNET_RXQ].used[0] & 1) == 0, "RX notifications left off");
+	T_CHECK((FD.q[VNET_RXQ].used[0] & 1) == 0, "RX notifications left off");
 	kick(VNET_RXQ); /* spurious: nothing added */
 	T_CHECK(F.n_ready == 0, "rx_ready without buffers");
 	rx_post(0, 1526, 0);
@@ -470,15 +308,8 @@ static void test_vnet_hostile(void)
 
 int main(void)
 {
-	F.callfd[0] = F.callfd[1] = -1;
-	F.mem_base = aligned_alloc(4096, MEM_SIZE);
-	if (!F.mem_base)
+	if (fd_mem_init())
 		return 1;
-	{
-		struct gmem_region r = { .gpa = 0, .size = MEM_SIZE, .hva = F.mem_base };
-		if (gmem_add(&F.mem, &r) != 0)
-			return 1;
-	}
 	T_RUN(test_vnet_features_config);
 	T_RUN(test_vnet_tx_strip_and_batch);
 	T_RUN(test_vnet_rx_prepend);
@@ -486,6 +317,6 @@ int main(void)
 	T_RUN(test_vnet_wrap_70k);
 	T_RUN(test_vnet_wrap_70k_event_idx);
 	T_RUN(test_vnet_hostile);
-	free(F.mem_base);
+	free(FD.base);
 	T_EXIT();
 }

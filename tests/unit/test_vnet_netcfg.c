@@ -62,12 +62,12 @@ static void test_layout_roundtrip(void)
 static void test_layout_bad(void)
 {
 	static const char *bad[] = {
-		"ip=10.0.2.300/24", "ip=10.0.2.15/0", "ip=10.0.2.15/31", "ip=10.0.2.15/x",
+		"ip=10.0.2.300/24", "ip=10.0.2.15/7", "ip=10.0.2.15/31", "ip=10.0.2.15/x",
 		"gw=10.0.3.2",            /* outside the guest's network */
 		"dns=10.0.2.15",          /* equals the guest */
 		"ip=10.0.2.0/24",         /* network address */
 		"ip=10.0.2.255/24",       /* broadcast */
-		"mtu=67", "mtu=1501", "mtu=", "mac=52:54:00:12:34", "mac=01:00:00:00:00:01",
+		"mtu=575", "mtu=1501", "mtu=", "mac=52:54:00:12:34", "mac=01:00:00:00:00:01",
 		"mac=52-54-00-12-34-56", "foo=1", "ip", "",
 	};
 	struct net_layout l;
