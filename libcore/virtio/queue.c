@@ -30,7 +30,9 @@ int vq_start(struct vq *q, const struct gmem *mem)
 
 	q->ready = false;
 	q->broken = false;
-	if (n == 0 || n > VQ_MAX_SIZE)
+	/* a power of two, so free-running 16-bit indexes reduce consistently
+	 * modulo num across their wrap at 65536 */
+	if (n == 0 || n > VQ_MAX_SIZE || (n & (n - 1)))
 		return -EINVAL;
 	if ((q->desc_gpa & 15) || (q->avail_gpa & 1) || (q->used_gpa & 3))
 		return -EINVAL;
@@ -152,6 +154,8 @@ void vq_unpop(struct vq *q)
 {
 	q->last_avail--;
 	q->n_pop--;
+	if (q->event_idx)
+		__atomic_store_n(&AVAIL_EVENT(q), q->last_avail, __ATOMIC_RELAXED);
 }
 
 void vq_push(struct vq *q, uint16_t head, uint32_t len)

@@ -61,7 +61,7 @@ struct vq {
 	uint64_t n_pop, n_push, n_signal;      /* counters */
 };
 
-/* Validates size and ring placement against mem and maps the rings.
+/* Validates size (a power of two up to VQ_MAX_SIZE) and ring placement against mem and maps the rings.
  * last_avail/used_idx keep their current values (vhost-user SET_VRING_BASE).
  * Returns 0 or -EINVAL. */
 int vq_start(struct vq *q, const struct gmem *mem);
