@@ -836,9 +836,11 @@ static void tx_run(struct vsock_dev *v)
 	rx_run(v);
 }
 
+/* By bit number: <linux/virtio_config.h> (pulled in by virtio_vsock.h)
+ * redefines VIRTIO_F_VERSION_1 as the bit number 32, not device.h's mask. */
 static uint64_t vsock_features(struct vdev *d)
 {
-	return VIRTIO_F_VERSION_1;
+	return 1ULL << VIRTIO_F_VERSION_1_BIT;
 }
 
 static void vsock_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t len)

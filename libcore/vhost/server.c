@@ -1,0 +1,751 @@
+/* vhost-user server: message framing, fd passing, memory regions and queue
+ * hand-over; see vhost/server.h. Messages are a 12-byte header (request,
+ * flags, size) and a body of `size` bytes; fds ride along as SCM_RIGHTS
+ * with the header. Reads are non-blocking and resumable, so a VMM that
+ * sends half a message never blocks the loop. Every request checks its
+ * body size and fd count exactly; anything else ends the session. */
+#include "vhost/server.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "base/util.h"
+
+enum {
+	VU_GET_FEATURES = 1,
+	VU_SET_FEATURES = 2,
+	VU_SET_OWNER = 3,
+	VU_RESET_OWNER = 4,
+	VU_SET_MEM_TABLE = 5,
+	VU_SET_VRING_NUM = 8,
+	VU_SET_VRING_ADDR = 9,
+	VU_SET_VRING_BASE = 10,
+	VU_GET_VRING_BASE = 11,
+	VU_SET_VRING_KICK = 12,
+	VU_SET_VRING_CALL = 13,
+	VU_SET_VRING_ERR = 14,
+	VU_GET_PROTOCOL_FEATURES = 15,
+	VU_SET_PROTOCOL_FEATURES = 16,
+	VU_GET_QUEUE_NUM = 17,
+	VU_SET_VRING_ENABLE = 18,
+	VU_GET_CONFIG = 24,
+	VU_SET_CONFIG = 25,
+	VU_GET_MAX_MEM_SLOTS = 36,
+};
+
+#define VU_VERSION 0x1
+#define VU_FLAG_REPLY (1u << 2)
+#define VU_FLAG_NEED_REPLY (1u << 3)
+#define VU_VRING_IDX_MASK 0xffu
+#define VU_VRING_NOFD (1ull << 8)
+
+struct vu_hdr {
+	uint32_t request, flags, size;
+} __attribute__((packed));
+
+struct vu_state {
+	uint32_t index, num;
+} __attribute__((packed));
+
+struct vu_addr {
+	uint32_t index, flags;
+	uint64_t desc, used, avail, log;
+} __attribute__((packed));
+
+struct vu_region {
+	uint64_t gpa, size, uaddr, mmap_offset;
+} __attribute__((packed));
+
+struct vu_config {
+	uint32_t offset, size, flags;
+	uint8_t data[VHOST_MAX_CONFIG];
+} __attribute__((packed));
+
+static void session_end(struct vhost_server *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static uint64_t offered_protocol(const struct vhost_server *s)
+{
+	uint64_t p = 1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK;
+
+	if (s->dev->ops->config_size)
+		p |= 1ULL << VHOST_USER_PROTOCOL_F_CONFIG;
+	return p;
+}
+
+static uint64_t offered_features(const struct vhost_server *s)
+{
+	return s->dev->ops->features(s->dev) | VHOST_USER_F_PROTOCOL_FEATURES;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void drop_fds(struct vhost_server *s)
+{
+	for (unsigned i = 0; i < s->nfds; i++)
+		close(s->fds[i]);
+	s->nfds = 0;
+}
+
+/* Takes the single fd a message brought (or -1 for none). */
+static int take_fd(struct vhost_server *s)
+{
+	int fd = s->nfds ? s->fds[0] : -1;
+
+	s->nfds = 0;
+	return fd;
+}
+
+/* Stops the device if it runs (the back end forgets its session state). */
+static void dev_stop(struct vhost_server *s)
+{
+	struct vdev *d = s->dev;
+
+	if (d->started)
+		d->ops->reset(d);
+	d->started = false;
+}
+
+static void kick_unwatch(struct vhost_queue *hq, struct vq *vq)
+{
+	if (hq->kick_watched)
+		loop_del(hq->s->loop, &hq->kick_w);
+	hq->kick_watched = false;
+	close_fd(&vq->kick_fd);
+}
+
+/* Forgets queue qi entirely: rings, indexes, fds. */
+static void queue_clear(struct vhost_server *s, unsigned qi)
+{
+	struct vhost_queue *hq = &s->q[qi];
+	struct vq *vq = &s->dev->vq[qi];
+
+	kick_unwatch(hq, vq);
+	close_fd(&vq->call_fd);
+	close_fd(&hq->err_fd);
+	vq_reset(vq);
+	hq->have_num = hq->have_addr = hq->enabled = false;
+	hq->desc_va = hq->avail_va = hq->used_va = 0;
+}
+
+/* Ends the session: device reset, queues and memory dropped, socket
+ * closed; logs fmt and tells the owner (unless fmt is NULL). */
+static void session_end(struct vhost_server *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->conn_fd < 0)
+		return;
+	dev_stop(s);
+	for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++)
+		queue_clear(s, i);
+	gmem_clear(&s->mem);
+	s->dev->mem = NULL;
+	s->dev->failed = false;
+	s->dev->acked = 0;
+	s->features = s->protocol_features = 0;
+	drop_fds(s);
+	s->have = 0;
+	loop_del(s->loop, &s->conn_w);
+	close_fd(&s->conn_fd);
+	if (!fmt)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->last_error, sizeof(s->last_error), fmt, ap);
+	va_end(ap);
+	vb_err("vhost-user", 0, "%s: %s", s->dev->name, s->last_error);
+	if (s->on_end)
+		s->on_end(s, s->last_error);
+}
+
+/* Sends a reply to request req with body len bytes. Returns 0 or -1. */
+static int reply(struct vhost_server *s, uint32_t req, const void *body, uint32_t len)
+{
+	uint8_t buf[sizeof(struct vu_hdr) + sizeof(struct vu_config)];
+	struct vu_hdr h = { req, VU_VERSION | VU_FLAG_REPLY, len };
+
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), body, len);
+	if (write_full(s->conn_fd, buf, sizeof(h) + len) < 0) {
+		session_end(s, "cannot reply to request %u: %s", req, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int reply_u64(struct vhost_server *s, uint32_t req, uint64_t v)
+{
+	return reply(s, req, &v, sizeof(v));
+}
+
+/* Translates a VMM virtual address to guest-physical. Returns 0 or -1. */
+static int va_to_gpa(const struct gmem *m, uint64_t va, uint64_t *gpa)
+{
+	for (unsigned i = 0; i < m->n; i++) {
+		const struct gmem_region *r = &m->r[i];
+		if (va >= r->vmm_addr && va - r->vmm_addr < r->size) {
+			*gpa = r->gpa + (va - r->vmm_addr);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* The kick eventfd of a queue fired. */
+static void kick_io(struct loop_watch *w, uint32_t events)
+{
+	struct vhost_queue *hq = w->ctx;
+	struct vhost_server *s = hq->s;
+	struct vdev *d = s->dev;
+	uint64_t n;
+
+	if (read(w->fd, &n, sizeof(n)) < 0 && errno != EAGAIN && errno != EINTR) {
+		session_end(s, "queue %u: kick fd: %s", hq->index, strerror(errno));
+		return;
+	}
+	if (d->started && !d->failed && d->vq[hq->index].ready)
+		d->ops->queue_kick(d, hq->index);
+}
+
+/* Starts queue qi if it has all it needs, then the device if all handed
+ * queues run. Returns 0 or -1 (session ended). */
+static int try_start(struct vhost_server *s, unsigned qi)
+{
+	struct vhost_queue *hq = &s->q[qi];
+	struct vdev *d = s->dev;
+	struct vq *vq = &d->vq[qi];
+	bool need_enable = s->features & VHOST_USER_F_PROTOCOL_FEATURES;
+	int r;
+
+	if (!vq->ready) {
+		if (!s->mem.n || !hq->have_num || !hq->have_addr || vq->kick_fd < 0 ||
+		    (need_enable && !hq->enabled))
+			return 0;
+		if (va_to_gpa(&s->mem, hq->desc_va, &vq->desc_gpa) < 0 ||
+		    va_to_gpa(&s->mem, hq->avail_va, &vq->avail_gpa) < 0 ||
+		    va_to_gpa(&s->mem, hq->used_va, &vq->used_gpa) < 0 ||
+		    vq_start(vq, &s->mem) < 0) {
+			session_end(s, "queue %u: rings outside guest memory or misaligned", qi);
+			return -1;
+		}
+	}
+	if (d->started)
+		return 0;
+	for (unsigned i = 0; i < s->nq; i++)
+		if (!d->vq[i].ready)
+			return 0;
+	d->mem = &s->mem;
+	d->started = true;
+	r = d->ops->start(d);
+	if (r < 0) {
+		d->started = false;
+		session_end(s, "device start failed: %s", strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+/* SET_MEM_TABLE: maps every region (fd i for region i) at mmap_offset.
+ * Returns 0 or -1 (session ended). */
+static int set_mem_table(struct vhost_server *s, const uint8_t *body, uint32_t size)
+{
+	struct gmem m = { 0 };
+	uint32_t n;
+
+	memcpy(&n, body, 4);
+	if (n == 0 || n > GMEM_MAX_REGIONS || size != 8 + n * sizeof(struct vu_region) ||
+	    s->nfds != n) {
+		session_end(s, "SET_MEM_TABLE: %u regions, %u bytes, %u fds", n, size, s->nfds);
+		return -1;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct vu_region rg;
+		struct gmem_region r = { 0 };
+		void *p;
+
+		memcpy(&rg, body + 8 + i * sizeof(rg), sizeof(rg));
+		if (!rg.size || !rg.uaddr || rg.mmap_offset + rg.size < rg.size ||
+		    rg.uaddr + rg.size < rg.uaddr || rg.mmap_offset + rg.size > SIZE_MAX / 2) {
+			gmem_clear(&m);
+			session_end(s, "SET_MEM_TABLE: region %u overflows", i);
+			return -1;
+		}
+		p = mmap(NULL, rg.mmap_offset + rg.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 s->fds[i], 0);
+		if (p == MAP_FAILED) {
+			gmem_clear(&m);
+			session_end(s, "SET_MEM_TABLE: mmap of region %u: %s", i, strerror(errno));
+			return -1;
+		}
+		r.gpa = rg.gpa;
+		r.size = rg.size;
+		r.hva = (uint8_t *)p + rg.mmap_offset;
+		r.vmm_addr = rg.uaddr;
+		r.map_base = p;
+		r.map_len = rg.mmap_offset + rg.size;
+		if (gmem_add(&m, &r) < 0) {
+			munmap(p, r.map_len);
+			gmem_clear(&m);
+			session_end(s, "SET_MEM_TABLE: region %u overlaps or wraps", i);
+			return -1;
+		}
+	}
+	drop_fds(s);
+	/* rings point into the old map: stop, swap, restart what was set up */
+	dev_stop(s);
+	for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++)
+		s->dev->vq[i].ready = false;
+	gmem_clear(&s->mem);
+	s->mem = m;
+	for (unsigned i = 0; i < s->dev->ops->num_queues && i < VDEV_MAX_QUEUES; i++)
+		if (try_start(s, i) < 0)
+			return -1;
+	return 0;
+}
+
+/* Body size each request must have (-1: variable, checked by its handler)
+ * and the fds it must bring (-1: one unless the no-fd flag is set). */
+static int expected(uint32_t req, int *nfds)
+{
+	*nfds = 0;
+	switch (req) {
+	case VU_GET_FEATURES:
+	case VU_GET_PROTOCOL_FEATURES:
+	case VU_SET_OWNER:
+	case VU_RESET_OWNER:
+	case VU_GET_QUEUE_NUM:
+	case VU_GET_MAX_MEM_SLOTS:
+		return 0;
+	case VU_SET_FEATURES:
+	case VU_SET_PROTOCOL_FEATURES:
+	case VU_SET_VRING_NUM:
+	case VU_SET_VRING_BASE:
+	case VU_GET_VRING_BASE:
+	case VU_SET_VRING_ENABLE:
+		return 8;
+	case VU_SET_VRING_KICK:
+	case VU_SET_VRING_CALL:
+	case VU_SET_VRING_ERR:
+		*nfds = -1;
+		return 8;
+	case VU_SET_VRING_ADDR:
+		return sizeof(struct vu_addr);
+	case VU_SET_MEM_TABLE:
+		*nfds = -2; /* one per region */
+		return -1;
+	case VU_GET_CONFIG:
+	case VU_SET_CONFIG:
+		return -1;
+	default:
+		return -2;
+	}
+}
+
+/* Handles one complete message. Returns 0, or -1 when the session ended. */
+static int dispatch(struct vhost_server *s)
+{
+	struct vu_hdr h;
+	const uint8_t *body = s->msg + sizeof(h);
+	struct vdev *d = s->dev;
+	uint64_t u = 0;
+	struct vu_state st = { 0 };
+	struct vhost_queue *hq = NULL;
+	struct vq *vq = NULL;
+	int want_fds, want_size;
+	bool replied = false;
+
+	memcpy(&h, s->msg, sizeof(h));
+	s->n_msgs++;
+	want_size = expected(h.request, &want_fds);
+	if (want_size == -2) {
+		session_end(s, "unknown request %u", h.request);
+		return -1;
+	}
+	if ((h.flags & 3) != VU_VERSION) {
+		session_end(s, "request %u: protocol version %u", h.request, h.flags & 3);
+		return -1;
+	}
+	if (want_size >= 0 && h.size != (uint32_t)want_size) {
+		session_end(s, "request %u: body of %u bytes, expected %d", h.request, h.size,
+			    want_size);
+		return -1;
+	}
+	if (want_size == 8)
+		memcpy(&u, body, 8);
+	memcpy(&st, &u, sizeof(st));
+	if (want_fds == -1) {
+		unsigned need = (u & VU_VRING_NOFD) ? 0 : 1;
+		if (s->nfds != need) {
+			session_end(s, "request %u: %u fds, expected %u", h.request, s->nfds, need);
+			return -1;
+		}
+		st.index = (uint32_t)(u & VU_VRING_IDX_MASK);
+		if (u & ~(VU_VRING_IDX_MASK | VU_VRING_NOFD)) {
+			session_end(s, "request %u: bad vring word %#llx", h.request,
+				    (unsigned long long)u);
+			return -1;
+		}
+	} else if (want_fds == 0 && s->nfds) {
+		session_end(s, "request %u: %u unexpected fds", h.request, s->nfds);
+		return -1;
+	}
+	if (h.request == VU_SET_VRING_ADDR)
+		memcpy(&st.index, body, 4);
+	if (h.request >= VU_SET_VRING_NUM && h.request <= VU_SET_VRING_ENABLE &&
+	    h.request != VU_GET_PROTOCOL_FEATURES && h.request != VU_SET_PROTOCOL_FEATURES &&
+	    h.request != VU_GET_QUEUE_NUM) {
+		if (st.index >= d->ops->num_queues || st.index >= VDEV_MAX_QUEUES) {
+			session_end(s, "request %u: queue %u does not exist", h.request, st.index);
+			return -1;
+		}
+		hq = &s->q[st.index];
+		vq = &d->vq[st.index];
+	}
+
+	switch (h.request) {
+	case VU_GET_FEATURES:
+		if (reply_u64(s, h.request, offered_features(s)) < 0)
+			return -1;
+		replied = true;
+		break;
+	case VU_SET_FEATURES:
+		if (u & ~offered_features(s)) {
+			session_end(s, "SET_FEATURES %#llx: not offered", (unsigned long long)u);
+			return -1;
+		}
+		s->features = u;
+		d->acked = u & ~VHOST_USER_F_PROTOCOL_FEATURES;
+		for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++) {
+			d->vq[i].event_idx = d->acked & VIRTIO_RING_F_EVENT_IDX;
+			d->vq[i].indirect = d->acked & VIRTIO_RING_F_INDIRECT_DESC;
+		}
+		break;
+	case VU_GET_PROTOCOL_FEATURES:
+		if (reply_u64(s, h.request, offered_protocol(s)) < 0)
+			return -1;
+		replied = true;
+		break;
+	case VU_SET_PROTOCOL_FEATURES:
+		if (u & ~offered_protocol(s)) {
+			session_end(s, "SET_PROTOCOL_FEATURES %#llx: not offered",
+				    (unsigned long long)u);
+			return -1;
+		}
+		s->protocol_features = u;
+		break;
+	case VU_SET_OWNER:
+		break;
+	case VU_RESET_OWNER:
+		dev_stop(s);
+		for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++)
+			queue_clear(s, i);
+		s->dev->failed = false;
+		break;
+	case VU_GET_QUEUE_NUM:
+		if (reply_u64(s, h.request, d->ops->num_queues) < 0)
+			return -1;
+		replied = true;
+		break;
+	case VU_GET_MAX_MEM_SLOTS:
+		if (reply_u64(s, h.request, GMEM_MAX_REGIONS) < 0)
+			return -1;
+		replied = true;
+		break;
+	case VU_SET_MEM_TABLE:
+		if (h.size < 8) {
+			session_end(s, "SET_MEM_TABLE: body of %u bytes", h.size);
+			return -1;
+		}
+		if (set_mem_table(s, body, h.size) < 0)
+			return -1;
+		break;
+	case VU_SET_VRING_NUM:
+		if (!st.num || st.num > d->ops->max_queue_size || (st.num & (st.num - 1)) ||
+		    vq->ready) {
+			session_end(s, "queue %u: size %u refused%s", st.index, st.num,
+				    vq->ready ? " (queue running)" : "");
+			return -1;
+		}
+		vq->num = (uint16_t)st.num;
+		hq->have_num = true;
+		break;
+	case VU_SET_VRING_ADDR: {
+		struct vu_addr a;
+		memcpy(&a, body, sizeof(a));
+		if (vq->ready) {
+			session_end(s, "queue %u: SET_VRING_ADDR while running", st.index);
+			return -1;
+		}
+		hq->desc_va = a.desc;
+		hq->avail_va = a.avail;
+		hq->used_va = a.used;
+		hq->have_addr = true;
+		if (try_start(s, st.index) < 0)
+			return -1;
+		break;
+	}
+	case VU_SET_VRING_BASE:
+		if (st.num > 0xffff || vq->ready) {
+			session_end(s, "queue %u: SET_VRING_BASE %u refused", st.index, st.num);
+			return -1;
+		}
+		vq->last_avail = vq->used_idx = (uint16_t)st.num;
+		break;
+	case VU_GET_VRING_BASE:
+		/* the VMM stops the ring: so does the device */
+		dev_stop(s);
+		vq->ready = false;
+		kick_unwatch(hq, vq);
+		st.num = vq->last_avail;
+		if (reply(s, h.request, &st, sizeof(st)) < 0)
+			return -1;
+		replied = true;
+		break;
+	case VU_SET_VRING_KICK:
+		if (!s->nfds) {
+			session_end(s, "queue %u: polling mode (no kick fd) unsupported", st.index);
+			return -1;
+		}
+		kick_unwatch(hq, vq);
+		vq->kick_fd = take_fd(s);
+		hq->kick_w = (struct loop_watch){ .fd = vq->kick_fd, .cb = kick_io, .ctx = hq };
+		if (loop_add(s->loop, &hq->kick_w, EPOLLIN) < 0) {
+			session_end(s, "queue %u: cannot watch kick fd", st.index);
+			return -1;
+		}
+		hq->kick_watched = true;
+		if (try_start(s, st.index) < 0)
+			return -1;
+		break;
+	case VU_SET_VRING_CALL:
+		/* the newest call fd wins; the old one is closed */
+		close_fd(&vq->call_fd);
+		vq->call_fd = take_fd(s);
+		break;
+	case VU_SET_VRING_ERR:
+		close_fd(&hq->err_fd);
+		hq->err_fd = take_fd(s);
+		break;
+	case VU_SET_VRING_ENABLE:
+		if (st.num > 1) {
+			session_end(s, "queue %u: SET_VRING_ENABLE %u", st.index, st.num);
+			return -1;
+		}
+		hq->enabled = st.num;
+		if (!st.num)
+			dev_stop(s);
+		else if (try_start(s, st.index) < 0)
+			return -1;
+		break;
+	case VU_GET_CONFIG:
+	case VU_SET_CONFIG: {
+		struct vu_config c = { 0 };
+		if (h.size < 12 || h.size > sizeof(c)) {
+			session_end(s, "config request: body of %u bytes", h.size);
+			return -1;
+		}
+		memcpy(&c, body, h.size);
+		if (c.size > VHOST_MAX_CONFIG || h.size != 12 + c.size ||
+		    c.offset > d->ops->config_size || c.size > d->ops->config_size - c.offset) {
+			session_end(s, "config access %u+%u outside %u bytes", c.offset, c.size,
+				    d->ops->config_size);
+			return -1;
+		}
+		if (h.request == VU_SET_CONFIG) {
+			d->ops->write_config(d, c.offset, c.data, c.size);
+			break;
+		}
+		d->ops->read_config(d, c.offset, c.data, c.size);
+		if (reply(s, h.request, &c, h.size) < 0)
+			return -1;
+		replied = true;
+		break;
+	}
+	}
+	if (!replied && (h.flags & VU_FLAG_NEED_REPLY) &&
+	    (s->protocol_features & (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK)))
+		return reply_u64(s, h.request, 0);
+	return 0;
+}
+
+/* Reads what the VMM sent; dispatches each complete message. */
+static void conn_io(struct loop_watch *w, uint32_t events)
+{
+	struct vhost_server *s = w->ctx;
+
+	while (s->conn_fd >= 0) {
+		union {
+			char buf[CMSG_SPACE(VHOST_MAX_FDS * sizeof(int))];
+			struct cmsghdr align;
+		} cm;
+		struct vu_hdr h;
+		uint32_t want = sizeof(h);
+		struct iovec iov;
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+				    .msg_controllen = sizeof(cm.buf) };
+		ssize_t n;
+
+		if (s->have >= sizeof(h)) {
+			memcpy(&h, s->msg, sizeof(h));
+			if (h.size > VHOST_MAX_PAYLOAD) {
+				session_end(s, "request %u: body of %u bytes is too large", h.request,
+					    h.size);
+				return;
+			}
+			want = (uint32_t)sizeof(h) + h.size;
+		}
+		if (s->have == want) {
+			if (dispatch(s) < 0)
+				return;
+			drop_fds(s);
+			s->have = 0;
+			continue;
+		}
+		iov.iov_base = s->msg + s->have;
+		iov.iov_len = want - s->have;
+		n = recvmsg(s->conn_fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			session_end(s, n == 0 ? "the VMM closed the vhost-user connection"
+					      : "vhost-user connection: %s", strerror(errno));
+			return;
+		}
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				if (s->nfds < VHOST_MAX_FDS)
+					s->fds[s->nfds++] = fd;
+				else
+					close(fd);
+			}
+		}
+		if (m.msg_flags & MSG_CTRUNC) {
+			session_end(s, "more than %d fds with one message", VHOST_MAX_FDS);
+			return;
+		}
+		s->have += (uint32_t)n;
+	}
+}
+
+/* A VMM connected; a second one while a session runs is turned away. */
+static void listen_io(struct loop_watch *w, uint32_t events)
+{
+	struct vhost_server *s = w->ctx;
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (s->conn_fd >= 0) {
+		vb_err("vhost-user", 0, "%s: second connection refused", s->dev->name);
+		close(fd);
+		return;
+	}
+	s->conn_fd = fd;
+	s->conn_w = (struct loop_watch){ .fd = fd, .cb = conn_io, .ctx = s };
+	if (loop_add(s->loop, &s->conn_w, EPOLLIN) < 0) {
+		close_fd(&s->conn_fd);
+		return;
+	}
+	s->have = 0;
+	s->n_sessions++;
+}
+
+/* The back end found the driver breaking the rules: tell the VMM through
+ * the queues' error fds, stop the device, tell the owner. */
+static void on_dev_fail(struct vdev *d, const char *why)
+{
+	struct vhost_server *s = d->frontend;
+	static const uint64_t one = 1;
+
+	for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++)
+		if (s->q[i].err_fd >= 0 && write(s->q[i].err_fd, &one, sizeof(one)) < 0) {
+			/* counter saturated: the VMM has been told already */
+		}
+	snprintf(s->last_error, sizeof(s->last_error), "%s", why);
+	vb_err("vhost-user", 0, "%s: device failed: %s", d->name, why);
+	if (s->on_end)
+		s->on_end(s, why);
+}
+
+int vhost_server_init(struct vhost_server *s, struct loop *l, struct vdev *d,
+		      const char *sock_path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct stat st;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = s->conn_fd = -1;
+	for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++) {
+		s->q[i].s = s;
+		s->q[i].index = i;
+		s->q[i].err_fd = -1;
+		d->vq[i].kick_fd = d->vq[i].call_fd = -1;
+	}
+	if (!*sock_path || strlen(sock_path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	if (d->ops->num_queues > VDEV_MAX_QUEUES)
+		return -EINVAL;
+	strcpy(s->path, sock_path);
+	strcpy(a.sun_path, sock_path);
+	if (lstat(sock_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		unlink(sock_path);
+	}
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->listen_fd < 0)
+		return -errno;
+	if (bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(s->listen_fd, 4) < 0) {
+		r = -errno;
+		close_fd(&s->listen_fd);
+		return r;
+	}
+	s->loop = l;
+	s->dev = d;
+	s->nq = d->ops->device_id == VIRTIO_ID_VSOCK ? 2 : d->ops->num_queues;
+	d->frontend = s;
+	d->on_fail = on_dev_fail;
+	d->loop = l;
+	s->listen_w = (struct loop_watch){ .fd = s->listen_fd, .cb = listen_io, .ctx = s };
+	r = loop_add(l, &s->listen_w, EPOLLIN);
+	if (r < 0) {
+		close_fd(&s->listen_fd);
+		unlink(sock_path);
+		return r;
+	}
+	return 0;
+}
+
+void vhost_server_fini(struct vhost_server *s)
+{
+	session_end(s, NULL);
+	if (s->listen_fd >= 0) {
+		loop_del(s->loop, &s->listen_w);
+		close_fd(&s->listen_fd);
+		unlink(s->path);
+	}
+}
+
+bool vhost_server_connected(const struct vhost_server *s)
+{
+	return s->conn_fd >= 0;
+}
