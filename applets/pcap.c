@@ -1,0 +1,220 @@
+/* `voidbox pcap`: reads a pcap capture (a file or - for stdin) and prints
+ * one tcpdump-style line per frame, or per-flow statistics with --stats.
+ * The applet only parses options and wires libcore's pcap reader, decoder,
+ * filter and flow table together. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/applet.h"
+#include "base/util.h"
+#include "pcap/decode.h"
+#include "pcap/filter.h"
+#include "pcap/flows.h"
+#include "pcap/reader.h"
+
+#define PCAP_USAGE                                                                      \
+	"usage: voidbox pcap [OPTIONS] FILE|-\n"                                        \
+	"Prints each frame of a pcap capture on one line, as tcpdump -nS -r does\n"     \
+	"(absolute TCP sequence numbers), or per-flow statistics.\n\n"                  \
+	"  -c, --count N       stop after N matching frames\n"                          \
+	"      --proto NAME    only arp, ip, ip6, tcp, udp, icmp or dns frames\n"       \
+	"                      (repeat to allow several)\n"                             \
+	"      --host IP       only frames from or to IP (IPv4 or IPv6; ARP too)\n"     \
+	"      --port N        only TCP/UDP frames from or to port N\n"                 \
+	"      --dns-port N    also decode port N as DNS (53 always is; up to 7 more)\n" \
+	"      --stats         per-flow packets, bytes, duration, TCP retransmissions\n" \
+	"                      and resets instead of frame lines\n"                     \
+	"  -e, --link          print MAC addresses and the ethertype\n"                 \
+	"      --time FMT      timestamps: local (default), utc or epoch\n"             \
+	"  -h, --help          this text\n"                                             \
+	"Filters combine with and. Exit status: 0, 1 for an unreadable or corrupt\n"     \
+	"file (the error names the frame), 2 for bad usage.\n"
+
+enum { OPT_PROTO = 256, OPT_HOST, OPT_PORT, OPT_DNS_PORT, OPT_STATS, OPT_TIME };
+
+struct pcap_opts {
+	struct pcap_decode_cfg cfg;
+	struct pcap_filter filter;
+	uint64_t count; /* 0: all */
+	int stats;
+	char time_mode;
+	const char *path;
+};
+
+/* Parses the command line into o. Returns 0, 1 after --help, or 2. */
+static int parse_args(int argc, char **argv, struct pcap_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "count", required_argument, NULL, 'c' },
+		{ "proto", required_argument, NULL, OPT_PROTO },
+		{ "host", required_argument, NULL, OPT_HOST },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "dns-port", required_argument, NULL, OPT_DNS_PORT },
+		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "link", no_argument, NULL, 'e' },
+		{ "time", required_argument, NULL, OPT_TIME },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	uint64_t v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	pcap_decode_cfg_init(&o->cfg);
+	o->time_mode = 'l';
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:eh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (parse_uint(optarg, 1, UINT64_MAX, &o->count)) {
+				vb_err("pcap", 0, "bad --count '%s': want a number from 1", optarg);
+				return 2;
+			}
+			break;
+		case OPT_PROTO:
+			if (pcap_filter_add_proto(&o->filter, optarg)) {
+				vb_err("pcap", 0, "bad --proto '%s': want arp, ip, ip6, tcp, udp, icmp or dns",
+				       optarg);
+				return 2;
+			}
+			break;
+		case OPT_HOST:
+			if (pcap_filter_set_host(&o->filter, optarg)) {
+				vb_err("pcap", 0, "bad --host '%s': want an IPv4 or IPv6 address", optarg);
+				return 2;
+			}
+			break;
+		case OPT_PORT:
+		case OPT_DNS_PORT:
+			if (parse_uint(optarg, 0, 65535, &v)) {
+				vb_err("pcap", 0, "bad port '%s': want 0-65535", optarg);
+				return 2;
+			}
+			if (c == OPT_PORT) {
+				o->filter.have_port = 1;
+				o->filter.port = (uint16_t)v;
+			} else if (o->cfg.n_dns_ports == PCAP_DNS_PORTS_MAX) {
+				vb_err("pcap", 0, "too many --dns-port (at most %u)", PCAP_DNS_PORTS_MAX - 1);
+				return 2;
+			} else {
+				o->cfg.dns_ports[o->cfg.n_dns_ports++] = (uint16_t)v;
+			}
+			break;
+		case OPT_STATS:
+			o->stats = 1;
+			break;
+		case 'e':
+			o->cfg.link = 1;
+			break;
+		case OPT_TIME:
+			if (strcmp(optarg, "local") && strcmp(optarg, "utc") && strcmp(optarg, "epoch")) {
+				vb_err("pcap", 0, "bad --time '%s': want local, utc or epoch", optarg);
+				return 2;
+			}
+			o->time_mode = optarg[0];
+			break;
+		case 'h':
+			applet_help("pcap");
+			return 1;
+		default:
+			if (optopt && optopt < 256)
+				vb_err("pcap", 0, "bad option '-%c' or its missing argument (see --help)", optopt);
+			else
+				vb_err("pcap", 0, "bad option '%s' or its missing argument (see --help)",
+				       argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		vb_err("pcap", 0, optind == argc ? "no capture file given (FILE or - for stdin)"
+						 : "one capture file at a time");
+		return 2;
+	}
+	o->path = argv[optind];
+	return 0;
+}
+
+/* Reads every frame from an open reader, printing or accounting those that
+ * pass the filter. Returns 0 or 1 after printing the error. */
+static int walk(struct pcap_reader *r, const struct pcap_opts *o, struct pcap_flows *fl)
+{
+	static struct pcap_line line, ts;
+	struct pcap_frame f;
+	struct pcap_pkt pkt;
+	uint64_t shown = 0;
+	int rc;
+
+	while ((!o->count || shown < o->count) && (rc = pcap_reader_next(r, &f)) == 1) {
+		pcap_decode(&o->cfg, r->linktype, f.data, f.caplen, f.wirelen, &pkt, &line);
+		if (!pcap_filter_match(&o->filter, &pkt))
+			continue;
+		shown++;
+		if (o->stats) {
+			if (pcap_flows_add(fl, f.ts_ns, f.wirelen, &pkt)) {
+				vb_err("pcap", -ENOMEM, "frame %llu: flow table",
+				       (unsigned long long)f.number);
+				return 1;
+			}
+			continue;
+		}
+		pcap_line_reset(&ts);
+		pcap_format_time(&ts, f.ts_ns, r->nsec, o->time_mode);
+		printf("%s %s\n", ts.buf, line.buf);
+	}
+	if (o->count && shown >= o->count)
+		return 0;
+	if (rc < 0) {
+		fflush(stdout);
+		vb_err("pcap", 0, "%s: %s", o->path, r->err);
+		return 1;
+	}
+	return 0;
+}
+
+static int pcap_main(int argc, char **argv)
+{
+	static char obuf[1 << 16];
+	struct pcap_opts o;
+	struct pcap_reader r;
+	struct pcap_flows fl;
+	int fd, rc, err;
+
+	rc = parse_args(argc, argv, &o);
+	if (rc)
+		return rc == 1 ? 0 : 2;
+	fd = strcmp(o.path, "-") ? open(o.path, O_RDONLY | O_CLOEXEC) : 0;
+	if (fd < 0) {
+		vb_err("pcap", -errno, "%s", o.path);
+		return 1;
+	}
+	err = pcap_reader_open(&r, fd);
+	if (err) {
+		vb_err("pcap", 0, "%s: %s", o.path, r.err);
+		pcap_reader_close(&r);
+		if (fd)
+			close(fd);
+		return 1;
+	}
+	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
+	pcap_flows_init(&fl);
+	rc = walk(&r, &o, &fl);
+	if (o.stats && !rc)
+		pcap_flows_print(&fl, stdout, r.nsec);
+	pcap_flows_free(&fl);
+	pcap_reader_close(&r);
+	if (fd)
+		close(fd);
+	if (fflush(stdout) || ferror(stdout)) {
+		vb_err("pcap", -EIO, "writing the output");
+		return 1;
+	}
+	return rc;
+}
+
+APPLET(pcap, pcap_main, "decode a pcap capture like tcpdump -nr, filter it, count flows",
+       PCAP_USAGE);

@@ -1,0 +1,160 @@
+/* IPv4 and IPv6 headers: addresses, header and payload lengths (the
+ * payload ends where the IP header says, not at Ethernet padding), IPv4
+ * fragments, IPv6 extension headers (hop-by-hop, routing, fragment,
+ * destination options), then dispatch to TCP, UDP, ICMP or ICMPv6. Other
+ * protocols are named by number and marked "[not decoded]". */
+#include "pcap/decode.h"
+
+#include <string.h>
+
+#define IP4_HDR_LEN 20u
+#define IP6_HDR_LEN 40u
+#define IP6_MAX_EXT 8
+
+/* Decodes the transport proto carried in c (len bytes on the wire). */
+static void decode_transport(const struct pcap_decode_cfg *cfg, uint8_t proto, struct pcap_cur c,
+			     size_t len, struct pcap_pkt *pkt, struct pcap_line *l)
+{
+	pkt->ipproto = proto;
+	switch (proto) {
+	case 6:
+		pcap_decode_tcp(cfg, c, len, pkt, l);
+		return;
+	case 17:
+		pcap_decode_udp(cfg, c, len, pkt, l);
+		return;
+	case 1:
+		if (pkt->family == 4) {
+			pcap_decode_icmp(c, len, pkt, l);
+			return;
+		}
+		break;
+	case 58:
+		if (pkt->family == 6) {
+			pcap_decode_icmp6(c, len, pkt, l);
+			return;
+		}
+		break;
+	case 59:
+		pcap_line_endpoints(l, pkt, 0);
+		pcap_line_add(l, "no next header, length %zu", len);
+		return;
+	}
+	pcap_line_endpoints(l, pkt, 0);
+	pcap_line_add(l, "ip-proto-%u [not decoded], length %zu", proto, len);
+}
+
+void pcap_decode_ipv4(const struct pcap_decode_cfg *cfg, struct pcap_cur c, struct pcap_pkt *pkt,
+		      struct pcap_line *l)
+{
+	const uint8_t *h = pcap_cur_get(&c, 0, IP4_HDR_LEN);
+	size_t ihl, tot, frag;
+	struct pcap_cur pl;
+
+	pcap_line_add(l, "IP ");
+	if (!h) {
+		pcap_line_add(l, "[|ip]");
+		return;
+	}
+	if (h[0] >> 4 != 4) {
+		pcap_line_add(l, "[bad version %u]", h[0] >> 4);
+		return;
+	}
+	ihl = (size_t)(h[0] & 0xf) * 4;
+	tot = pcap_be16(h + 2);
+	if (ihl < IP4_HDR_LEN || tot < ihl) {
+		pcap_line_add(l, "[bad header length %zu, total length %zu]", ihl, tot);
+		return;
+	}
+	pkt->flags |= PKT_IP4;
+	pkt->family = 4;
+	memcpy(pkt->src, h + 12, 4);
+	memcpy(pkt->dst, h + 16, 4);
+	if (ihl > c.len) {
+		pcap_line_endpoints(l, pkt, 0);
+		pcap_line_add(l, "[|ip options]");
+		return;
+	}
+	frag = (size_t)(pcap_be16(h + 6) & 0x1fff) * 8;
+	if (frag) {
+		pkt->flags |= PKT_FRAG;
+		pkt->ipproto = h[9];
+		pcap_line_endpoints(l, pkt, 0);
+		pcap_line_add(l, "ip-proto-%u fragment id %u offset %zu%s [not decoded], length %zu",
+			      h[9], pcap_be16(h + 4), frag, h[6] & 0x20 ? "+" : "", tot - ihl);
+		return;
+	}
+	pl.p = c.p + ihl;
+	pl.len = (tot < c.len ? tot : c.len) - ihl;
+	decode_transport(cfg, h[9], pl, tot - ihl, pkt, l);
+	if (h[6] & 0x20)
+		pcap_line_add(l, " [first fragment, id %u]", pcap_be16(h + 4));
+}
+
+void pcap_decode_ipv6(const struct pcap_decode_cfg *cfg, struct pcap_cur c, struct pcap_pkt *pkt,
+		      struct pcap_line *l)
+{
+	const uint8_t *h = pcap_cur_get(&c, 0, IP6_HDR_LEN), *e;
+	size_t plen, off = IP6_HDR_LEN, elen;
+	uint8_t nh;
+	struct pcap_cur pl;
+
+	pcap_line_add(l, "IP6 ");
+	if (!h) {
+		pcap_line_add(l, "[|ip6]");
+		return;
+	}
+	if (h[0] >> 4 != 6) {
+		pcap_line_add(l, "[bad version %u]", h[0] >> 4);
+		return;
+	}
+	pkt->flags |= PKT_IP6;
+	pkt->family = 6;
+	memcpy(pkt->src, h + 8, 16);
+	memcpy(pkt->dst, h + 24, 16);
+	plen = pcap_be16(h + 4);
+	if (plen == 0) /* jumbogram or TSO: trust what was captured */
+		plen = c.len - IP6_HDR_LEN;
+	nh = h[6];
+	for (int i = 0; i < IP6_MAX_EXT; i++) {
+		if (nh != 0 && nh != 43 && nh != 60 && nh != 44)
+			break;
+		e = pcap_cur_get(&c, off, 8);
+		if (!e) {
+			pcap_line_endpoints(l, pkt, 0);
+			pcap_line_add(l, "[|ip6 extension header %u]", nh);
+			return;
+		}
+		if (nh == 44) {
+			if (pcap_be16(e + 2) >> 3) {
+				pkt->flags |= PKT_FRAG;
+				pkt->ipproto = e[0];
+				pcap_line_endpoints(l, pkt, 0);
+				pcap_line_add(l, "ip-proto-%u fragment id %u offset %u%s [not decoded], length %zu",
+					      e[0], pcap_be32(e + 4), pcap_be16(e + 2) & 0xfff8u,
+					      e[3] & 1 ? "+" : "", plen);
+				return;
+			}
+			elen = 8;
+		} else {
+			elen = ((size_t)e[1] + 1) * 8;
+		}
+		pkt->ip6_ext |= nh == 0 ? PKT_EXT_HBH : nh == 43 ? PKT_EXT_SRCRT :
+				nh == 60 ? PKT_EXT_DSTOPT : PKT_EXT_FRAG;
+		nh = e[0];
+		off += elen;
+	}
+	if (off - IP6_HDR_LEN > plen) {
+		pcap_line_endpoints(l, pkt, 0);
+		pcap_line_add(l, "[bad extension header length]");
+		return;
+	}
+	if (off > c.len) {
+		pcap_line_endpoints(l, pkt, 0);
+		pcap_line_add(l, "[|ip6 extension header]");
+		return;
+	}
+	pl.p = c.p + off;
+	pl.len = (IP6_HDR_LEN + plen < c.len ? IP6_HDR_LEN + plen : c.len) - off;
+	decode_transport(cfg, nh, pl, plen - (off - IP6_HDR_LEN), pkt, l);
+}

@@ -1,0 +1,40 @@
+/* UDP datagrams: ports and payload length ("UDP, length N" as tcpdump
+ * prints it), or the DNS message when either port is a DNS port. A UDP
+ * length that disagrees with the IP payload is marked. */
+#include "pcap/decode.h"
+
+#define UDP_HDR_LEN 8u
+
+void pcap_decode_udp(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_t len,
+		     struct pcap_pkt *pkt, struct pcap_line *l)
+{
+	const uint8_t *h = pcap_cur_get(&c, 0, UDP_HDR_LEN);
+	size_t ulen;
+
+	pkt->flags |= PKT_UDP;
+	if (!h) {
+		pcap_line_endpoints(l, pkt, 0);
+		pcap_line_add(l, "[|udp]");
+		return;
+	}
+	pkt->flags |= PKT_PORTS;
+	pkt->sport = pcap_be16(h);
+	pkt->dport = pcap_be16(h + 2);
+	ulen = pcap_be16(h + 4);
+	pcap_line_endpoints(l, pkt, 1);
+	if (ulen < UDP_HDR_LEN || ulen > len) {
+		pcap_line_add(l, "[bad udp length %zu, ip payload %zu]", ulen, len);
+		return;
+	}
+	pkt->payload = (uint32_t)(ulen - UDP_HDR_LEN);
+	if (pcap_is_dns_port(cfg, pkt->sport) || pcap_is_dns_port(cfg, pkt->dport)) {
+		struct pcap_cur m = { c.p + UDP_HDR_LEN, c.len - UDP_HDR_LEN };
+
+		pkt->flags |= PKT_DNS;
+		if (m.len > ulen - UDP_HDR_LEN)
+			m.len = ulen - UDP_HDR_LEN;
+		pcap_decode_dns(m, ulen - UDP_HDR_LEN, l);
+		return;
+	}
+	pcap_line_add(l, "UDP, length %zu", ulen - UDP_HDR_LEN);
+}
