@@ -285,18 +285,23 @@ out:
 	return e;
 }
 
-/* Adds prog at its own path with its interpreter and libraries. */
-static int add_binary(struct tree *t, const char *prog, const char *dst, uint32_t perm,
-		      char *err, size_t errlen)
+/* Adds prog as dst with its interpreter and libraries (at their host
+ * paths); what names the option in messages. */
+static int add_binary(struct tree *t, const char *what, const char *prog, const char *dst,
+		      uint32_t perm, char *err, size_t errlen)
 {
 	struct ldso_set libs = { 0 };
 	struct stat st;
+	char why[768];
 	int e;
 
-	if ((e = check_file("program", prog, &st, err, errlen)))
+	if ((e = check_file(what, prog, &st, err, errlen)))
 		return e;
-	if ((e = ldso_collect(prog, &libs, err, errlen)))
+	if ((e = ldso_collect(prog, &libs, why, sizeof(why)))) {
+		snprintf(err, errlen, "%s: %s", what, why);
+		ldso_set_free(&libs);
 		return e;
+	}
 	e = tree_err(tree_file(t, dst, perm ? perm : st.st_mode & 07777, prog), dst, err, errlen);
 	for (size_t i = 0; i < libs.n && !e; i++) {
 		if ((e = check_file("library", libs.paths[i], &st, err, errlen)))
@@ -361,7 +366,7 @@ static int add_busybox(struct tree *t, const char *bb, char *err, size_t errlen)
 	char *list = NULL, *line, *save = NULL;
 	int e;
 
-	if ((e = add_binary(t, bb, "/bin/busybox", 0755, err, errlen)) ||
+	if ((e = add_binary(t, "--busybox", bb, "/bin/busybox", 0755, err, errlen)) ||
 	    (e = busybox_list(bb, &list, err, errlen)))
 		return e;
 	for (line = strtok_r(list, "\n", &save); line && !e; line = strtok_r(NULL, "\n", &save)) {
@@ -468,7 +473,8 @@ static int gather(struct tree *t, const struct initramfs_spec *spec, char *err, 
 	if (spec->busybox && (e = add_busybox(t, spec->busybox, err, errlen)))
 		return e;
 	for (size_t i = 0; i < spec->n_binaries; i++)
-		if ((e = add_binary(t, spec->binaries[i], spec->binaries[i], 0, err, errlen)))
+		if ((e = add_binary(t, "--add-binary", spec->binaries[i], spec->binaries[i], 0,
+				      err, errlen)))
 			return e;
 	for (size_t i = 0; i < spec->n_adds; i++) {
 		const struct initramfs_add *a = &spec->adds[i];

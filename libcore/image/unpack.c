@@ -277,7 +277,8 @@ static int extract_one(void *ctx, const struct cpio_entry *e, const uint8_t *dat
 				return 0;
 			}
 			if (mknodat(pfd, last, (e->mode & S_IFMT) | perm,
-				    makedev(e->rdev_major, e->rdev_minor)) < 0)
+				    makedev(e->rdev_major, e->rdev_minor)) < 0 ||
+			    fchmodat(pfd, last, perm, 0) < 0) /* past the umask */
 				r = -errno;
 		} else if (!r) {
 			snprintf(err, errlen, "entry '%s': unsupported file type 0%o", e->name,
