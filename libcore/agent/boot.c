@@ -58,9 +58,11 @@ int agent_mount_all(char *why, size_t len)
 	return 0;
 }
 
-int agent_read_cmdline(char *buf, size_t len)
+/* Reads the first line of a small file (/proc, /sys) into buf, without
+ * its newline or trailing blanks. Returns 0 or -errno. */
+static int read_line(const char *path, char *buf, size_t len)
 {
-	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
@@ -69,10 +71,17 @@ int agent_read_cmdline(char *buf, size_t len)
 	close(fd);
 	if (n < 0)
 		return (int)n;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+	buf[n] = 0;
+	n = (ssize_t)strcspn(buf, "\n");
+	while (n > 0 && buf[n - 1] == ' ')
 		n--;
 	buf[n] = 0;
 	return 0;
+}
+
+int agent_read_cmdline(char *buf, size_t len)
+{
+	return read_line("/proc/cmdline", buf, len);
 }
 
 /* Splits the next command-line word off *p as the kernel does (double
@@ -217,23 +226,6 @@ int agent_load_modules(const char *list_path, const char *cmdline, char *why, si
 	return first ? first : loaded;
 }
 
-/* Reads a sysfs attribute (first line) into buf. Returns 0 or -errno. */
-static int sysfs_read(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 /* Counts virtio devices of type net (device id 1). */
 static int count_virtio_net(void)
 {
@@ -249,7 +241,7 @@ static int count_virtio_net(void)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/sys/bus/virtio/devices/%.200s/device", de->d_name);
-		if (!sysfs_read(path, id, sizeof(id)) && strtoul(id, NULL, 0) == 1)
+		if (!read_line(path, id, sizeof(id)) && strtoul(id, NULL, 0) == 1)
 			n++;
 	}
 	closedir(d);

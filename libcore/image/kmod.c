@@ -205,49 +205,50 @@ next:
 	return 0;
 }
 
-/* Loads modules.dep: "kernel/a.ko: kernel/b.ko kernel/c.ko" per line. */
+/* Splits the next modules.dep line off *p: its module path into rel and
+ * the text after the colon into *deps and *dlen. Returns 1 for such a line, 0
+ * for a line without one, -1 at the end of the text. */
+static int dep_line(const char **p, const char *end, char *rel, size_t rellen,
+		    const char **deps, size_t *dlen)
+{
+	const char *nl, *colon;
+	int ok;
+
+	if (*p >= end)
+		return -1;
+	nl = memchr(*p, '\n', (size_t)(end - *p));
+	if (!nl)
+		nl = end;
+	colon = memchr(*p, ':', (size_t)(nl - *p));
+	ok = colon && (size_t)(colon - *p) < rellen;
+	if (ok) {
+		memcpy(rel, *p, (size_t)(colon - *p));
+		rel[colon - *p] = 0;
+		*deps = colon + 1;
+		*dlen = (size_t)(nl - colon - 1);
+	}
+	*p = nl + 1;
+	return ok;
+}
+
+/* Loads modules.dep: "kernel/a.ko: kernel/b.ko kernel/c.ko" per line. Two
+ * passes: every module first (sorted, for lookups), then their deps. */
 static int db_load_depfile(struct kmod_db *db, const uint8_t *txt, size_t len)
 {
-	const char *p = (const char *)txt, *end = p + len;
-	int err;
+	const char *end = (const char *)txt + len, *p, *deps;
+	char rel[4096], name[256];
+	struct kmod_mod *m;
+	size_t dlen;
+	int r, err;
 
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *colon;
-		char rel[4096];
-
-		if (!nl)
-			nl = end;
-		colon = memchr(p, ':', (size_t)(nl - p));
-		if (colon && (size_t)(colon - p) < sizeof(rel)) {
-			memcpy(rel, p, (size_t)(colon - p));
-			rel[colon - p] = 0;
-			if ((err = db_add(db, rel)))
-				return err;
-		}
-		p = nl + 1;
-	}
+	for (p = (const char *)txt; (r = dep_line(&p, end, rel, sizeof(rel), &deps, &dlen)) >= 0;)
+		if (r && (err = db_add(db, rel)))
+			return err;
 	qsort(db->mods, db->n, sizeof(*db->mods), cmp_mod);
-	/* second pass: attach each line's dependencies to its module */
-	for (p = (const char *)txt; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *colon;
-		char rel[4096], name[256];
-		struct kmod_mod *m;
-
-		if (!nl)
-			nl = end;
-		colon = memchr(p, ':', (size_t)(nl - p));
-		if (colon && (size_t)(colon - p) < sizeof(rel)) {
-			memcpy(rel, p, (size_t)(colon - p));
-			rel[colon - p] = 0;
-			if (!kmod_name_of(rel, name, sizeof(name)) && (m = db_find(db, name)) &&
-			    !strcmp(m->path, rel) &&
-			    (err = set_deps(m, colon + 1, (size_t)(nl - colon - 1), " \t", 1)))
-				return err;
-		}
-		p = nl + 1;
-	}
+	for (p = (const char *)txt; (r = dep_line(&p, end, rel, sizeof(rel), &deps, &dlen)) >= 0;)
+		if (r && !kmod_name_of(rel, name, sizeof(name)) && (m = db_find(db, name)) &&
+		    !strcmp(m->path, rel) && (err = set_deps(m, deps, dlen, " \t", 1)))
+			return err;
 	for (size_t i = 0; i < db->n; i++)
 		db->mods[i].deps_known = 1;
 	return 0;
