@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "image/cpio.h"
 #include "image/elf.h"
 #include "image/gz.h"
+#include "image/initramfs.h"
 #include "image/kmod.h"
 #include "image/ldso.h"
 #include "image/tree.h"
@@ -480,6 +482,77 @@ static void test_modinfo_section(void)
 	free(d);
 }
 
+/* The API voidbox run uses: build into a memfd, read it back. */
+static void test_initramfs_api(void)
+{
+	const char *gd = getenv("GUEST_DIR"), *b = getenv("B");
+	char self[512], kernel[512], err[400];
+	struct initramfs_spec spec;
+	struct initramfs_add add = { "/etc/hostname", "/etc/from-host", 0600 };
+	const char *extra[] = { "virtio_blk" }, *nomod[] = { "no_such_mod" };
+	uint8_t *raw, *cp;
+	size_t rlen, clen;
+	struct cpio_reader r;
+	struct cpio_entry e;
+	const uint8_t *data;
+	int fd, seen = 0;
+	struct stat st;
+
+	snprintf(self, sizeof(self), "%s/voidbox", b ? b : "build");
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", gd ? gd : "build/guest");
+	if (access(self, R_OK) || access(kernel, R_OK))
+		T_SKIP("needs %.200s and %.200s (make, make guest)", self, kernel);
+	initramfs_spec_init(&spec);
+	spec.self = self;
+	spec.kernel = kernel;
+	spec.modules = extra;
+	spec.n_modules = 1;
+	spec.adds = &add;
+	spec.n_adds = access(add.src, R_OK) ? 0 : 1;
+	spec.mtime = 1234;
+	fd = memfd_create("vb-image-test", MFD_CLOEXEC);
+	T_REQUIRE(fd >= 0, "memfd");
+	T_REQUIRE(initramfs_build(&spec, fd, err, sizeof(err)) == 0, "%s", err);
+	T_REQUIRE(fstat(fd, &st) == 0 && st.st_size > 1000, "size");
+	raw = malloc((size_t)st.st_size);
+	T_REQUIRE(pread(fd, raw, (size_t)st.st_size, 0) == st.st_size, "read back");
+	close(fd);
+	rlen = (size_t)st.st_size;
+	T_REQUIRE(gz_inflate_all(raw, rlen, 1 << 28, &cp, &clen, err, sizeof(err)) == 0, "%s", err);
+	cpio_reader_init(&r, cp, clen);
+	while (cpio_next(&r, &e, &data, err, sizeof(err)) == 1) {
+		T_CHECK(e.mtime == 1234, "mtime %u on %s", e.mtime, e.name);
+		if (!strcmp(e.name, "etc/voidbox/modules.load")) {
+			seen |= 1;
+			T_CHECK(memmem(data, e.size, "/virtio_blk.ko\n", 15), "extra module listed");
+		}
+		if (!strcmp(e.name, "etc/from-host")) {
+			seen |= 2;
+			T_CHECK((e.mode & 07777) == 0600, "add mode");
+		}
+		if (!strcmp(e.name, "init"))
+			seen |= 4;
+	}
+	T_CHECK((seen & 5) == 5 && (!spec.n_adds || (seen & 2)), "entries seen %x", seen);
+	free(cp);
+	free(raw);
+	/* errors come back as one line, nothing written */
+	spec.modules = nomod;
+	fd = memfd_create("vb-image-test", MFD_CLOEXEC);
+	T_CHECK(initramfs_build(&spec, fd, err, sizeof(err)) == -ENOENT &&
+		strstr(err, "no_such_mod") && !strchr(err, '\n'), "missing module: %s", err);
+	T_CHECK(fstat(fd, &st) == 0 && st.st_size == 0, "bytes written before the error");
+	close(fd);
+	spec.modules = extra;
+	spec.self = "/proc/self/exe"; /* this test program: ASan, dynamic */
+	T_CHECK(initramfs_build_file(&spec, "/tmp/vb-image-never.gz", err, sizeof(err)) == -ENOEXEC &&
+		strstr(err, "dynamically linked") && access("/tmp/vb-image-never.gz", F_OK),
+		"dynamic self: %s", err);
+	spec.self = self;
+	spec.level = 12;
+	T_CHECK(initramfs_build(&spec, -1, err, sizeof(err)) == -EINVAL, "level");
+}
+
 int main(void)
 {
 	T_RUN(test_cpio_roundtrip);
@@ -492,5 +565,6 @@ int main(void)
 	T_RUN(test_kmod_made_up);
 	T_RUN(test_modinfo_section);
 	T_RUN(test_elf_curl);
+	T_RUN(test_initramfs_api);
 	T_EXIT();
 }
