@@ -10,7 +10,6 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -246,29 +245,24 @@ int netcfg_write_etc(const struct net_layout *l, const char *etc_dir, const char
 	return write_atomic(etc_dir, "resolv.conf", text, why, len);
 }
 
-int netcfg_agent_setup(const char *ifname, char *why, size_t len)
+int netcfg_agent_setup(const char *cmdline, const char *ifname, struct net_layout *l, char *why,
+		       size_t len)
 {
-	struct net_layout l;
 	char host[65] = "";
-	uint8_t *cmd = NULL;
-	size_t clen;
 	int r;
 
-	r = read_file("/proc/cmdline", 4096, &cmd, &clen);
-	if (r) {
-		snprintf(why, len, "/proc/cmdline: %s", strerror(-r));
+	r = net_layout_from_cmdline(cmdline, l, why, len);
+	if (r == -ENOENT) /* not started by voidbox run: defaults if there is a NIC */
+		l->enabled = if_nametoindex(ifname) != 0;
+	else if (r)
 		return r;
-	}
-	r = net_layout_from_cmdline((const char *)cmd, &l, why, len);
-	free(cmd);
-	if (r == -ENOENT)
-		r = 0; /* no parameter: the defaults */
-	if (r)
-		return r;
-	r = netcfg_apply(&l, ifname, why, len);
+	r = netcfg_apply(l, ifname, why, len);
 	if (r)
 		return r;
 	if (gethostname(host, sizeof(host) - 1) < 0 || !strcmp(host, "(none)"))
 		host[0] = 0;
-	return netcfg_write_etc(&l, "/etc", host, why, len);
+	r = netcfg_write_etc(l, "/etc", host, why, len);
+	if (r)
+		return r;
+	return l->enabled ? 1 : 0;
 }

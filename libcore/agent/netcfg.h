@@ -21,9 +21,14 @@ int netcfg_apply(const struct net_layout *l, const char *ifname, char *why, size
  * only hosts is written. Returns 0 or -errno with why filled. */
 int netcfg_write_etc(const struct net_layout *l, const char *etc_dir, const char *hostname,
 		     char *why, size_t len);
-/* The whole agent step: reads /proc/cmdline, applies the layout it names
- * (or the defaults when voidbox.net= is absent) to ifname, writes /etc.
- * Returns 0 or -errno with why filled. */
-int netcfg_agent_setup(const char *ifname, char *why, size_t len);
+/* The whole agent step, given the kernel command line: applies the layout
+ * voidbox.net= names to ifname and writes /etc; l receives the layout. With
+ * no voidbox.net= at all (a guest not started by voidbox run) the defaults
+ * apply when ifname exists, else only lo is set up. Returns 1 when ifname
+ * was configured, 0 when only lo was (voidbox.net=none, or no parameter
+ * and no interface), or -errno with why filled (-ENODEV: voidbox.net=
+ * names a network but ifname does not exist). */
+int netcfg_agent_setup(const char *cmdline, const char *ifname, struct net_layout *l, char *why,
+		       size_t len);
 
 #endif

@@ -38,7 +38,7 @@ struct fake_drv {
 static struct fake_drv FD = { .callfd = { -1, -1 } };
 
 /* Allocates and maps the fake guest memory. Returns 0 or -1. */
-static int fd_mem_init(void)
+static inline int fd_mem_init(void)
 {
 	struct gmem_region r = { .gpa = 0, .size = MEM_SIZE };
 
@@ -49,13 +49,13 @@ static int fd_mem_init(void)
 	return gmem_add(&FD.mem, &r) ? -1 : 0;
 }
 
-static void *G(uint64_t gpa)
+static inline void *G(uint64_t gpa)
 {
 	return FD.base + gpa;
 }
 
 /* Lays out queue qi's rings at a fixed place in fake memory. */
-static void fq_layout(unsigned qi, unsigned num)
+static inline void fq_layout(unsigned qi, unsigned num)
 {
 	struct fake_q *q = &FD.q[qi];
 	uint64_t base = 0x10000 + qi * 0x10000;
@@ -72,7 +72,7 @@ static void fq_layout(unsigned qi, unsigned num)
 
 /* Clears memory, lays out both rings, starts the queues and the device.
  * Returns start()'s result (or -2 if a queue would not start). */
-static int fd_boot(struct vdev *d, uint64_t acked, unsigned num)
+static inline int fd_boot(struct vdev *d, uint64_t acked, unsigned num)
 {
 	memset(FD.base, 0, MEM_SIZE);
 	for (int i = 0; i < 2; i++) {
@@ -98,7 +98,7 @@ static int fd_boot(struct vdev *d, uint64_t acked, unsigned num)
 
 /* Posts a chain of n descriptors (gpa, len, write) and publishes it.
  * Returns the chain's head. */
-static uint16_t fq_post(unsigned qi, unsigned n, const uint64_t *gpa, const uint32_t *len,
+static inline uint16_t fq_post(unsigned qi, unsigned n, const uint64_t *gpa, const uint32_t *len,
 		    const int *wr)
 {
 	struct fake_q *q = &FD.q[qi];
@@ -119,7 +119,7 @@ static uint16_t fq_post(unsigned qi, unsigned n, const uint64_t *gpa, const uint
 }
 
 /* Takes one used entry. Returns 1 with its id and length, or 0. */
-static int fq_used(unsigned qi, uint32_t *id, uint32_t *len)
+static inline int fq_used(unsigned qi, uint32_t *id, uint32_t *len)
 {
 	struct fake_q *q = &FD.q[qi];
 	uint32_t *e;
@@ -135,7 +135,7 @@ static int fq_used(unsigned qi, uint32_t *id, uint32_t *len)
 	return 1;
 }
 
-static uint64_t calls(unsigned qi)
+static inline uint64_t calls(unsigned qi)
 {
 	uint64_t v = 0;
 	if (read(FD.callfd[qi], &v, sizeof(v)) != sizeof(v))
@@ -144,7 +144,7 @@ static uint64_t calls(unsigned qi)
 }
 
 /* Writes a test frame of len bytes with sequence number seq at gpa. */
-static void make_frame(uint8_t *p, size_t len, uint32_t seq)
+static inline void make_frame(uint8_t *p, size_t len, uint32_t seq)
 {
 	for (size_t i = 0; i < len; i++)
 		p[i] = (uint8_t)(i * 7 + seq);
@@ -154,7 +154,7 @@ static void make_frame(uint8_t *p, size_t len, uint32_t seq)
 
 /* Posts a TX frame: header descriptor + data descriptor, or one descriptor
  * holding both (the VERSION_1 layout Linux uses). */
-static void tx_post(uint32_t seq, size_t len, int split)
+static inline void tx_post(uint32_t seq, size_t len, int split)
 {
 	uint64_t gpa = BUF_AREA + (uint64_t)(seq % QSZ) * BUF_SIZE;
 	uint8_t *p = G(gpa);
@@ -174,14 +174,14 @@ static void tx_post(uint32_t seq, size_t len, int split)
 	}
 }
 
-static uint8_t *rx_slot(unsigned slot)
+static inline uint8_t *rx_slot(unsigned slot)
 {
 	return G(BUF_AREA + 0x200000 + (uint64_t)(slot % QSZ) * BUF_SIZE);
 }
 
 /* Posts an RX buffer of size bytes in slot; split puts the frame 64 bytes
  * after the header. Returns the chain's head. */
-static uint16_t rx_post(unsigned slot, uint32_t size, int split)
+static inline uint16_t rx_post(unsigned slot, uint32_t size, int split)
 {
 	uint64_t gpa = BUF_AREA + 0x200000 + (uint64_t)(slot % QSZ) * BUF_SIZE;
 
