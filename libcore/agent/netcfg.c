@@ -266,3 +266,24 @@ int netcfg_agent_setup(const char *cmdline, const char *ifname, struct net_layou
 		return r;
 	return l->enabled ? 1 : 0;
 }
+
+int agent_net_setup(const char *cmdline)
+{
+	char why[200], a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+	struct net_layout l;
+	int r = netcfg_agent_setup(cmdline, "eth0", &l, why, sizeof(why));
+
+	if (r < 0) {
+		fprintf(stderr, "voidbox agent: network set-up: %s\n", why);
+		return r;
+	}
+	if (r == 0) {
+		printf("voidbox-agent: net: lo only\n");
+	} else {
+		inet_ntop(AF_INET, &l.guest, a, sizeof(a));
+		inet_ntop(AF_INET, &l.gw, g, sizeof(g));
+		printf("voidbox-agent: net: eth0 %s/%u via %s mtu %u\n", a, l.prefix, g, l.mtu);
+	}
+	fflush(stdout);
+	return 0;
+}

@@ -31,4 +31,11 @@ int netcfg_write_etc(const struct net_layout *l, const char *etc_dir, const char
 int netcfg_agent_setup(const char *cmdline, const char *ifname, struct net_layout *l, char *why,
 		       size_t len);
 
+/* The agent's boot step (called once the modules are loaded and the
+ * network interfaces exist): netcfg_agent_setup() on eth0, then one console
+ * line, "voidbox-agent: net: eth0 10.0.2.15/24 via 10.0.2.2 mtu 1500" (or
+ * "voidbox-agent: net: lo only"), or the error on stderr. Returns 0 or
+ * -errno. */
+int agent_net_setup(const char *cmdline);
+
 #endif

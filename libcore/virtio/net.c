@@ -85,8 +85,12 @@ static void vnet_signal(struct vnet *n, unsigned qi, bool *pending)
 	if (!*pending)
 		return;
 	*pending = false;
-	if (vq_signal(&n->dev.vq[qi]) > 0)
-		n->st.signals++;
+	if (vq_signal(&n->dev.vq[qi]) > 0) {
+		if (qi == VNET_RXQ)
+			n->st.rx_signals++;
+		else
+			n->st.tx_signals++;
+	}
 }
 
 /* Handles one TX chain: copies the frame out, returns the chain, then
@@ -130,6 +134,7 @@ void vnet_tx_process(struct vnet *n)
 
 	if (!n->dev.started || n->dev.failed || !q->ready)
 		return;
+	n->st.tx_passes++;
 	for (;;) {
 		unsigned budget = VNET_TX_BATCH;
 		int r = 0;

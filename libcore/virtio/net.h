@@ -66,7 +66,8 @@ struct vnet_stats {
 	uint64_t rx_nobufs;              /* times vnet_rx() said -ENOBUFS */
 	uint64_t rx_ready_calls;         /* rx_ready() calls after an RX kick */
 	uint64_t bad_chains;             /* malformed chains (device needs reset) */
-	uint64_t signals;                /* notifications sent to the guest */
+	uint64_t rx_signals, tx_signals; /* notifications sent to the guest */
+	uint64_t tx_passes;              /* TX queue passes (kicks and restarts) */
 };
 
 struct vnet {
