@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent/netcfg.h"
 #include "base/util.h"
 #include "image/initramfs.h"
 #include "image/kmod.h"
@@ -375,6 +376,9 @@ int agent_boot(struct agent_boot *b)
 		first = first ? first : e;
 	} else {
 		b->n_ifaces = e;
+		/* Only now (virtio_net loaded, eth0 present): lo, eth0, /etc. */
+		e = agent_net_setup(b->cmdline);
+		first = first ? first : e;
 	}
 	b->failed = first != 0;
 	printf("%s %s\n", AGENT_READY_PREFIX, b->ifnames);

@@ -42,7 +42,7 @@ static struct vnet *to_vnet(struct vdev *d)
 static uint64_t vnet_features(struct vdev *d)
 {
 	struct vnet *n = to_vnet(d);
-	uint64_t f = VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS |
+	uint64_t f = (1ULL << VIRTIO_F_VERSION_1_BIT) | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS |
 		     VIRTIO_RING_F_INDIRECT_DESC | VIRTIO_RING_F_EVENT_IDX;
 
 	if (n->cfg.mtu)
@@ -247,7 +247,7 @@ static int vnet_start(struct vdev *d)
 {
 	struct vnet *n = to_vnet(d);
 
-	if (!(d->acked & VIRTIO_F_VERSION_1))
+	if (!(d->acked & (1ULL << VIRTIO_F_VERSION_1_BIT)))
 		return -EINVAL; /* legacy drivers are not served */
 	for (unsigned i = 0; i < 2; i++) {
 		d->vq[i].event_idx = !!(d->acked & VIRTIO_RING_F_EVENT_IDX);
