@@ -570,6 +570,8 @@ static int conn_to_guest(struct vsock_conn *c)
 		ssize_t n;
 		int r, niov;
 
+		if (!max)
+			v->st.credit_stalls++;
 		if (!max || c->host_eof || c->guest_shut_rcv || c->in_ctl)
 			return 0;
 		r = rx_pop(v);

@@ -50,6 +50,7 @@ struct vsock_stats {
 	uint64_t credit_violations;   /* guest sent beyond our buf_alloc */
 	uint64_t refused;             /* connections refused (limit, no listener) */
 	uint64_t rx_stalls;           /* times the guest's RX queue ran dry */
+	uint64_t credit_stalls;       /* host data held back: guest out of credit */
 };
 
 struct vsock_rst {
