@@ -13,10 +13,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "base/usock.h"
 #include "base/util.h"
 
 enum {
@@ -687,8 +686,6 @@ static void on_dev_fail(struct vdev *d, const char *why)
 int vhost_server_init(struct vhost_server *s, struct loop *l, struct vdev *d,
 		      const char *sock_path)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct stat st;
 	int r;
 
 	memset(s, 0, sizeof(*s));
@@ -699,26 +696,12 @@ int vhost_server_init(struct vhost_server *s, struct loop *l, struct vdev *d,
 		s->q[i].err_fd = -1;
 		d->vq[i].kick_fd = d->vq[i].call_fd = -1;
 	}
-	if (!*sock_path || strlen(sock_path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
 	if (d->ops->num_queues > VDEV_MAX_QUEUES)
 		return -EINVAL;
-	strcpy(s->path, sock_path);
-	strcpy(a.sun_path, sock_path);
-	if (lstat(sock_path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		unlink(sock_path);
-	}
-	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	s->listen_fd = usock_listen(sock_path, 4);
 	if (s->listen_fd < 0)
-		return -errno;
-	if (bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(s->listen_fd, 4) < 0) {
-		r = -errno;
-		close_fd(&s->listen_fd);
-		return r;
-	}
+		return s->listen_fd;
+	strcpy(s->path, sock_path); /* fits: usock_listen checked */
 	s->loop = l;
 	s->dev = d;
 	s->nq = d->ops->device_id == VIRTIO_ID_VSOCK ? 2 : d->ops->num_queues;

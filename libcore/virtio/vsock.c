@@ -32,13 +32,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <linux/virtio_vsock.h>
 
+#include "base/usock.h"
 #include "base/util.h"
 
 #define HDR ((uint32_t)sizeof(struct virtio_vsock_hdr))
@@ -918,42 +918,30 @@ static const struct vdev_ops vsock_ops = {
 
 int vsock_dev_init(struct vsock_dev *v, struct loop *l, uint64_t cid, const char *uds_path)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct stat st;
+	struct sockaddr_un a;
 	int r;
 
 	memset(v, 0, sizeof(*v));
 	v->listen_fd = -1;
-	if (cid < 3 || cid > UINT32_MAX - 1)
+	if (cid < 3 || cid > UINT32_MAX - 1 || !*uds_path)
 		return -EINVAL;
 	/* "<path>_<port>" must fit a sockaddr_un too */
-	if (strlen(uds_path) + 11 >= sizeof(a.sun_path) || strlen(uds_path) >= sizeof(v->path))
+	if (strlen(uds_path) + 11 >= sizeof(a.sun_path))
 		return -ENAMETOOLONG;
-	if (!*uds_path)
-		return -EINVAL;
 	strcpy(v->path, uds_path);
-	strcpy(a.sun_path, uds_path);
-	if (lstat(uds_path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		unlink(uds_path);
-	}
-	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	v->listen_fd = usock_listen(uds_path, 64);
 	if (v->listen_fd < 0)
-		return -errno;
-	if (bind(v->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(v->listen_fd, 64) < 0) {
-		r = -errno;
-		goto fail;
-	}
+		return v->listen_fd;
 	v->loop = l;
 	v->cid = cid;
 	v->next_local_port = VSOCK_FIRST_LOCAL_PORT;
 	v->listen_w = (struct loop_watch){ .fd = v->listen_fd, .cb = listen_io, .ctx = v };
 	r = loop_add(l, &v->listen_w, EPOLLIN);
 	if (r < 0) {
+		close(v->listen_fd);
+		v->listen_fd = -1;
 		unlink(uds_path);
-		goto fail;
+		return r;
 	}
 	v->vdev.ops = &vsock_ops;
 	v->vdev.name = "vsock";
@@ -961,10 +949,6 @@ int vsock_dev_init(struct vsock_dev *v, struct loop *l, uint64_t cid, const char
 	for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++)
 		v->vdev.vq[i].kick_fd = v->vdev.vq[i].call_fd = -1;
 	return 0;
-fail:
-	close(v->listen_fd);
-	v->listen_fd = -1;
-	return r;
 }
 
 struct vdev *vsock_dev_vdev(struct vsock_dev *v)

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,20 +45,6 @@ static const char *const modules[] = {
 	"net/vmw_vsock/vmw_vsock_virtio_transport.ko",
 };
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		write_full(1, buf, MIN((size_t)n, sizeof(buf) - 1));
-}
-
 /* Loads the modules in dependency order. Returns 0 or -errno. */
 static int load_modules(void)
 {
@@ -73,13 +58,13 @@ static int load_modules(void)
 		snprintf(path, sizeof(path), "/lib/modules/%s/kernel/%s", u.release, modules[i]);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
-			say("VSOCK-GUEST FAIL open %s: %s\n", path, strerror(errno));
+			dprintf(1, "VSOCK-GUEST FAIL open %s: %s\n", path, strerror(errno));
 			return -errno;
 		}
 		r = (int)syscall(SYS_finit_module, fd, "", 0);
 		close(fd);
 		if (r < 0 && errno != EEXIST) {
-			say("VSOCK-GUEST FAIL load %s: %s\n", path, strerror(errno));
+			dprintf(1, "VSOCK-GUEST FAIL load %s: %s\n", path, strerror(errno));
 			return -errno;
 		}
 	}
@@ -135,20 +120,6 @@ static int dial_host(unsigned port)
 	return fd;
 }
 
-static void reply(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void reply(int fd, const char *fmt, ...)
-{
-	char buf[128];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		write_full(fd, buf, MIN((size_t)n, sizeof(buf) - 1));
-}
-
 /* Serves the control connection, one line at a time. */
 static void control(int fd)
 {
@@ -172,29 +143,29 @@ static void control(int fd)
 			int c = dial_host(port);
 			long long done;
 			if (c < 0) {
-				reply(fd, "ERR %d\n", -c);
+				dprintf(fd, "ERR %d\n", -c);
 				continue;
 			}
-			reply(fd, "DIALED\n");
+			dprintf(fd, "DIALED\n");
 			done = echo(c);
 			close(c);
-			reply(fd, done < 0 ? "ERR %lld\n" : "DIAL-DONE %lld\n", done < 0 ? -done : done);
+			dprintf(fd, done < 0 ? "ERR %lld\n" : "DIAL-DONE %lld\n", done < 0 ? -done : done);
 		} else if (sscanf(line, "DIALFAIL %u", &port) == 1) {
 			int c = dial_host(port);
 			if (c >= 0) {
 				close(c);
-				reply(fd, "CONNECTED\n");
+				dprintf(fd, "CONNECTED\n");
 			} else {
-				reply(fd, "ERR %d\n", -c);
+				dprintf(fd, "ERR %d\n", -c);
 			}
 		} else if (!strcmp(line, "EXIT")) {
-			reply(fd, "BYE\n");
+			dprintf(fd, "BYE\n");
 			close(fd);
 			sync();
 			reboot(RB_POWER_OFF);
 			return;
 		} else {
-			reply(fd, "ERR unknown command\n");
+			dprintf(fd, "ERR unknown command\n");
 		}
 	}
 }
@@ -213,11 +184,11 @@ int main(void)
 	p[0].fd = vsock_listen(ECHO_PORT);
 	p[1].fd = vsock_listen(CTL_PORT);
 	if (p[0].fd < 0 || p[1].fd < 0) {
-		say("VSOCK-GUEST FAIL listen: %s\n", strerror(-MIN(p[0].fd, p[1].fd)));
+		dprintf(1, "VSOCK-GUEST FAIL listen: %s\n", strerror(-MIN(p[0].fd, p[1].fd)));
 		goto fail;
 	}
 	p[0].events = p[1].events = POLLIN;
-	say("VSOCK-GUEST READY\n");
+	dprintf(1, "VSOCK-GUEST READY\n");
 	for (;;) {
 		if (poll(p, 2, -1) < 0)
 			continue;

@@ -222,6 +222,21 @@ static int host_connect(uint32_t gport, uint32_t *local)
 	return fd;
 }
 
+/* Guest-initiated connection from guest port gport to host port hport
+ * (listener *lfd on <path>_hport). Returns the accepted host fd or -1; *h
+ * is the device's RESPONSE. */
+static int guest_connect(uint32_t gport, int hport, int *lfd, struct virtio_vsock_hdr *h)
+{
+	*lfd = host_listen(hport);
+	if (*lfd < 0)
+		return -1;
+	tx_send(gport, (uint32_t)hport, VIRTIO_VSOCK_OP_REQUEST, 0, 0, NULL, 0);
+	if (!rx_next(h, NULL) || h->op != VIRTIO_VSOCK_OP_RESPONSE ||
+	    h->src_port != (uint32_t)hport || h->dst_port != gport)
+		return -1;
+	return accept(*lfd, NULL, NULL);
+}
+
 static void test_config(void)
 {
 	uint64_t cid = 0;
@@ -333,14 +348,8 @@ static void test_guest_initiated(void)
 
 	T_REQUIRE(setup() == 0, "setup");
 	rx_post(SLOTS);
-	lfd = host_listen(5000);
-	T_REQUIRE(lfd >= 0, "listen");
-	tx_send(40000, 5000, VIRTIO_VSOCK_OP_REQUEST, 0, 0, NULL, 0);
-	T_REQUIRE(rx_next(&h, NULL), "no reply");
-	T_CHECK(h.op == VIRTIO_VSOCK_OP_RESPONSE && h.src_port == 5000 && h.dst_port == 40000,
-		"op %u %u->%u", h.op, h.src_port, h.dst_port);
-	fd = accept(lfd, NULL, NULL);
-	T_REQUIRE(fd >= 0, "accept");
+	fd = guest_connect(40000, 5000, &lfd, &h);
+	T_REQUIRE(fd >= 0, "no RESPONSE or accept: op %u %u->%u", h.op, h.src_port, h.dst_port);
 	tx_send(40000, 5000, VIRTIO_VSOCK_OP_RW, 0, 0, "ping", 4);
 	T_CHECK(host_read_now(fd, buf, sizeof(buf)) == 4 && !memcmp(buf, "ping", 4), "ping");
 	T_REQUIRE(write(fd, "pong", 4) == 4, "write");
@@ -404,14 +413,10 @@ static void test_bulk_credit(void)
 
 	T_REQUIRE(setup() == 0, "setup");
 	rx_post(SLOTS);
-	lfd = host_listen(5002);
-	T_REQUIRE(lfd >= 0, "listen");
-	tx_send(41000, 5002, VIRTIO_VSOCK_OP_REQUEST, 0, 0, NULL, 0);
-	T_REQUIRE(rx_next(&h, NULL) && h.op == VIRTIO_VSOCK_OP_RESPONSE, "RESPONSE");
+	fd = guest_connect(41000, 5002, &lfd, &h);
+	T_REQUIRE(fd >= 0, "guest connect");
 	dev_alloc = h.buf_alloc;
 	dev_fwd = h.fwd_cnt;
-	fd = accept(lfd, NULL, NULL);
-	T_REQUIRE(fd >= 0, "accept");
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	while ((h_got < TOTAL || g_got < TOTAL) && iter++ < 200000) {
 		ssize_t n;
@@ -534,11 +539,8 @@ static void test_credit_violation(void)
 
 	T_REQUIRE(setup() == 0, "setup");
 	rx_post(SLOTS);
-	lfd = host_listen(5003);
-	tx_send(42000, 5003, VIRTIO_VSOCK_OP_REQUEST, 0, 0, NULL, 0);
-	T_REQUIRE(rx_next(&h, NULL) && h.op == VIRTIO_VSOCK_OP_RESPONSE, "RESPONSE");
-	fd = accept(lfd, NULL, NULL);
-	T_REQUIRE(fd >= 0, "accept");
+	fd = guest_connect(42000, 5003, &lfd, &h);
+	T_REQUIRE(fd >= 0, "guest connect");
 	while (!rst && sent < (16u << 20)) {
 		for (uint32_t i = 0; i < SLOT_DATA; i++)
 			data[i] = pat(4, sent + i);
