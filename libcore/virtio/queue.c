@@ -158,18 +158,30 @@ void vq_unpop(struct vq *q)
 		__atomic_store_n(&AVAIL_EVENT(q), q->last_avail, __ATOMIC_RELAXED);
 }
 
-void vq_push(struct vq *q, uint16_t head, uint32_t len)
+void vq_fill(struct vq *q, uint16_t off, uint16_t head, uint32_t len)
 {
 	volatile uint32_t *elem;
 
 	if (!q->ready)
 		return;
-	elem = (volatile uint32_t *)(q->used + 2) + 2 * (q->used_idx % q->num);
+	elem = (volatile uint32_t *)(q->used + 2) + 2 * ((uint16_t)(q->used_idx + off) % q->num);
 	elem[0] = head;
 	elem[1] = len;
-	q->used_idx++;
+}
+
+void vq_publish(struct vq *q, uint16_t n)
+{
+	if (!q->ready)
+		return;
+	q->used_idx += n;
 	__atomic_store_n(&USED_IDX(q), q->used_idx, __ATOMIC_RELEASE);
-	q->n_push++;
+	q->n_push += n;
+}
+
+void vq_push(struct vq *q, uint16_t head, uint32_t len)
+{
+	vq_fill(q, 0, head, len);
+	vq_publish(q, 1);
 }
 
 int vq_signal(struct vq *q)

@@ -74,6 +74,11 @@ int vq_pop(struct vq *q, struct vq_chain *c);
 void vq_unpop(struct vq *q);
 /* Returns chain head to the driver with len bytes written to it. */
 void vq_push(struct vq *q, uint16_t head, uint32_t len);
+/* Writes the used element off places past the published ones without
+ * publishing it; vq_publish(q, n) then makes the next n elements visible at
+ * once (a frame spread over several chains, MRG_RXBUF, must appear whole). */
+void vq_fill(struct vq *q, uint16_t off, uint16_t head, uint32_t len);
+void vq_publish(struct vq *q, uint16_t n);
 /* Interrupts the driver if it wants to hear about new used entries.
  * Returns 1 if signalled, 0 if suppressed. */
 int vq_signal(struct vq *q);
