@@ -69,8 +69,8 @@ int net_layout_check(const struct net_layout *l, char *why, size_t len)
 		return 0;
 	if (l->prefix < 8 || l->prefix > 30)
 		return bad(why, len, "prefix length must be 8..30", "");
-	if (l->mtu < 576 || l->mtu > 1500)
-		return bad(why, len, "MTU must be 576..1500", "");
+	if (l->mtu < 576 || l->mtu > NET_MTU_MAX)
+		return bad(why, len, "MTU must be 576..65520", "");
 	if ((l->mac[0] & 1))
 		return bad(why, len, "guest MAC is a multicast address", "");
 	if ((l->gw_mac[0] & 1) || !memcmp(l->mac, l->gw_mac, 6))
@@ -140,7 +140,7 @@ static int parse_field(char *f, struct net_layout *l, char *why, size_t len)
 	} else if (!strcmp(f, "mtu")) {
 		errno = 0;
 		u = strtoull(v, &end, 10);
-		if (!*v || *end || errno || u < 576 || u > 1500)
+		if (!*v || *end || errno || u < 576 || u > NET_MTU_MAX)
 			return bad(why, len, "bad mtu", v);
 		l->mtu = (uint16_t)u;
 	} else if (!strcmp(f, "mac")) {

@@ -13,6 +13,7 @@
 
 #define NET_LAYOUT_PARAM "voidbox.net="
 #define NET_LAYOUT_MAXLEN 160 /* longest formatted parameter, with its name */
+#define NET_MTU_MAX 65520     /* SLIRP's limit; frames above 1514 need MRG_RXBUF */
 
 struct net_layout {
 	bool enabled;       /* false: voidbox.net=none (only lo is set up) */
@@ -20,7 +21,7 @@ struct net_layout {
 	uint8_t prefix;     /* its prefix length, 8..30 */
 	uint32_t gw;        /* default gateway (SLIRP's host side) */
 	uint32_t dns;       /* the resolver the guest uses (SLIRP's forwarder) */
-	uint16_t mtu;       /* eth0's MTU, 576..1500 */
+	uint16_t mtu;       /* eth0's MTU, 576..NET_MTU_MAX */
 	uint8_t mac[6];     /* the guest's MAC */
 	uint8_t gw_mac[6];  /* the gateway's MAC (host side only; not passed) */
 };

@@ -1,14 +1,16 @@
 /* The virtio-net back end; see virtio/net.h. The device offers
  * VIRTIO_F_VERSION_1 (required: version-2 virtio-mmio drivers refuse a
  * device without it, and start() refuses a driver that did not accept it),
- * MAC, STATUS, optionally MTU, and the ring features INDIRECT_DESC and
- * EVENT_IDX that queue.c implements. No offloads and no MRG_RXBUF: every
- * frame is at most MTU + 14 bytes and travels in one chain with a zeroed
- * header whose num_buffers is 1. */
+ * MAC, STATUS, MRG_RXBUF, optionally MTU, and the ring features
+ * INDIRECT_DESC and EVENT_IDX that queue.c implements. No offloads: every
+ * frame is at most MTU + 14 bytes, written after a zeroed header whose
+ * num_buffers says how many RX chains it took (1 without MRG_RXBUF). */
 #include "virtio/net.h"
 
 #include <errno.h>
 #include <string.h>
+
+#include "base/util.h"
 
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
 #define VIRTIO_NET_HDR_GSO_NONE 0
@@ -43,7 +45,8 @@ static uint64_t vnet_features(struct vdev *d)
 {
 	struct vnet *n = to_vnet(d);
 	uint64_t f = (1ULL << VIRTIO_F_VERSION_1_BIT) | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS |
-		     VIRTIO_RING_F_INDIRECT_DESC | VIRTIO_RING_F_EVENT_IDX;
+		     VIRTIO_NET_F_MRG_RXBUF | VIRTIO_RING_F_INDIRECT_DESC |
+		     VIRTIO_RING_F_EVENT_IDX;
 
 	if (n->cfg.mtu)
 		f |= VIRTIO_NET_F_MTU;
@@ -161,25 +164,35 @@ void vnet_tx_process(struct vnet *n)
 	vnet_signal(n, VNET_RXQ, &n->rx_pending);
 }
 
-/* Takes the next RX chain, enabling RX kicks and re-checking when the ring
- * looks empty. Returns 1, 0 (none), or -EINVAL (malformed). */
-static int vnet_rx_pop(struct vnet *n, struct vq *q)
+/* Takes the next RX chain into *c, enabling RX kicks and re-checking when
+ * the ring looks empty. Returns 1, 0 (none), or -EINVAL (malformed). */
+static int vnet_rx_pop(struct vnet *n, struct vq *q, struct vq_chain *c)
 {
-	int r = vq_pop(q, &n->rxc);
+	int r = vq_pop(q, c);
 
 	if (r != 0)
 		return r;
 	vq_set_notify(q, true);
-	r = vq_pop(q, &n->rxc);
+	r = vq_pop(q, c);
 	if (r == 1)
 		vq_set_notify(q, false);
 	return r;
 }
 
+/* Gives back the k chains taken for a frame that is not placed now. */
+static void vnet_rx_unpop(struct vq *q, unsigned k)
+{
+	while (k--)
+		vq_unpop(q);
+}
+
 int vnet_rx(struct vnet *n, const uint8_t *frame, size_t len)
 {
-	static const struct vnet_hdr_v1 h = { .gso_type = VIRTIO_NET_HDR_GSO_NONE, .num_buffers = 1 };
+	struct vnet_hdr_v1 h = { .gso_type = VIRTIO_NET_HDR_GSO_NONE, .num_buffers = 1 };
 	struct vq *q = &n->dev.vq[VNET_RXQ];
+	uint64_t need = VNET_HDR_LEN + (uint64_t)len, cap = 0;
+	unsigned k = 0, max = n->mrg ? VNET_RX_MAX_BUFS : 1;
+	uint32_t off = 0;
 	int r;
 
 	if (!n->dev.started || n->dev.failed || !q->ready) {
@@ -187,25 +200,42 @@ int vnet_rx(struct vnet *n, const uint8_t *frame, size_t len)
 		n->want_rx_ready = true;
 		return -ENOBUFS;
 	}
-	r = vnet_rx_pop(n, q);
-	if (r < 0) {
-		vnet_bad_chain(n, "net: malformed RX descriptor chain");
-		n->want_rx_ready = true;
-		return -ENOBUFS;
+	/* Take chains until the header and the frame fit. */
+	while (cap < need) {
+		if (k == max || (k == 1 && n->rxc[0].in_len < VNET_HDR_LEN)) {
+			vnet_rx_unpop(q, k); /* keep the chains for frames that fit */
+			n->st.rx_drop_big++;
+			return 0;
+		}
+		r = vnet_rx_pop(n, q, &n->rxc[k]);
+		if (r < 0) {
+			vnet_bad_chain(n, "net: malformed RX descriptor chain");
+			n->want_rx_ready = true;
+			return -ENOBUFS;
+		}
+		if (r == 0) {
+			vnet_rx_unpop(q, k);
+			n->st.rx_nobufs++;
+			n->want_rx_ready = true;
+			return -ENOBUFS;
+		}
+		cap += n->rxc[k++].in_len;
 	}
-	if (r == 0) {
-		n->st.rx_nobufs++;
-		n->want_rx_ready = true;
-		return -ENOBUFS;
+	/* Header in the first chain, the frame across all of them; the used
+	 * elements are published together. */
+	h.num_buffers = (uint16_t)k;
+	for (unsigned i = 0; i < k; i++) {
+		const struct vq_chain *c = &n->rxc[i];
+		uint32_t w = 0, take;
+
+		if (i == 0)
+			w = vq_chain_write(c, 0, &h, sizeof(h));
+		take = (uint32_t)MIN((uint64_t)c->in_len - w, len - off);
+		vq_chain_write(c, w, frame + off, take);
+		off += take;
+		vq_fill(q, (uint16_t)i, c->head, w + take);
 	}
-	if (len > n->rxc.in_len || n->rxc.in_len - len < VNET_HDR_LEN) {
-		vq_unpop(q); /* keep the chain for a frame that fits */
-		n->st.rx_drop_big++;
-		return 0;
-	}
-	vq_chain_write(&n->rxc, 0, &h, sizeof(h));
-	vq_chain_write(&n->rxc, VNET_HDR_LEN, frame, (uint32_t)len);
-	vq_push(q, n->rxc.head, VNET_HDR_LEN + (uint32_t)len);
+	vq_publish(q, (uint16_t)k);
 	n->rx_pending = true;
 	n->st.rx_frames++;
 	n->st.rx_bytes += len;
@@ -253,6 +283,7 @@ static int vnet_start(struct vdev *d)
 		d->vq[i].event_idx = !!(d->acked & VIRTIO_RING_F_EVENT_IDX);
 		d->vq[i].indirect = !!(d->acked & VIRTIO_RING_F_INDIRECT_DESC);
 	}
+	n->mrg = !!(d->acked & VIRTIO_NET_F_MRG_RXBUF);
 	d->started = true;
 	n->rx_pending = n->tx_pending = false;
 	/* RX kicks matter only while a producer waits for room. */

@@ -3,8 +3,10 @@
  * voidbox run, a fake in the unit tests): frames the guest transmits go to
  * ops->output() with the 12-byte virtio_net_hdr_v1 stripped; frames for the
  * guest enter through vnet_rx() and are written, header first, into one RX
- * chain each (MRG_RXBUF is not offered, so num_buffers is always 1 and a
- * frame that does not fit one chain is dropped and counted). No allocation
+ * chain each when the driver did not take MRG_RXBUF (num_buffers is 1 and a
+ * frame that does not fit one chain is dropped and counted); with
+ * MRG_RXBUF (offered) a frame spreads over as many chains as it needs, up
+ * to VNET_RX_MAX_BUFS, with num_buffers telling how many. No allocation
  * happens per frame: TX frames are copied once out of guest memory into the
  * device's own buffer, so a guest changing the buffer while it is parsed
  * cannot matter. The guest is notified once per batch (vnet_rx_flush(), and
@@ -31,6 +33,7 @@
 #define VNET_HDR_LEN 12          /* struct virtio_net_hdr_v1 */
 #define VNET_MAX_FRAME 65550     /* largest frame accepted from the guest */
 #define VNET_TX_BATCH 256        /* chains per TX pass before re-checking */
+#define VNET_RX_MAX_BUFS 48      /* RX chains one MRG_RXBUF frame may use */
 
 /* Direction of a frame, for the capture hook. */
 enum vnet_dir { VNET_DIR_TX = 0 /* guest -> host */, VNET_DIR_RX = 1 /* host -> guest */ };
@@ -78,7 +81,9 @@ struct vnet {
 	bool want_rx_ready;              /* -ENOBUFS was said; tell on next RX kick */
 	bool rx_pending, tx_pending;     /* used entries not yet signalled */
 	struct vnet_stats st;
-	struct vq_chain txc, rxc;        /* scratch for vq_pop, one per queue */
+	bool mrg;                        /* MRG_RXBUF negotiated */
+	struct vq_chain txc;             /* scratch for vq_pop */
+	struct vq_chain rxc[VNET_RX_MAX_BUFS]; /* the RX chains of one frame */
 	uint8_t frame[VNET_MAX_FRAME];   /* TX frame copied out of guest memory */
 };
 

@@ -82,7 +82,7 @@ static void test_vnet_features_config(void)
 	T_CHECK(f & VIRTIO_F_VERSION_1, "VERSION_1 not offered");
 	T_CHECK(f & VIRTIO_NET_F_MAC, "MAC not offered");
 	T_CHECK(f & VIRTIO_NET_F_STATUS, "STATUS not offered");
-	T_CHECK(!(f & VIRTIO_NET_F_MRG_RXBUF), "MRG_RXBUF offered");
+	T_CHECK(f & VIRTIO_NET_F_MRG_RXBUF, "MRG_RXBUF not offered");
 	T_CHECK(d->ops->device_id == VIRTIO_ID_NET && d->ops->num_queues == 2, "id/queues");
 	T_REQUIRE(d->ops->config_size <= sizeof(cfg), "config size %u", d->ops->config_size);
 	d->ops->read_config(d, 0, cfg, d->ops->config_size);
@@ -256,6 +256,94 @@ static void test_vnet_wrap_70k_event_idx(void)
 	wrap_both_ways(VIRTIO_F_VERSION_1 | VIRTIO_RING_F_EVENT_IDX);
 }
 
+/* MRG_RXBUF: a frame spreads over several small chains, num_buffers says
+ * how many, all appear at once; too few chains -> -ENOBUFS and the chains
+ * are kept; 35,000 two-chain frames wrap the used index. */
+static void test_vnet_mrg_rxbuf(void)
+{
+	uint8_t frame[1500], got[1500];
+	uint32_t id, len, lens[4];
+	uint16_t heads[4];
+	unsigned n = 0, bad = 0;
+
+	T_REQUIRE(fake_boot(VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MRG_RXBUF, QSZ) == 0, "boot");
+	T_CHECK(F.n.mrg, "MRG_RXBUF not taken");
+	make_frame(frame, sizeof(frame), 9);
+	heads[0] = rx_post(0, 512, 0);
+	heads[1] = rx_post(1, 512, 1);
+	T_CHECK(vnet_rx(&F.n, frame, sizeof(frame)) == -ENOBUFS, "two 512-byte chains took 1512 bytes");
+	T_CHECK(FD.q[VNET_RXQ].used[1] == 0 && F.n.dev.vq[VNET_RXQ].last_avail == 0, "chains not given back");
+	heads[2] = rx_post(2, 512, 0);
+	heads[3] = rx_post(3, 512, 0);
+	T_REQUIRE(vnet_rx(&F.n, frame, sizeof(frame)) == 0, "frame not placed");
+	T_CHECK(FD.q[VNET_RXQ].used[1] == 3, "used idx %u, want 3", FD.q[VNET_RXQ].used[1]);
+	vnet_rx_flush(&F.n);
+	T_CHECK(calls(VNET_RXQ) == 1, "one notification");
+	while (n < 3 && fq_used(VNET_RXQ, &id, &len)) {
+		uint8_t *b = rx_slot(n);
+		uint32_t hdr = n == 0 ? VNET_HDR_LEN : 0;
+		if (id != heads[n])
+			bad++;
+		lens[n] = len;
+		if (n == 0 && (b[10] != 3 || b[11] != 0))
+			bad++;
+		if (n == 1) /* split chain: header part then 64 bytes on */
+			memcpy(got + 500, b, VNET_HDR_LEN), memcpy(got + 512, b + 64, 500);
+		else if (n == 0)
+			memcpy(got, b + hdr, 500);
+		else
+			memcpy(got + 1012, b, 488);
+		n++;
+	}
+	T_CHECK(n == 3 && !bad, "%u used entries, %u wrong", n, bad);
+	T_CHECK(lens[0] == 512 && lens[1] == 512 && lens[2] == 1512 - 1024, "lengths %u %u %u",
+		lens[0], lens[1], lens[2]);
+	T_CHECK(memcmp(got, frame, sizeof(frame)) == 0, "frame bytes across chains");
+	/* More chains than one frame may take: dropped, counted, kept. */
+	for (unsigned i = 0; i < VNET_RX_MAX_BUFS + 2; i++) {
+		uint64_t g[1] = { BUF_AREA + 0x200000 + (uint64_t)i * 16 };
+		uint32_t l[1] = { 16 };
+		int w[1] = { 1 };
+		fq_post(VNET_RXQ, 1, g, l, w);
+	}
+	T_CHECK(vnet_rx(&F.n, frame, sizeof(frame)) == 0 && F.n.st.rx_drop_big == 1, "oversized not dropped");
+	T_CHECK(vnet_rx(&F.n, frame, 60) == 0 && F.n.st.rx_frames == 2, "chains not kept after drop");
+}
+
+static void test_vnet_mrg_wrap(void)
+{
+	const uint32_t total = 35000;
+	uint32_t id, len, placed = 0, used = 0, bad = 0;
+	uint8_t frame[900];
+
+	T_REQUIRE(fake_boot(VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MRG_RXBUF | VIRTIO_RING_F_EVENT_IDX, QSZ) == 0,
+		  "boot");
+	while (placed < total) {
+		for (unsigned i = 0; i < QSZ / 2; i++)
+			rx_post(i, 512, 0);
+		for (unsigned i = 0; i < QSZ / 4 && placed < total; i++, placed++) {
+			make_frame(frame, sizeof(frame), placed);
+			if (vnet_rx(&F.n, frame, sizeof(frame)) != 0)
+				bad++;
+		}
+		vnet_rx_flush(&F.n);
+		while (fq_used(VNET_RXQ, &id, &len)) {
+			uint8_t *b = rx_slot(used % (QSZ / 2));
+			uint32_t seq;
+			if ((used & 1) == 0) {
+				memcpy(&seq, b + VNET_HDR_LEN + 14, 4);
+				if (b[10] != 2 || seq != used / 2 || len != 512)
+					bad++;
+			} else if (len != VNET_HDR_LEN + 900 - 512) {
+				bad++;
+			}
+			used++;
+		}
+	}
+	T_CHECK(used == 2 * total && !bad, "%u used entries of %u, %u bad", used, 2 * total, bad);
+	T_CHECK(F.n.dev.vq[VNET_RXQ].used_idx == (uint16_t)(2 * total), "used idx did not wrap");
+}
+
 static const char *fail_why;
 static void on_fail(struct vdev *d, const char *why)
 {
@@ -316,6 +404,8 @@ int main(void)
 	T_RUN(test_vnet_rx_backpressure);
 	T_RUN(test_vnet_wrap_70k);
 	T_RUN(test_vnet_wrap_70k_event_idx);
+	T_RUN(test_vnet_mrg_rxbuf);
+	T_RUN(test_vnet_mrg_wrap);
 	T_RUN(test_vnet_hostile);
 	free(FD.base);
 	T_EXIT();

@@ -67,7 +67,7 @@ static void test_layout_bad(void)
 		"dns=10.0.2.15",          /* equals the guest */
 		"ip=10.0.2.0/24",         /* network address */
 		"ip=10.0.2.255/24",       /* broadcast */
-		"mtu=575", "mtu=1501", "mtu=", "mac=52:54:00:12:34", "mac=01:00:00:00:00:01",
+		"mtu=575", "mtu=65521", "mtu=", "mac=52:54:00:12:34", "mac=01:00:00:00:00:01",
 		"mac=52-54-00-12-34-56", "foo=1", "ip", "",
 	};
 	struct net_layout l;
