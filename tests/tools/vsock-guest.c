@@ -1,7 +1,7 @@
 /* The guest side of tests/vsock.sh: runs as the guest's init (rdinit=)
  * in a Debian kernel under qemu with voidbox's vhost-user vsock device.
- * It mounts /proc, /sys and /dev, loads the virtio-mmio and vsock modules
- * (finit_module, dependencies first), then serves two vsock ports:
+ * It mounts the kernel file systems and loads the image's modules (the
+ * agent's boot steps, agent/boot.h), then serves two vsock ports:
  *   1234  echo: every byte read is written back; EOF closes.
  *   1240  control, one command per line, one reply line each:
  *         "DIAL P"     connect to the host (CID 2) port P, reply "DIALED",
@@ -14,62 +14,23 @@
  * "VSOCK-GUEST FAIL <what>" when its set-up fails. Each connection is served
  * by its own child process. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/reboot.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <poll.h>
 #include <unistd.h>
 
 #include <linux/vm_sockets.h>
 
+#include "agent/boot.h"
 #include "base/util.h"
 
 #define ECHO_PORT 1234
 #define CTL_PORT 1240
-
-static const char *const modules[] = {
-	"drivers/virtio/virtio_ring.ko",
-	"drivers/virtio/virtio.ko",
-	"drivers/virtio/virtio_mmio.ko",
-	"net/vmw_vsock/vsock.ko",
-	"net/vmw_vsock/vmw_vsock_virtio_transport_common.ko",
-	"net/vmw_vsock/vmw_vsock_virtio_transport.ko",
-};
-
-/* Loads the modules in dependency order. Returns 0 or -errno. */
-static int load_modules(void)
-{
-	struct utsname u;
-	char path[512];
-
-	if (uname(&u) < 0)
-		return -errno;
-	for (size_t i = 0; i < ARRAY_SIZE(modules); i++) {
-		int fd, r;
-		snprintf(path, sizeof(path), "/lib/modules/%s/kernel/%s", u.release, modules[i]);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			dprintf(1, "VSOCK-GUEST FAIL open %s: %s\n", path, strerror(errno));
-			return -errno;
-		}
-		r = (int)syscall(SYS_finit_module, fd, "", 0);
-		close(fd);
-		if (r < 0 && errno != EEXIST) {
-			dprintf(1, "VSOCK-GUEST FAIL load %s: %s\n", path, strerror(errno));
-			return -errno;
-		}
-	}
-	return 0;
-}
+#define MODULES_LIST "/etc/voidbox/modules.load" /* written by mkinitramfs */
 
 static int vsock_listen(unsigned port)
 {
@@ -161,9 +122,7 @@ static void control(int fd)
 		} else if (!strcmp(line, "EXIT")) {
 			dprintf(fd, "BYE\n");
 			close(fd);
-			sync();
-			reboot(RB_POWER_OFF);
-			return;
+			agent_poweroff();
 		} else {
 			dprintf(fd, "ERR unknown command\n");
 		}
@@ -173,14 +132,20 @@ static void control(int fd)
 int main(void)
 {
 	struct pollfd p[2];
+	char why[256], cmdline[4096] = "";
+	int r;
 
-	mount("proc", "/proc", "proc", 0, NULL);
-	mount("sysfs", "/sys", "sysfs", 0, NULL);
-	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
 	signal(SIGCHLD, SIG_IGN); /* children are reaped by the kernel */
 	signal(SIGPIPE, SIG_IGN);
-	if (load_modules() < 0)
+	r = agent_mount_all(why, sizeof(why));
+	if (r >= 0) {
+		agent_read_cmdline(cmdline, sizeof(cmdline));
+		r = agent_load_modules(MODULES_LIST, cmdline, why, sizeof(why));
+	}
+	if (r < 0) {
+		dprintf(1, "VSOCK-GUEST FAIL %s: %s\n", why, strerror(-r));
 		goto fail;
+	}
 	p[0].fd = vsock_listen(ECHO_PORT);
 	p[1].fd = vsock_listen(CTL_PORT);
 	if (p[0].fd < 0 || p[1].fd < 0) {
@@ -212,7 +177,5 @@ int main(void)
 		}
 	}
 fail:
-	sync();
-	reboot(RB_POWER_OFF);
-	return 1;
+	agent_poweroff();
 }
