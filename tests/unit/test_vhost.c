@@ -493,10 +493,100 @@ static void test_malformed(void)
 	teardown();
 }
 
+/* A fake two-queue net-like back end, to check the generic path: qemu's
+ * vhost-user-net order (ENABLE 1 before any ring set-up and never 0). */
+static struct {
+	int starts, resets, kicks[2];
+} fk;
+
+static uint64_t fk_features(struct vdev *d)
+{
+	return 1ULL << 32;
+}
+static void fk_config(struct vdev *d, uint32_t off, void *buf, uint32_t len)
+{
+	memset(buf, 0x5a, len);
+}
+static void fk_wconfig(struct vdev *d, uint32_t off, const void *buf, uint32_t len)
+{
+}
+static int fk_start(struct vdev *d)
+{
+	fk.starts++;
+	return d->vq[0].ready && d->vq[1].ready ? 0 : -EINVAL;
+}
+static void fk_kick(struct vdev *d, unsigned qi)
+{
+	fk.kicks[qi]++;
+}
+static void fk_reset(struct vdev *d)
+{
+	fk.resets++;
+}
+
+static void test_net_order(void)
+{
+	static const struct vdev_ops ops = {
+		.device_id = 1, .num_queues = 2, .max_queue_size = 256, .config_size = 0,
+		.features = fk_features, .read_config = fk_config, .write_config = fk_wconfig,
+		.start = fk_start, .queue_kick = fk_kick, .reset = fk_reset,
+	};
+	struct vdev dev = { .ops = &ops, .name = "net" };
+	struct vhost_server s2;
+	uint64_t u = 0, ev = 1;
+	uint32_t st[2];
+	int fd;
+
+	T_REQUIRE(setup() == 0, "setup");
+	memset(&fk, 0, sizeof(fk));
+	vhost_server_fini(&E.s);
+	T_REQUIRE(vhost_server_init(&s2, &E.l, &dev, E.spath) == 0, "init");
+	T_CHECK(s2.nq == 2, "net hands over %u queues", s2.nq);
+	fd = dial();
+	T_REQUIRE(fd >= 0, "dial");
+	T_REQUIRE(vu_send(fd, GET_PROTOCOL_FEATURES, 0, NULL, 0, NULL, 0) == 0, "send");
+	T_REQUIRE(vu_recv(fd, GET_PROTOCOL_FEATURES, &u, 8) == 8, "reply");
+	T_CHECK(!(u & (1 << 9)), "CONFIG offered without config space");
+	for (int k = 0; k < 4; k++)
+		T_REQUIRE(send_state(fd, SET_VRING_ENABLE, (uint32_t)(k & 1), 1) == 0, "enable");
+	T_REQUIRE(send_u64(fd, SET_FEATURES, 0x140000000ULL) == 0, "send");
+	T_REQUIRE(send_mem_table(fd, 0) == 0, "send");
+	T_REQUIRE(send_ring(fd, 0, 0) == 0 && send_fd(fd, SET_VRING_CALL, 0, E.call[0]) == 0,
+		  "queue 0");
+	pump();
+	T_CHECK(fk.starts == 0, "device started with one queue");
+	T_REQUIRE(send_ring(fd, 1, 0) == 0 && send_fd(fd, SET_VRING_CALL, 1, E.call[1]) == 0,
+		  "queue 1");
+	pump();
+	T_CHECK(fk.starts == 1 && dev.started, "device not started: %d", fk.starts);
+	T_REQUIRE(write(E.kick[1], &ev, 8) == 8, "kick");
+	pump();
+	T_CHECK(fk.kicks[1] == 1 && fk.kicks[0] == 0, "kicks %d/%d", fk.kicks[0], fk.kicks[1]);
+	/* stop: GET_VRING_BASE with ENABLE still 1 */
+	T_REQUIRE(send_state(fd, GET_VRING_BASE, 0, 0) == 0, "send");
+	T_REQUIRE(vu_recv(fd, GET_VRING_BASE, st, 8) == 8, "GET_VRING_BASE");
+	T_CHECK(fk.resets == 1 && !dev.started, "not stopped");
+	T_REQUIRE(send_state(fd, GET_VRING_BASE, 1, 0) == 0, "send");
+	T_REQUIRE(vu_recv(fd, GET_VRING_BASE, st, 8) == 8, "GET_VRING_BASE");
+	T_REQUIRE(write(E.kick[1], &ev, 8) == 8, "kick");
+	pump();
+	T_CHECK(fk.kicks[1] == 1, "kick reached a stopped ring");
+	/* and start again */
+	T_REQUIRE(send_ring(fd, 0, st[1]) == 0 && send_ring(fd, 1, st[1]) == 0, "rings");
+	pump();
+	T_CHECK(fk.starts == 2 && dev.started, "no restart");
+	close(fd);
+	pump();
+	T_CHECK(fk.resets == 2, "hang-up did not reset the device");
+	vhost_server_fini(&s2);
+	teardown();
+}
+
 int main(void)
 {
 	T_RUN(test_qemu_sequence);
 	T_RUN(test_partial_and_second);
 	T_RUN(test_malformed);
+	T_RUN(test_net_order);
 	T_EXIT();
 }
