@@ -1,0 +1,200 @@
+/* The DNS forwarder behind the virtual DNS address (10.0.2.3:53). Each guest
+ * client port gets one UDP socket connected to the upstream in use; up to
+ * DNS_MAX_PENDING unanswered queries are kept so that, when the upstream
+ * refuses (ICMP unreachable) or stays silent past DNS_TRY_NS, they are sent
+ * again to the next configured server. When every server has failed the
+ * guest gets SERVFAIL at once instead of waiting for its own timeout. The
+ * server that answered last is tried first by new flows. TCP queries are
+ * plain TCP NAT to an upstream chosen by dns_upstream() (see tcp.c). */
+#include "slirp/priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DNS_TRY_NS (1500 * NS_PER_MS)
+#define DNS_IDLE_NS (30 * NS_PER_S)
+#define DNS_HLEN 12
+
+bool dns_upstream(struct slirp *s, unsigned try, struct sockaddr_in *to)
+{
+	if (try >= s->cfg.n_dns)
+		return false;
+	*to = s->cfg.dns[(s->dns_cur + try) % s->cfg.n_dns];
+	return true;
+}
+
+/* Answers query q with SERVFAIL: its header and first question, QR set. */
+static void dns_servfail(struct slirp_flow *f, const uint8_t *q, size_t len)
+{
+	struct slirp *s = f->s;
+	uint8_t *r = s->tx + OFF_L4 + UDP_HLEN;
+	size_t end = DNS_HLEN;
+
+	if (rd16(q + 4) >= 1) { /* keep the first question when it parses */
+		size_t p = DNS_HLEN;
+
+		while (p < len && q[p] && q[p] < 64)
+			p += (size_t)q[p] + 1;
+		if (p + 5 <= len && q[p] == 0)
+			end = p + 5;
+	}
+	memcpy(r, q, end);
+	r[2] = (uint8_t)((q[2] & 0x79) | 0x80); /* QR, keep opcode and RD */
+	r[3] = 0x80 | 2;                        /* RA, RCODE = SERVFAIL */
+	wr16(r + 4, end > DNS_HLEN ? 1 : 0);
+	memset(r + 6, 0, 6);
+	stat_inc(s, SLIRP_STAT_DNS_SERVFAIL);
+	udp_send_guest(s, s->tx, s->cfg.dns_ip.s_addr, 53, f->gport, end);
+}
+
+/* Points the flow's socket at upstream index f->dns->server. */
+static int dns_connect(struct slirp_flow *f)
+{
+	struct sockaddr_in *to = &f->s->cfg.dns[f->dns->server];
+
+	return connect(f->w.fd, (struct sockaddr *)to, sizeof(*to)) < 0 ? -errno : 0;
+}
+
+/* Moves the pending queries to the next upstream, or fails them. */
+static void dns_failover(struct slirp_flow *f)
+{
+	struct slirp *s = f->s;
+	struct dns_flow *d = f->dns;
+	bool sent = false;
+
+	while (!sent) {
+		if (++d->tries >= s->cfg.n_dns) {
+			for (int i = 0; i < DNS_MAX_PENDING; i++) {
+				if (d->q[i].len)
+					dns_servfail(f, d->q[i].data, d->q[i].len);
+				d->q[i].len = 0;
+			}
+			d->tries = 0;
+			d->deadline = 0;
+			return;
+		}
+		stat_inc(s, SLIRP_STAT_DNS_FAILOVERS);
+		d->server = (uint8_t)((d->server + 1) % s->cfg.n_dns);
+		if (dns_connect(f) < 0)
+			continue;
+		sent = true;
+		for (int i = 0; i < DNS_MAX_PENDING; i++)
+			if (d->q[i].len && send(f->w.fd, d->q[i].data, d->q[i].len, MSG_DONTWAIT) < 0)
+				sent = false;
+	}
+	d->deadline = s->now + DNS_TRY_NS;
+}
+
+static struct slirp_flow *dns_flow_new(struct slirp *s, uint16_t sport)
+{
+	struct slirp_flow *f;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		stat_inc(s, SLIRP_STAT_DROP_SOCKET);
+		return NULL;
+	}
+	f = flow_new(s, FLOW_DNS, IPPROTO_UDP, sport, s->cfg.dns_ip.s_addr, 53);
+	if (!f) {
+		close(fd);
+		return NULL;
+	}
+	f->dns = calloc(1, sizeof(*f->dns));
+	if (!f->dns)
+		close(fd);
+	if (!f->dns || flow_watch(f, fd, EPOLLIN) < 0) {
+		stat_inc(s, SLIRP_STAT_DROP_SOCKET);
+		flow_kill(f); /* closes fd once watched */
+		return NULL;
+	}
+	f->dns->server = (uint8_t)s->dns_cur;
+	f->dns->tries = 0;
+	if (dns_connect(f) < 0)
+		f->dns->deadline = s->now; /* fail over on the next tick */
+	return f;
+}
+
+void dns_input(struct slirp *s, const struct ip_pkt *p, uint16_t sport,
+	       const uint8_t *q, size_t qlen)
+{
+	struct slirp_flow *f;
+	struct dns_flow *d;
+	int slot = 0;
+
+	if (qlen < DNS_HLEN || (q[2] & 0x80)) {
+		stat_inc(s, SLIRP_STAT_DROP_DNS);
+		return;
+	}
+	stat_inc(s, SLIRP_STAT_DNS_QUERIES);
+	f = flow_find(s, IPPROTO_UDP, sport, p->dst, 53);
+	if (!f && !(f = dns_flow_new(s, sport)))
+		return;
+	f->last = s->now;
+	d = f->dns;
+	if (s->cfg.n_dns == 0) {
+		dns_servfail(f, q, qlen);
+		return;
+	}
+	/* Keep it for failover: a free slot, or the same id, or the oldest. */
+	for (int i = 0; i < DNS_MAX_PENDING; i++) {
+		if (!d->q[i].len || rd16(d->q[i].data) == rd16(q)) {
+			slot = i;
+			break;
+		}
+	}
+	if (qlen <= DNS_MAX_QUERY) {
+		memcpy(d->q[slot].data, q, qlen);
+		d->q[slot].len = (uint16_t)qlen;
+	}
+	if (!d->deadline)
+		d->deadline = s->now + DNS_TRY_NS;
+	if (send(f->w.fd, q, qlen, MSG_DONTWAIT) < 0 && errno == ECONNREFUSED)
+		dns_failover(f);
+}
+
+void dns_sock_event(struct slirp_flow *f, uint32_t events)
+{
+	struct slirp *s = f->s;
+	struct dns_flow *d = f->dns;
+	uint8_t *r = s->tx + OFF_L4 + UDP_HLEN;
+	size_t room = s->cfg.mtu - IP_HLEN - UDP_HLEN;
+
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(f->w.fd, r, room, MSG_DONTWAIT | MSG_TRUNC);
+		bool more = false;
+
+		if (n < 0) {
+			if (errno == ECONNREFUSED) {
+				dns_failover(f);
+				continue;
+			}
+			return;
+		}
+		if (n < DNS_HLEN || (size_t)n > room) {
+			stat_inc(s, SLIRP_STAT_DROP_DNS);
+			continue;
+		}
+		for (int j = 0; j < DNS_MAX_PENDING; j++) {
+			if (d->q[j].len && rd16(d->q[j].data) == rd16(r))
+				d->q[j].len = 0;
+			more |= d->q[j].len != 0;
+		}
+		s->dns_cur = d->server;
+		d->tries = 0;
+		d->deadline = more ? s->now + DNS_TRY_NS : 0;
+		udp_send_guest(s, s->tx, s->cfg.dns_ip.s_addr, 53, f->gport, (size_t)n);
+	}
+}
+
+void dns_timer(struct slirp_flow *f)
+{
+	struct slirp *s = f->s;
+
+	if (f->dns->deadline && s->now >= f->dns->deadline)
+		dns_failover(f);
+	else if (!f->dns->deadline && s->now - f->last > DNS_IDLE_NS)
+		flow_kill(f);
+}

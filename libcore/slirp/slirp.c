@@ -1,0 +1,266 @@
+/* The SLIRP core: start-up and tear-down, the Ethernet layer of slirp_input()
+ * (which frames are ours, and which protocol gets them), output to the
+ * front end with the -ENOBUFS hold/resume protocol, the periodic timer that
+ * drives retransmission and idle clean-up, and the counters. */
+#include "slirp/priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "base/util.h"
+
+static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+static const char *const stat_names[SLIRP_STAT_N] = {
+#define SLIRP_STAT_NAME(id, name) name,
+	SLIRP_STATS(SLIRP_STAT_NAME)
+#undef SLIRP_STAT_NAME
+};
+
+int slirp_out(struct slirp *s, const uint8_t *frame, size_t len)
+{
+	int r = s->ops->output(s->ctx, frame, len);
+
+	if (r < 0) {
+		if (!s->rx_blocked)
+			stat_inc(s, SLIRP_STAT_RX_BLOCKED);
+		s->rx_blocked = true;
+		return -ENOBUFS;
+	}
+	s->stats[SLIRP_STAT_FRAMES_OUT]++;
+	s->stats[SLIRP_STAT_BYTES_OUT] += len;
+	s->out_since_flush = true;
+	return 0;
+}
+
+void slirp_flush(struct slirp *s)
+{
+	if (s->out_since_flush && s->ops->flush)
+		s->ops->flush(s->ctx);
+	s->out_since_flush = false;
+}
+
+void slirp_hold(struct slirp *s, struct slirp_flow *f)
+{
+	if (f->pending)
+		return;
+	f->pending = true;
+	f->pnext = s->pending;
+	s->pending = f;
+}
+
+void slirp_rx_ready(struct slirp *s)
+{
+	struct slirp_flow *f = s->pending;
+
+	s->rx_blocked = false;
+	s->pending = NULL;
+	s->now = now_ns();
+	while (f) {
+		struct slirp_flow *next = f->pnext;
+
+		f->pending = false;
+		if (!f->dead && !s->rx_blocked)
+			tcp_resume(f);
+		else if (!f->dead)
+			slirp_hold(s, f);
+		f = next;
+	}
+	slirp_flush(s);
+}
+
+void slirp_input(struct slirp *s, const uint8_t *frame, size_t len)
+{
+	uint16_t type;
+
+	s->stats[SLIRP_STAT_FRAMES_IN]++;
+	s->stats[SLIRP_STAT_BYTES_IN] += len;
+	s->now = now_ns();
+	if (len < ETH_HLEN_) {
+		stat_inc(s, SLIRP_STAT_DROP_SHORT);
+		return;
+	}
+	type = rd16(frame + 12);
+	if (type == ETHTYPE_IPV6) {
+		stat_inc(s, SLIRP_STAT_DROP_IPV6);
+		return;
+	}
+	if (memcmp(frame, s->cfg.gw_mac, 6) && memcmp(frame, bcast, 6)) {
+		stat_inc(s, SLIRP_STAT_DROP_ETH_DST);
+		return;
+	}
+	if (type == ETHTYPE_ARP)
+		arp_input(s, frame, len);
+	else if (type == ETHTYPE_IP)
+		ip_input(s, frame, len);
+	else
+		stat_inc(s, SLIRP_STAT_DROP_ETHERTYPE);
+	slirp_flush(s);
+}
+
+/* Every flow's host socket lands here. */
+static void flow_event(struct loop_watch *w, uint32_t events)
+{
+	struct slirp_flow *f = w->ctx;
+	struct slirp *s = f->s;
+
+	if (f->dead)
+		return;
+	s->now = now_ns();
+	f->last = s->now;
+	switch (f->kind) {
+	case FLOW_TCP:
+		tcp_sock_event(f, events);
+		break;
+	case FLOW_DNS:
+		dns_sock_event(f, events);
+		break;
+	case FLOW_ICMP:
+		icmp_sock_event(f, events);
+		break;
+	default:
+		udp_sock_event(f, events);
+	}
+	slirp_flush(s);
+}
+
+int flow_watch(struct slirp_flow *f, int fd, uint32_t events)
+{
+	int err;
+
+	f->w.fd = fd;
+	f->w.cb = flow_event;
+	f->w.ctx = f;
+	f->events = events;
+	err = loop_add(f->s->loop, &f->w, events);
+	f->watched = err == 0;
+	return err;
+}
+
+/* The periodic tick: retransmission, failover and idle clean-up. */
+static void timer_event(struct loop_watch *w, uint32_t events)
+{
+	struct slirp *s = w->ctx;
+	uint64_t ticks;
+	struct slirp_flow *f, *next;
+
+	if (read(w->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	s->now = now_ns();
+	flow_reap(s);
+	for (f = s->flows; f; f = next) {
+		next = f->next;
+		switch (f->kind) {
+		case FLOW_TCP:
+			tcp_timer(f);
+			break;
+		case FLOW_DNS:
+			dns_timer(f);
+			break;
+		default:
+			udp_timer(f);
+		}
+	}
+	slirp_flush(s);
+}
+
+static int timer_init(struct slirp *s)
+{
+	struct itimerspec its = {
+		.it_interval = { 0, TIMER_TICK_MS * NS_PER_MS },
+		.it_value = { 0, TIMER_TICK_MS * NS_PER_MS },
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), err;
+
+	if (fd < 0)
+		return -errno;
+	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	s->timer.fd = fd;
+	s->timer.cb = timer_event;
+	s->timer.ctx = s;
+	err = loop_add(s->loop, &s->timer, EPOLLIN);
+	if (err < 0) {
+		close(fd);
+		s->timer.fd = -1;
+	}
+	return err;
+}
+
+int slirp_init(struct slirp *s, const struct slirp_cfg *c, struct loop *l,
+	       const struct slirp_ops *ops, void *ctx)
+{
+	size_t frame = ETH_HLEN_ + SLIRP_MTU_MAX;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->timer.fd = -1;
+	for (unsigned i = 0; i < SLIRP_MAX_FWD; i++)
+		s->fwd_watch[i].fd = -1;
+	if (c->mtu < SLIRP_MTU_MIN || c->mtu > SLIRP_MTU_MAX || c->prefix < 8 || c->prefix > 30 ||
+	    !c->max_flows || !ops || !ops->output)
+		return -EINVAL;
+	s->cfg = *c;
+	s->loop = l;
+	s->ops = ops;
+	s->ctx = ctx;
+	s->seg_size = ETH_HLEN_ + c->mtu;
+	s->n_seg = (unsigned)MIN(64, MAX(8, (1u << 20) / s->seg_size));
+	s->discard_size = 4u << 20;
+	s->tx = malloc(frame);
+	s->seg = malloc((size_t)s->n_seg * s->seg_size);
+	if (!s->tx || !s->seg) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	if (getrandom(&s->isn_base, sizeof(s->isn_base), 0) < 0)
+		s->isn_base = (uint32_t)now_ns();
+	s->next_port = 49152 + (uint16_t)(s->isn_base % 8192);
+	s->icmp_ok = icmp_probe();
+	s->peek_off = tcp_peek_off_probe();
+	if (!s->peek_off && !(s->discard = malloc(s->discard_size))) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = flow_table_init(s);
+	if (err < 0)
+		goto fail;
+	err = timer_init(s);
+	if (err < 0)
+		goto fail;
+	err = fwd_init(s);
+	if (err < 0)
+		goto fail;
+	return 0;
+fail:
+	slirp_fini(s);
+	return err;
+}
+
+void slirp_fini(struct slirp *s)
+{
+	fwd_fini(s);
+	flow_table_fini(s);
+	if (s->timer.fd >= 0) {
+		loop_del(s->loop, &s->timer);
+		close(s->timer.fd);
+		s->timer.fd = -1;
+	}
+	free(s->tx);
+	free(s->seg);
+	free(s->discard);
+	s->tx = s->seg = s->discard = NULL;
+}
+
+void slirp_stats_print(const struct slirp *s, FILE *f)
+{
+	for (unsigned i = 0; i < SLIRP_STAT_N; i++)
+		fprintf(f, "%s %llu\n", stat_names[i], (unsigned long long)s->stats[i]);
+}

@@ -1,0 +1,824 @@
+/* TCP NAT for SLIRP: each guest connection is spliced onto one host TCP
+ * socket, with no per-connection buffer in between (see "Theory of
+ * Operation" in docs/slirp.md).
+ *
+ * Guest -> host: a segment at the expected sequence number is written to the
+ * host socket; only the bytes the socket took are acknowledged, and the
+ * window we advertise is the room left in the socket's send buffer, so
+ * nothing acknowledged can be lost and nothing unacknowledged needs keeping.
+ *
+ * Host -> guest: data stays in the host socket until the guest acknowledges
+ * it. We MSG_PEEK up to the guest's window (from the peek offset, so each
+ * byte is read once), send it as MSS-sized segments, and discard bytes from
+ * the socket (MSG_TRUNC) as the guest acknowledges them. A retransmission
+ * (timeout or three duplicate ACKs) rewinds the peek offset to the oldest
+ * unacknowledged byte.
+ *
+ * Connections start with the guest's SYN: we connect() the host socket
+ * non-blocking and answer SYN-ACK only once that connect succeeds (RST if it
+ * fails). Forwarded ports run the other way: an accepted host connection
+ * makes us send SYN to the guest from the gateway. FIN and RST travel both
+ * ways (shutdown(SHUT_WR) / SO_LINGER 0 on the host side). */
+#include "slirp/priv.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_PSH 0x08
+#define TH_ACK 0x10
+
+#define TCP_WS_OURS 7
+#define TCP_RTO_NS (250 * NS_PER_MS)
+#define TCP_MAX_RETRIES 8
+#define TCP_SYN_RETRIES 5
+#define TCP_CONNECT_NS (30 * NS_PER_S)
+#define TCP_IDLE_NS (7200 * NS_PER_S)
+#define TCP_TIME_WAIT_NS (2 * NS_PER_S)
+#define TCP_DEFAULT_MSS 536
+
+/* The guest's TCP header and payload. */
+struct tcp_seg {
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint16_t win;
+	const uint8_t *opts;
+	size_t optlen;
+	const uint8_t *data;
+	size_t len;
+};
+
+static void tcp_send_ctl(struct slirp_flow *f, uint8_t flags);
+static void tcp_to_guest(struct slirp_flow *f);
+
+/* Writes the TCP header (and optlen bytes of options at opts, unless they
+ * are already in place) and the IP/Ethernet headers around plen bytes of
+ * payload already at frame + OFF_L4 + TCP_HLEN + optlen. Returns the frame
+ * length. */
+static size_t tcp_build(struct slirp *s, uint8_t *frame, uint32_t src, uint16_t sport,
+			uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
+			const uint8_t *opts, size_t optlen, size_t plen)
+{
+	size_t hl = TCP_HLEN + optlen;
+	uint32_t dst = s->cfg.guest_ip.s_addr;
+	uint8_t *l4 = ip_build(s, frame, IPPROTO_TCP, src, dst, hl + plen);
+	uint16_t c;
+
+	wr16(l4, sport);
+	wr16(l4 + 2, dport);
+	wr32(l4 + 4, seq);
+	wr32(l4 + 8, ack);
+	l4[12] = (uint8_t)(hl / 4) << 4;
+	l4[13] = flags;
+	wr16(l4 + 14, win);
+	wr32(l4 + 16, 0);
+	if (opts)
+		memcpy(l4 + TCP_HLEN, opts, optlen);
+	c = csum_l4(src, dst, IPPROTO_TCP, l4, hl + plen);
+	memcpy(l4 + 16, &c, 2);
+	return OFF_L4 + hl + plen;
+}
+
+/* The window we advertise: room in the host socket's send buffer. */
+static uint32_t tcp_rcv_wnd(struct slirp_flow *f)
+{
+	int sndbuf = 0, outq = 0;
+	socklen_t sl = sizeof(sndbuf);
+	uint32_t max = f->tcp.flags & TF_WS ? 65535u << f->tcp.ws_ours : 65535u;
+	long w;
+
+	if (f->w.fd < 0 || getsockopt(f->w.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) < 0 ||
+	    ioctl(f->w.fd, TIOCOUTQ, &outq) < 0)
+		return 0;
+	w = (long)sndbuf - outq;
+	return w <= 0 ? 0 : (uint32_t)MIN((unsigned long)w, max);
+}
+
+/* The window field for a non-SYN segment. */
+static uint16_t tcp_win_field(struct slirp_flow *f)
+{
+	struct tcp_flow *t = &f->tcp;
+
+	t->wnd_adv = tcp_rcv_wnd(f);
+	return (uint16_t)(t->wnd_adv >> (t->flags & TF_WS ? t->ws_ours : 0));
+}
+
+/* Sends a segment without payload on f (ACK, FIN, RST...). */
+static void tcp_send_ctl(struct slirp_flow *f, uint8_t flags)
+{
+	struct slirp *s = f->s;
+	struct tcp_flow *t = &f->tcp;
+	uint32_t seq = (flags & TH_FIN) ? t->snd_nxt - 1 : t->snd_nxt;
+	size_t len = tcp_build(s, s->tx, f->rip, f->rport, f->gport, seq, t->rcv_nxt, flags,
+			       tcp_win_field(f), NULL, 0, 0);
+
+	if (slirp_out(s, s->tx, len) < 0)
+		stat_inc(s, SLIRP_STAT_DROP_GUEST_NOBUF);
+}
+
+/* Sends our SYN (forward) or SYN-ACK with MSS and window-scale options. */
+static void tcp_send_syn(struct slirp_flow *f, uint8_t flags)
+{
+	struct slirp *s = f->s;
+	struct tcp_flow *t = &f->tcp;
+	uint16_t mss = (uint16_t)(s->cfg.mtu - IP_HLEN - TCP_HLEN);
+	uint8_t opts[8] = { 2, 4, (uint8_t)(mss >> 8), (uint8_t)mss, 1, 3, 3, TCP_WS_OURS };
+	bool ws = (flags & TH_ACK) ? (t->flags & TF_WS) != 0 : true;
+	size_t len = tcp_build(s, s->tx, f->rip, f->rport, f->gport, t->isn,
+			       (flags & TH_ACK) ? t->rcv_nxt : 0, flags, 65535, opts,
+			       ws ? 8 : 4, 0);
+
+	if (slirp_out(s, s->tx, len) < 0)
+		stat_inc(s, SLIRP_STAT_DROP_GUEST_NOBUF);
+}
+
+/* Answers a segment that has no flow (or is refused) with RST. */
+static void tcp_rst_reply(struct slirp *s, const struct ip_pkt *p, const struct tcp_seg *g)
+{
+	uint32_t ack = g->seq + (uint32_t)g->len + !!(g->flags & TH_SYN) + !!(g->flags & TH_FIN);
+	size_t len;
+
+	if (g->flags & TH_RST)
+		return;
+	if (g->flags & TH_ACK)
+		len = tcp_build(s, s->tx, p->dst, g->dport, g->sport, g->ack, 0, TH_RST, 0, NULL, 0, 0);
+	else
+		len = tcp_build(s, s->tx, p->dst, g->dport, g->sport, 0, ack, TH_RST | TH_ACK, 0,
+				NULL, 0, 0);
+	stat_inc(s, SLIRP_STAT_TCP_RST_TO_GUEST);
+	if (slirp_out(s, s->tx, len) < 0)
+		stat_inc(s, SLIRP_STAT_DROP_GUEST_NOBUF);
+}
+
+/* Reads MSS and window scale from SYN options into t. */
+static void tcp_parse_opts(struct tcp_flow *t, const struct tcp_seg *g, unsigned mtu)
+{
+	const uint8_t *o = g->opts;
+	size_t i = 0, n = g->optlen;
+
+	t->mss = TCP_DEFAULT_MSS;
+	while (i < n && o[i] != 0) {
+		if (o[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n)
+			break;
+		if (o[i] == 2 && o[i + 1] == 4)
+			t->mss = rd16(o + i + 2);
+		else if (o[i] == 3 && o[i + 1] == 3) {
+			t->flags |= TF_WS;
+			t->ws_guest = MIN(o[i + 2], 14);
+			t->ws_ours = TCP_WS_OURS;
+		}
+		i += o[i + 1];
+	}
+	t->mss = (uint16_t)MIN(MAX(t->mss, 64), mtu - IP_HLEN - TCP_HLEN);
+}
+
+static uint32_t tcp_isn(struct slirp *s, const struct slirp_flow *f)
+{
+	uint32_t h = f->rip ^ ((uint32_t)f->gport << 16 | f->rport) ^ s->isn_base;
+
+	h *= 0x9e3779b1u;
+	return h + (uint32_t)(s->now >> 12);
+}
+
+/* The epoll interest that matches f's state. */
+static void tcp_events(struct slirp_flow *f)
+{
+	struct tcp_flow *t = &f->tcp;
+	uint32_t ev = 0;
+
+	if (t->state == TS_CONNECTING)
+		ev = EPOLLOUT;
+	else if (t->state == TS_ESTABLISHED) {
+		if (!(t->flags & (TF_HOST_EOF | TF_FIN_SENT)) && !f->pending &&
+		    t->snd_nxt - t->snd_una < t->wnd)
+			ev |= EPOLLIN | EPOLLRDHUP;
+		if (t->flags & TF_WANT_OUT)
+			ev |= EPOLLOUT;
+	}
+	flow_events(f, ev);
+}
+
+/* Drops the flow and resets the host side (SO_LINGER 0: the peer sees RST). */
+static void tcp_abort_host(struct slirp_flow *f)
+{
+	struct linger lg = { 1, 0 };
+
+	if (f->w.fd >= 0) {
+		setsockopt(f->w.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		stat_inc(f->s, SLIRP_STAT_TCP_RST_TO_HOST);
+	}
+	flow_kill(f);
+}
+
+/* Resets the guest side and drops the flow. */
+static void tcp_reset_guest(struct slirp_flow *f, bool host_too)
+{
+	stat_inc(f->s, SLIRP_STAT_TCP_RST_TO_GUEST);
+	tcp_send_ctl(f, TH_RST | TH_ACK);
+	if (host_too)
+		tcp_abort_host(f);
+	else
+		flow_kill(f);
+}
+
+/* Both directions are finished: close the host socket, linger in TIME_WAIT
+ * to answer retransmitted FINs. */
+static void tcp_close(struct slirp_flow *f)
+{
+	flow_unwatch(f);
+	close(f->w.fd);
+	f->w.fd = -1;
+	f->tcp.state = TS_TIME_WAIT;
+	f->tcp.rto_at = f->s->now + TCP_TIME_WAIT_NS;
+}
+
+/* Opens the host socket of f and starts connecting it to *to. Returns 0
+ * (connected or in progress) or -errno. */
+static int tcp_connect(struct slirp_flow *f, const struct sockaddr_in *to)
+{
+	struct slirp *s = f->s;
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), err;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (s->peek_off) {
+		int zero = 0;
+
+		setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
+	}
+	if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0 && errno != EINPROGRESS) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	err = flow_watch(f, fd, EPOLLOUT);
+	if (err < 0) {
+		close(fd);
+		f->w.fd = -1;
+	}
+	return err;
+}
+
+/* The host connect() finished: SYN-ACK to the guest, or the next DNS
+ * upstream, or RST. */
+static void tcp_connected(struct slirp_flow *f)
+{
+	struct slirp *s = f->s;
+	struct tcp_flow *t = &f->tcp;
+	int err = 0;
+	socklen_t sl = sizeof(err);
+	struct sockaddr_in to;
+
+	if (getsockopt(f->w.fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
+		err = errno;
+	if (err == 0) {
+		t->state = TS_SYN_RCVD;
+		t->rto_at = s->now + NS_PER_S;
+		t->retries = 0;
+		tcp_send_syn(f, TH_SYN | TH_ACK);
+		tcp_events(f);
+		return;
+	}
+	if (f->rip == s->cfg.dns_ip.s_addr && dns_upstream(s, ++t->dns_try, &to)) {
+		stat_inc(s, SLIRP_STAT_DNS_FAILOVERS);
+		flow_unwatch(f);
+		close(f->w.fd);
+		f->w.fd = -1;
+		if (tcp_connect(f, &to) == 0)
+			return;
+	}
+	stat_inc(s, SLIRP_STAT_DROP_SOCKET);
+	tcp_reset_guest(f, false);
+}
+
+/* A guest SYN without a flow: policy, mapping, host connect. */
+static void tcp_conn_new(struct slirp *s, const struct ip_pkt *p, const struct tcp_seg *g)
+{
+	struct sockaddr_in to;
+	struct slirp_flow *f;
+	struct tcp_flow *t;
+	int why = 0, err;
+
+	if (p->dst == s->cfg.dns_ip.s_addr)
+		why = g->dport != 53 ? SLIRP_STAT_DROP_IP_DST
+				     : !dns_upstream(s, 0, &to) ? SLIRP_STAT_DROP_DNS : 0;
+	else
+		why = policy_map(s, p->dst, g->dport, &to);
+	if (why) {
+		stat_inc(s, why);
+		tcp_rst_reply(s, p, g);
+		return;
+	}
+	f = flow_new(s, FLOW_TCP, IPPROTO_TCP, g->sport, p->dst, g->dport);
+	if (!f) {
+		tcp_rst_reply(s, p, g);
+		return;
+	}
+	t = &f->tcp;
+	tcp_parse_opts(t, g, s->cfg.mtu);
+	t->rcv_nxt = g->seq + 1;
+	t->isn = tcp_isn(s, f);
+	t->snd_una = t->isn;
+	t->snd_nxt = t->isn + 1;
+	t->wnd = g->win;
+	t->state = TS_CONNECTING;
+	t->rto_at = s->now + TCP_CONNECT_NS;
+	stat_inc(s, SLIRP_STAT_TCP_CONNS);
+	err = tcp_connect(f, &to);
+	if (err < 0) {
+		stat_inc(s, SLIRP_STAT_DROP_SOCKET);
+		tcp_reset_guest(f, false);
+	}
+}
+
+/* Rewinds to the oldest unacknowledged byte and sends again. */
+static void tcp_retransmit(struct slirp_flow *f)
+{
+	struct tcp_flow *t = &f->tcp;
+	int zero = 0;
+
+	stat_inc(f->s, SLIRP_STAT_TCP_RETRANS);
+	t->snd_nxt = t->snd_una;
+	t->dupacks = 0;
+	if (t->flags & TF_FIN_SENT && !(t->flags & TF_FIN_ACKED))
+		t->flags &= (uint8_t)~TF_FIN_SENT;
+	if (f->s->peek_off)
+		setsockopt(f->w.fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
+	tcp_to_guest(f);
+}
+
+/* Sets the peek offset to what is in flight, after a partial send. */
+static void tcp_peek_rewind(struct slirp_flow *f)
+{
+	int off = (int)(f->tcp.snd_nxt - f->tcp.snd_una);
+
+	if (f->s->peek_off)
+		setsockopt(f->w.fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+}
+
+/* Sends host data to the guest, up to its window; then our FIN once the
+ * host side has closed and everything is out. */
+static void tcp_to_guest(struct slirp_flow *f)
+{
+	struct slirp *s = f->s;
+	struct tcp_flow *t = &f->tcp;
+	struct iovec iov[65];
+
+	if (t->state != TS_ESTABLISHED || (t->flags & TF_FIN_SENT) || f->w.fd < 0)
+		return;
+	if (s->rx_blocked) {
+		slirp_hold(s, f);
+		return;
+	}
+	for (;;) {
+		uint32_t inflight = t->snd_nxt - t->snd_una, room;
+		unsigned nseg, niov = 0, i;
+		size_t want = 0, got;
+		uint16_t wf;
+		ssize_t n;
+		struct msghdr mh = { .msg_iov = iov };
+
+		if (inflight >= t->wnd)
+			break;
+		room = t->wnd - inflight;
+		if (!s->peek_off) {
+			if (inflight >= s->discard_size)
+				break;
+			room = MIN(room, (uint32_t)(s->discard_size - inflight));
+			iov[niov].iov_base = s->discard;
+			iov[niov++].iov_len = inflight;
+		}
+		nseg = MIN(s->n_seg, (room + t->mss - 1) / t->mss);
+		for (i = 0; i < nseg; i++) {
+			iov[niov].iov_base = s->seg + (size_t)i * s->seg_size + OFF_L4 + TCP_HLEN;
+			iov[niov++].iov_len = MIN(t->mss, room - i * t->mss);
+			want += iov[niov - 1].iov_len;
+		}
+		mh.msg_iovlen = niov;
+		n = recvmsg(f->w.fd, &mh, MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			tcp_reset_guest(f, false);
+			return;
+		}
+		wf = tcp_win_field(f);
+		got = s->peek_off ? (size_t)n : (size_t)n > inflight ? (size_t)n - inflight : 0;
+		if (got == 0) {
+			if (n == 0 || (t->flags & TF_HOST_EOF)) {
+				t->flags |= TF_HOST_EOF | TF_FIN_SENT;
+				t->snd_nxt++;
+				tcp_send_ctl(f, TH_FIN | TH_ACK);
+				if (!t->rto_at)
+					t->rto_at = s->now + TCP_RTO_NS;
+			}
+			break;
+		}
+		for (i = 0; got; i++) {
+			size_t plen = MIN(got, t->mss);
+			uint8_t *fr = s->seg + (size_t)i * s->seg_size;
+			size_t len = tcp_build(s, fr, f->rip, f->rport, f->gport, t->snd_nxt,
+					       t->rcv_nxt, TH_ACK | (plen == got ? TH_PSH : 0),
+					       wf, NULL, 0, plen);
+
+			if (slirp_out(s, fr, len) < 0) {
+				tcp_peek_rewind(f);
+				slirp_hold(s, f);
+				return;
+			}
+			t->snd_nxt += (uint32_t)plen;
+			got -= plen;
+			if (!t->rto_at)
+				t->rto_at = s->now + TCP_RTO_NS;
+		}
+		if ((size_t)n < want + (s->peek_off ? 0 : inflight))
+			break; /* drained what the socket had */
+	}
+}
+
+/* Applies the guest's acknowledgment and window. */
+static void tcp_on_ack(struct slirp_flow *f, const struct tcp_seg *g)
+{
+	struct tcp_flow *t = &f->tcp;
+	uint32_t wnd = (uint32_t)g->win << (t->flags & TF_WS ? t->ws_guest : 0);
+	uint32_t acked, bytes;
+
+	if (seq_lt(t->snd_nxt, g->ack)) {
+		stat_inc(f->s, SLIRP_STAT_DROP_TCP_WINDOW);
+		return;
+	}
+	if (seq_lt(g->ack, t->snd_una))
+		return;
+	acked = g->ack - t->snd_una;
+	if (acked == 0) {
+		if (!g->len && !(g->flags & TH_FIN) && wnd == t->wnd && t->snd_nxt != t->snd_una &&
+		    ++t->dupacks == 3)
+			tcp_retransmit(f);
+		t->wnd = wnd;
+		return;
+	}
+	bytes = acked;
+	if ((t->flags & TF_FIN_SENT) && g->ack == t->snd_nxt) {
+		t->flags |= TF_FIN_ACKED;
+		bytes--;
+	}
+	while (bytes && f->w.fd >= 0) {
+		ssize_t n = recv(f->w.fd, NULL, bytes, MSG_TRUNC | MSG_DONTWAIT);
+
+		if (n <= 0)
+			break;
+		bytes -= (uint32_t)n;
+	}
+	t->snd_una = g->ack;
+	t->wnd = wnd;
+	t->dupacks = 0;
+	t->retries = 0;
+	t->rto_at = t->snd_una != t->snd_nxt ? f->s->now + TCP_RTO_NS : 0;
+}
+
+/* Guest data (and FIN) into the host socket; ACKs what the socket took. */
+static void tcp_from_guest(struct slirp_flow *f, const struct tcp_seg *g)
+{
+	struct tcp_flow *t = &f->tcp;
+	const uint8_t *data = g->data;
+	size_t len = g->len;
+	bool fin = g->flags & TH_FIN;
+	ssize_t n = 0;
+
+	if (t->flags & TF_GUEST_FIN) {
+		tcp_send_ctl(f, TH_ACK);
+		return;
+	}
+	if (seq_lt(g->seq, t->rcv_nxt)) {
+		uint32_t skip = t->rcv_nxt - g->seq;
+
+		if (skip > len || (skip == len && !fin)) {
+			tcp_send_ctl(f, TH_ACK); /* a retransmission: re-acknowledge */
+			return;
+		}
+		data += skip;
+		len -= skip;
+	} else if (g->seq != t->rcv_nxt) {
+		bool beyond = seq_lt(t->rcv_nxt + MAX(t->wnd_adv, 65535u), g->seq);
+
+		stat_inc(f->s, beyond ? SLIRP_STAT_DROP_TCP_WINDOW : SLIRP_STAT_DROP_TCP_OOO);
+		tcp_send_ctl(f, TH_ACK);
+		return;
+	}
+	if (len) {
+		n = send(f->w.fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN) {
+			tcp_reset_guest(f, true);
+			return;
+		}
+		n = MAX(n, 0);
+		t->rcv_nxt += (uint32_t)n;
+		if ((size_t)n < len)
+			t->flags |= TF_WANT_OUT;
+	}
+	if (fin && (size_t)n == len) {
+		shutdown(f->w.fd, SHUT_WR);
+		t->rcv_nxt++;
+		t->flags |= TF_GUEST_FIN;
+	}
+	tcp_send_ctl(f, TH_ACK);
+}
+
+/* Parses the guest's TCP header. Returns false (counted) when malformed. */
+static bool tcp_parse(struct slirp *s, const struct ip_pkt *p, struct tcp_seg *g)
+{
+	size_t doff;
+
+	if (p->l4len < TCP_HLEN || (doff = (size_t)(p->l4[12] >> 4) * 4) < TCP_HLEN ||
+	    doff > p->l4len) {
+		stat_inc(s, SLIRP_STAT_DROP_TCP_HDR);
+		return false;
+	}
+	g->sport = rd16(p->l4);
+	g->dport = rd16(p->l4 + 2);
+	g->seq = rd32(p->l4 + 4);
+	g->ack = rd32(p->l4 + 8);
+	g->flags = p->l4[13];
+	g->win = rd16(p->l4 + 14);
+	g->opts = p->l4 + TCP_HLEN;
+	g->optlen = doff - TCP_HLEN;
+	g->data = p->l4 + doff;
+	g->len = p->l4len - doff;
+	if ((g->flags & TH_SYN) && (g->flags & (TH_FIN | TH_RST))) {
+		stat_inc(s, SLIRP_STAT_DROP_TCP_HDR);
+		return false;
+	}
+	return true;
+}
+
+/* The guest's reply to our SYN on a forwarded connection. */
+static void tcp_syn_sent_input(struct slirp_flow *f, const struct tcp_seg *g)
+{
+	struct tcp_flow *t = &f->tcp;
+
+	if ((g->flags & TH_ACK) && g->ack != t->isn + 1) {
+		stat_inc(f->s, SLIRP_STAT_DROP_TCP_STATE);
+		return;
+	}
+	if (g->flags & TH_RST) {
+		tcp_abort_host(f);
+		return;
+	}
+	if ((g->flags & (TH_SYN | TH_ACK)) != (TH_SYN | TH_ACK)) {
+		stat_inc(f->s, SLIRP_STAT_DROP_TCP_STATE);
+		return;
+	}
+	tcp_parse_opts(t, g, f->s->cfg.mtu); /* our SYN offered window scaling */
+	t->rcv_nxt = g->seq + 1;
+	t->snd_una = g->ack;
+	t->wnd = g->win; /* unscaled in a SYN */
+	t->state = TS_ESTABLISHED;
+	t->rto_at = 0;
+	t->retries = 0;
+	tcp_send_ctl(f, TH_ACK);
+	tcp_to_guest(f);
+}
+
+void tcp_input(struct slirp *s, const struct ip_pkt *p)
+{
+	struct tcp_seg g;
+	struct slirp_flow *f;
+	struct tcp_flow *t;
+	bool blocked;
+
+	if (!tcp_parse(s, p, &g))
+		return;
+	f = flow_find(s, IPPROTO_TCP, g.sport, p->dst, g.dport);
+	if (f && f->tcp.state == TS_TIME_WAIT && (g.flags & TH_SYN) && !(g.flags & TH_ACK)) {
+		flow_kill(f); /* the port is reused: a new connection */
+		f = NULL;
+	}
+	if (!f) {
+		if ((g.flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN) {
+			tcp_conn_new(s, p, &g);
+			return;
+		}
+		stat_inc(s, SLIRP_STAT_DROP_TCP_NO_FLOW);
+		tcp_rst_reply(s, p, &g);
+		return;
+	}
+	t = &f->tcp;
+	f->last = s->now;
+	if (t->state == TS_SYN_SENT) {
+		tcp_syn_sent_input(f, &g);
+		return;
+	}
+	if (g.flags & TH_RST) {
+		uint32_t lim = MAX(t->wnd_adv, 65535u);
+
+		if (t->state == TS_CONNECTING || t->state == TS_TIME_WAIT ||
+		    (seq_le(t->rcv_nxt, g.seq) && seq_lt(g.seq, t->rcv_nxt + lim)) ||
+		    (t->state == TS_SYN_RCVD && (g.flags & TH_ACK) && g.ack == t->isn + 1))
+			tcp_abort_host(f);
+		else
+			stat_inc(s, SLIRP_STAT_DROP_TCP_WINDOW);
+		return;
+	}
+	if (g.flags & TH_SYN) {
+		if (t->state == TS_SYN_RCVD)
+			tcp_send_syn(f, TH_SYN | TH_ACK); /* our SYN-ACK was lost */
+		else if (t->state != TS_CONNECTING)
+			tcp_send_ctl(f, TH_ACK);
+		return;
+	}
+	if (!(g.flags & TH_ACK) || t->state == TS_CONNECTING) {
+		stat_inc(s, SLIRP_STAT_DROP_TCP_STATE);
+		return;
+	}
+	if (t->state == TS_TIME_WAIT) {
+		if (g.flags & TH_FIN)
+			tcp_send_ctl(f, TH_ACK);
+		return;
+	}
+	if (t->state == TS_SYN_RCVD) {
+		if (g.ack != t->isn + 1) {
+			stat_inc(s, SLIRP_STAT_DROP_TCP_STATE);
+			tcp_rst_reply(s, p, &g);
+			return;
+		}
+		t->state = TS_ESTABLISHED;
+		t->snd_una = g.ack;
+		t->rto_at = 0;
+		t->retries = 0;
+	}
+	blocked = t->snd_nxt - t->snd_una >= t->wnd;
+	tcp_on_ack(f, &g);
+	if (f->dead)
+		return;
+	if (g.len || (g.flags & TH_FIN))
+		tcp_from_guest(f, &g);
+	if (f->dead)
+		return;
+	if ((t->flags & TF_GUEST_FIN) && (t->flags & TF_FIN_ACKED)) {
+		tcp_close(f);
+		return;
+	}
+	/* EPOLLIN wakes us for new host data; an ACK matters when the window
+	 * was full, or after the host's EOF (no more EPOLLIN). */
+	if (blocked || (t->flags & TF_HOST_EOF))
+		tcp_to_guest(f);
+	if (!f->dead)
+		tcp_events(f);
+}
+
+void tcp_sock_event(struct slirp_flow *f, uint32_t events)
+{
+	struct tcp_flow *t = &f->tcp;
+
+	if (t->state == TS_CONNECTING) {
+		tcp_connected(f);
+		return;
+	}
+	if (events & EPOLLERR) {
+		int err = 0;
+		socklen_t sl = sizeof(err);
+
+		getsockopt(f->w.fd, SOL_SOCKET, SO_ERROR, &err, &sl);
+		if (err) {
+			tcp_reset_guest(f, false);
+			return;
+		}
+	}
+	if (events & (EPOLLRDHUP | EPOLLHUP))
+		t->flags |= TF_HOST_EOF;
+	if (events & EPOLLHUP) {
+		/* Level-triggered and final: what is left is driven by ACKs. */
+		t->flags |= TF_HOST_HUP;
+		flow_unwatch(f);
+	}
+	if ((events & EPOLLOUT) && (t->flags & TF_WANT_OUT)) {
+		t->flags &= (uint8_t)~TF_WANT_OUT;
+		/* A window update, then three duplicate ACKs so the guest
+		 * retransmits what the full socket refused at once. */
+		for (int i = 0; i < 4; i++)
+			tcp_send_ctl(f, TH_ACK);
+	}
+	if (t->state == TS_ESTABLISHED && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)))
+		tcp_to_guest(f);
+	if (!f->dead && f->watched)
+		tcp_events(f);
+}
+
+void tcp_resume(struct slirp_flow *f)
+{
+	if (f->kind != FLOW_TCP)
+		return;
+	tcp_to_guest(f);
+	if (!f->dead)
+		tcp_events(f);
+}
+
+void tcp_timer(struct slirp_flow *f)
+{
+	struct slirp *s = f->s;
+	struct tcp_flow *t = &f->tcp;
+
+	if (t->state == TS_ESTABLISHED && s->now - f->last > TCP_IDLE_NS) {
+		tcp_reset_guest(f, true);
+		return;
+	}
+	if (!t->rto_at || s->now < t->rto_at)
+		return;
+	switch (t->state) {
+	case TS_CONNECTING:
+		stat_inc(s, SLIRP_STAT_DROP_SOCKET);
+		tcp_reset_guest(f, false);
+		return;
+	case TS_TIME_WAIT:
+		flow_kill(f);
+		return;
+	case TS_SYN_SENT:
+	case TS_SYN_RCVD:
+		if (++t->retries > TCP_SYN_RETRIES) {
+			tcp_abort_host(f);
+			return;
+		}
+		t->rto_at = s->now + (NS_PER_S << t->retries);
+		tcp_send_syn(f, t->state == TS_SYN_SENT ? TH_SYN : TH_SYN | TH_ACK);
+		return;
+	default:
+		if (t->snd_una == t->snd_nxt) {
+			t->rto_at = 0;
+			return;
+		}
+		if (++t->retries > TCP_MAX_RETRIES) {
+			tcp_reset_guest(f, true);
+			return;
+		}
+		t->rto_at = s->now + (TCP_RTO_NS << MIN(t->retries, 6));
+		tcp_retransmit(f);
+		if (!f->dead)
+			tcp_events(f);
+	}
+}
+
+bool tcp_peek_off_probe(void)
+{
+	int zero = 0, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) == 0;
+	close(fd);
+	return ok;
+}
+
+void tcp_fwd_accept(struct slirp *s, int idx)
+{
+	const struct slirp_fwd *fw = &s->cfg.fwd[idx];
+
+	for (int i = 0; i < 16; i++) {
+		int one = 1, fd = accept4(s->fwd_watch[idx].fd, NULL, NULL,
+					  SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct slirp_flow *f;
+		struct tcp_flow *t;
+
+		if (fd < 0)
+			return;
+		f = flow_new(s, FLOW_TCP, IPPROTO_TCP, fw->guest_port, s->cfg.gw_ip.s_addr,
+			     fwd_port(s, IPPROTO_TCP, fw->guest_port));
+		if (!f) {
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (s->peek_off) {
+			int zero = 0;
+
+			setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
+		}
+		if (flow_watch(f, fd, 0) < 0) {
+			stat_inc(s, SLIRP_STAT_DROP_SOCKET);
+			flow_kill(f);
+			continue;
+		}
+		t = &f->tcp;
+		t->isn = tcp_isn(s, f);
+		t->snd_una = t->isn;
+		t->snd_nxt = t->isn + 1;
+		t->state = TS_SYN_SENT;
+		t->rto_at = s->now + NS_PER_S;
+		t->mss = TCP_DEFAULT_MSS;
+		stat_inc(s, SLIRP_STAT_TCP_FWD_CONNS);
+		tcp_send_syn(f, TH_SYN);
+	}
+}

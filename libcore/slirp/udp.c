@@ -1,0 +1,200 @@
+/* UDP NAT for SLIRP: each (guest port, destination) pair gets its own
+ * connected host socket, closed after an idle timeout; datagrams to the DNS
+ * address go to dns.c; refusals and ICMP errors from the host side come
+ * back to the guest as ICMP unreachable. Also the UDP half of port
+ * forwarding: datagrams from a host peer to a forwarded port enter the
+ * guest from the gateway, one gateway-side port per peer. */
+#include "slirp/priv.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define UDP_IDLE_NS (60 * NS_PER_S)
+#define ICMP_IDLE_NS (10 * NS_PER_S)
+#define UDP_BATCH 32
+
+int udp_send_guest(struct slirp *s, uint8_t *buf, uint32_t src, uint16_t sport,
+		   uint16_t dport, size_t plen)
+{
+	uint8_t *l4 = ip_build(s, buf, IPPROTO_UDP, src, s->cfg.guest_ip.s_addr, UDP_HLEN + plen);
+	uint16_t c;
+
+	wr16(l4, sport);
+	wr16(l4 + 2, dport);
+	wr16(l4 + 4, (uint16_t)(UDP_HLEN + plen));
+	wr16(l4 + 6, 0);
+	c = csum_l4(src, s->cfg.guest_ip.s_addr, IPPROTO_UDP, l4, UDP_HLEN + plen);
+	if (c == 0)
+		c = 0xffff;
+	memcpy(l4 + 6, &c, 2);
+	if (slirp_out(s, buf, OFF_L4 + UDP_HLEN + plen) < 0) {
+		stat_inc(s, SLIRP_STAT_DROP_GUEST_NOBUF);
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+/* ICMP code for a refusal reason. */
+static uint8_t refusal_code(int why)
+{
+	return why == SLIRP_STAT_DROP_IP_DST ? 1 : 13; /* host unreachable / prohibited */
+}
+
+static struct slirp_flow *udp_flow_new(struct slirp *s, const struct ip_pkt *p,
+				       uint16_t sport, uint16_t dport)
+{
+	struct sockaddr_in to;
+	struct slirp_flow *f;
+	int fd, why = policy_map(s, p->dst, dport, &to);
+
+	if (why) {
+		stat_inc(s, why);
+		icmp_unreach(s, p->ip, (size_t)(p->l4 - p->ip) + p->l4len, refusal_code(why));
+		return NULL;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		stat_inc(s, SLIRP_STAT_DROP_SOCKET);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	f = flow_new(s, FLOW_UDP, IPPROTO_UDP, sport, p->dst, dport);
+	if (!f) {
+		close(fd);
+		return NULL;
+	}
+	if (flow_watch(f, fd, EPOLLIN) < 0) {
+		stat_inc(s, SLIRP_STAT_DROP_SOCKET);
+		flow_kill(f);
+		return NULL;
+	}
+	stat_inc(s, SLIRP_STAT_UDP_FLOWS);
+	return f;
+}
+
+void udp_input(struct slirp *s, const struct ip_pkt *p)
+{
+	uint16_t sport, dport, ulen;
+	struct slirp_flow *f;
+	const uint8_t *data;
+	ssize_t n;
+
+	if (p->l4len < UDP_HLEN || (ulen = rd16(p->l4 + 4)) < UDP_HLEN || ulen > p->l4len) {
+		stat_inc(s, SLIRP_STAT_DROP_UDP_HDR);
+		return;
+	}
+	sport = rd16(p->l4);
+	dport = rd16(p->l4 + 2);
+	data = p->l4 + UDP_HLEN;
+	if (p->dst == s->cfg.dns_ip.s_addr) {
+		if (dport == 53) {
+			dns_input(s, p, sport, data, ulen - UDP_HLEN);
+		} else {
+			stat_inc(s, SLIRP_STAT_DROP_IP_DST);
+			icmp_unreach(s, p->ip, (size_t)(p->l4 - p->ip) + p->l4len, 3);
+		}
+		return;
+	}
+	f = flow_find(s, IPPROTO_UDP, sport, p->dst, dport);
+	if (f && f->kind == FLOW_UDP_FWD) {
+		f->last = s->now;
+		if (sendto(f->fwd_fd, data, ulen - UDP_HLEN, MSG_DONTWAIT, (struct sockaddr *)&f->peer,
+			   sizeof(f->peer)) < 0)
+			stat_inc(s, SLIRP_STAT_DROP_SOCKET);
+		return;
+	}
+	if (!f && !(f = udp_flow_new(s, p, sport, dport)))
+		return;
+	f->last = s->now;
+	n = send(f->w.fd, data, ulen - UDP_HLEN, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0 && errno == ECONNREFUSED) {
+		icmp_unreach_flow(s, f, 3);
+		n = send(f->w.fd, data, ulen - UDP_HLEN, MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+	if (n < 0)
+		stat_inc(s, SLIRP_STAT_DROP_SOCKET);
+}
+
+void udp_sock_event(struct slirp_flow *f, uint32_t events)
+{
+	struct slirp *s = f->s;
+	size_t room = s->cfg.mtu - IP_HLEN - UDP_HLEN;
+
+	for (int i = 0; i < UDP_BATCH; i++) {
+		ssize_t n = recv(f->w.fd, s->tx + OFF_L4 + UDP_HLEN, room, MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n < 0) {
+			if (errno == ECONNREFUSED)
+				icmp_unreach_flow(s, f, 3);
+			else if (errno == EAGAIN)
+				return;
+			continue;
+		}
+		if ((size_t)n > room) {
+			stat_inc(s, SLIRP_STAT_DROP_UDP_TOO_BIG);
+			continue;
+		}
+		udp_send_guest(s, s->tx, f->rip, f->rport, f->gport, (size_t)n);
+	}
+}
+
+/* The forward flow of a host peer on listener idx, created on first use. */
+static struct slirp_flow *udp_fwd_flow(struct slirp *s, int idx, const struct sockaddr_in *peer)
+{
+	const struct slirp_fwd *fw = &s->cfg.fwd[idx];
+	int fd = s->fwd_watch[idx].fd;
+	struct slirp_flow *f;
+
+	for (f = s->flows; f; f = f->next)
+		if (f->kind == FLOW_UDP_FWD && f->fwd_fd == fd &&
+		    f->peer.sin_addr.s_addr == peer->sin_addr.s_addr &&
+		    f->peer.sin_port == peer->sin_port)
+			return f;
+	f = flow_new(s, FLOW_UDP_FWD, IPPROTO_UDP, fw->guest_port, s->cfg.gw_ip.s_addr,
+		     fwd_port(s, IPPROTO_UDP, fw->guest_port));
+	if (f) {
+		f->peer = *peer;
+		f->fwd_fd = fd;
+		stat_inc(s, SLIRP_STAT_UDP_FLOWS);
+	}
+	return f;
+}
+
+void udp_fwd_event(struct slirp *s, int idx)
+{
+	size_t room = s->cfg.mtu - IP_HLEN - UDP_HLEN;
+
+	for (int i = 0; i < UDP_BATCH; i++) {
+		struct sockaddr_in peer;
+		socklen_t plen = sizeof(peer);
+		struct slirp_flow *f;
+		ssize_t n = recvfrom(s->fwd_watch[idx].fd, s->tx + OFF_L4 + UDP_HLEN, room,
+				     MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&peer, &plen);
+
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return;
+			continue;
+		}
+		if ((size_t)n > room) {
+			stat_inc(s, SLIRP_STAT_DROP_UDP_TOO_BIG);
+			continue;
+		}
+		f = udp_fwd_flow(s, idx, &peer);
+		if (!f)
+			continue;
+		f->last = s->now;
+		udp_send_guest(s, s->tx, f->rip, f->rport, f->gport, (size_t)n);
+	}
+}
+
+void udp_timer(struct slirp_flow *f)
+{
+	uint64_t idle = f->kind == FLOW_ICMP ? ICMP_IDLE_NS : UDP_IDLE_NS;
+
+	if (f->s->now - f->last > idle)
+		flow_kill(f);
+}

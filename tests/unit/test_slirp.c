@@ -1,0 +1,261 @@
+/* Unit tests for the SLIRP stack without sockets to the outside: frames are
+ * fed with slirp_input() and the frames it outputs are captured and checked
+ * byte by byte (ARP layout, ICMP echo replies from the gateway, refusals),
+ * plus the counters for every kind of bad frame, the config parsers, and
+ * the -ENOBUFS hold/resume protocol on a loopback TCP connection. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/loop.h"
+#include "base/util.h"
+#include "slirp/priv.h"
+#include "t.h"
+
+#define MAXF 64
+
+struct cap {
+	uint8_t f[MAXF][2048];
+	size_t len[MAXF];
+	unsigned n, flushes;
+	int nobuf; /* output() answers -ENOBUFS while > 0 */
+};
+
+static int cap_output(void *ctx, const uint8_t *frame, size_t len)
+{
+	struct cap *c = ctx;
+
+	if (c->nobuf > 0) {
+		c->nobuf--;
+		return -ENOBUFS;
+	}
+	if (c->n < MAXF && len <= sizeof(c->f[0])) {
+		memcpy(c->f[c->n], frame, len);
+		c->len[c->n++] = len;
+	}
+	return 0;
+}
+
+static void cap_flush(void *ctx)
+{
+	((struct cap *)ctx)->flushes++;
+}
+
+static const struct slirp_ops cap_ops = { cap_output, cap_flush };
+static const uint8_t gmac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+static const uint8_t gwmac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x01 };
+
+struct rig {
+	struct loop loop;
+	struct slirp s;
+	struct cap cap;
+};
+
+static int rig_start(struct rig *r, struct slirp_cfg *cfg)
+{
+	struct slirp_cfg def;
+
+	memset(r, 0, sizeof(*r));
+	if (!cfg) {
+		slirp_cfg_default(&def);
+		cfg = &def;
+	}
+	if (loop_init(&r->loop) < 0)
+		return -1;
+	return slirp_init(&r->s, cfg, &r->loop, &cap_ops, &r->cap);
+}
+
+static void rig_stop(struct rig *r)
+{
+	slirp_fini(&r->s);
+	loop_fini(&r->loop);
+}
+
+/* Builds an Ethernet+IPv4 frame from the guest with l4 payload. */
+static size_t mk_ip(uint8_t *f, uint8_t proto, const char *dst, const void *l4, size_t l4len)
+{
+	uint32_t src = inet_addr("10.0.2.15"), d = inet_addr(dst);
+	uint16_t c;
+
+	memcpy(f, gwmac, 6);
+	memcpy(f + 6, gmac, 6);
+	wr16(f + 12, 0x0800);
+	memset(f + 14, 0, 20);
+	f[14] = 0x45;
+	wr16(f + 16, (uint16_t)(20 + l4len));
+	f[22] = 64;
+	f[23] = proto;
+	memcpy(f + 26, &src, 4);
+	memcpy(f + 30, &d, 4);
+	c = csum_fold(csum_partial(f + 14, 20, 0));
+	memcpy(f + 24, &c, 2);
+	memcpy(f + 34, l4, l4len);
+	return 34 + l4len;
+}
+
+static void test_arp_reply_bytes(void)
+{
+	static struct rig r;
+	uint8_t req[42] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
+			    0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01,
+			    0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 10, 0, 2, 15,
+			    0, 0, 0, 0, 0, 0, 10, 0, 2, 2 };
+	const uint8_t want[42] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x52, 0x54, 0x00, 0x12, 0x34, 0x01,
+				   0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x02,
+				   0x52, 0x54, 0x00, 0x12, 0x34, 0x01, 10, 0, 2, 2,
+				   0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 10, 0, 2, 15 };
+
+	T_REQUIRE(rig_start(&r, NULL) == 0, "init");
+	slirp_input(&r.s, req, sizeof(req));
+	T_CHECK(r.cap.n == 1 && r.cap.len[0] == 42 && !memcmp(r.cap.f[0], want, 42), "reply bytes");
+	T_CHECK(r.cap.flushes == 1, "one flush per batch");
+	req[41] = 99; /* another subnet address: answered too */
+	slirp_input(&r.s, req, sizeof(req));
+	T_CHECK(r.cap.n == 2 && r.cap.f[1][31] == 99, "any 10.0.2.x");
+	req[41] = 15; /* the guest itself (also gratuitous) */
+	slirp_input(&r.s, req, sizeof(req));
+	req[31] = 7;  /* someone asking for the guest's address */
+	slirp_input(&r.s, req, sizeof(req));
+	req[38] = 11; /* another subnet */
+	req[41] = 2;
+	slirp_input(&r.s, req, sizeof(req));
+	T_CHECK(r.cap.n == 2, "ignored requests answered");
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_ARP] == 3, "arp drops %llu",
+		(unsigned long long)r.s.stats[SLIRP_STAT_DROP_ARP]);
+	slirp_input(&r.s, req, 20);
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_ARP] == 4, "short arp");
+	rig_stop(&r);
+}
+
+static void test_bad_frames_counted(void)
+{
+	static struct rig r;
+	uint8_t f[256], icmp[8] = { 8, 0, 0, 0, 0, 1, 0, 1 };
+	size_t n;
+
+	T_REQUIRE(rig_start(&r, NULL) == 0, "init");
+	slirp_input(&r.s, f, 10);
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_SHORT] == 1, "short");
+	n = mk_ip(f, IPPROTO_ICMP, "10.0.2.2", icmp, sizeof(icmp));
+	wr16(f + 12, 0x86dd);
+	slirp_input(&r.s, f, n);
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_IPV6] == 1, "ipv6");
+	n = mk_ip(f, IPPROTO_ICMP, "10.0.2.2", icmp, sizeof(icmp));
+	f[24] ^= 1;
+	slirp_input(&r.s, f, n);
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_IP_CSUM] == 1, "ip checksum");
+	n = mk_ip(f, IPPROTO_ICMP, "10.0.2.2", icmp, sizeof(icmp));
+	slirp_input(&r.s, f, n - 1);
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_IP_LEN] == 1, "truncated");
+	n = mk_ip(f, 99, "10.0.2.2", icmp, sizeof(icmp));
+	slirp_input(&r.s, f, n);
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_IP_PROTO] == 1, "protocol");
+	n = mk_ip(f, IPPROTO_ICMP, "10.0.2.2", icmp, sizeof(icmp));
+	f[20] = 0x20; /* MF */
+	f[24] = f[25] = 0;
+	{
+		uint16_t c = csum_fold(csum_partial(f + 14, 20, 0));
+		memcpy(f + 24, &c, 2);
+	}
+	slirp_input(&r.s, f, n);
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_IP_FRAG] == 1, "fragment");
+	n = mk_ip(f, IPPROTO_ICMP, "10.0.2.2", icmp, sizeof(icmp));
+	f[0] = 0x02; /* not our MAC */
+	slirp_input(&r.s, f, n);
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_ETH_DST] == 1, "eth dst");
+	n = mk_ip(f, IPPROTO_TCP, "10.0.2.2", icmp, sizeof(icmp));
+	slirp_input(&r.s, f, n);
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_TCP_HDR] == 1, "tcp header");
+	n = mk_ip(f, IPPROTO_UDP, "10.0.2.2", icmp, 4);
+	slirp_input(&r.s, f, n);
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_UDP_HDR] == 1, "udp header");
+	T_CHECK(r.cap.n == 0, "nothing answered");
+	rig_stop(&r);
+}
+
+static void test_icmp_gateway_echo(void)
+{
+	static struct rig r;
+	uint8_t f[256], icmp[16] = { 8, 0, 0, 0, 0x12, 0x34, 0, 7, 'p', 'i', 'n', 'g' };
+	uint16_t c = csum_fold(csum_partial(icmp, sizeof(icmp), 0));
+	size_t n;
+
+	memcpy(icmp + 2, &c, 2);
+	T_REQUIRE(rig_start(&r, NULL) == 0, "init");
+	n = mk_ip(f, IPPROTO_ICMP, "10.0.2.2", icmp, sizeof(icmp));
+	slirp_input(&r.s, f, n);
+	T_REQUIRE(r.cap.n == 1 && r.cap.len[0] == n, "one reply");
+	T_CHECK(r.cap.f[0][34] == 0 && !memcmp(r.cap.f[0] + 38, icmp + 4, 12), "echo reply body");
+	T_CHECK(csum_fold(csum_partial(r.cap.f[0] + 34, 16, 0)) == 0, "icmp checksum");
+	T_CHECK(csum_fold(csum_partial(r.cap.f[0] + 14, 20, 0)) == 0, "ip checksum");
+	T_CHECK(!memcmp(r.cap.f[0], gmac, 6) && !memcmp(r.cap.f[0] + 6, gwmac, 6), "macs");
+	rig_stop(&r);
+}
+
+static void test_policy_refusals(void)
+{
+	static struct rig r;
+	struct slirp_cfg cfg;
+	uint8_t f[256], udp[12] = { 0x30, 0x39, 0x00, 0x50, 0, 12, 0, 0, 'a', 'b', 'c', 'd' };
+	uint8_t syn[20] = { 0x30, 0x39, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff };
+	size_t n;
+
+	slirp_cfg_default(&cfg);
+	T_REQUIRE(slirp_cfg_add_rule(&cfg, false, "203.0.113.0/24") == 0, "rule");
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
+	n = mk_ip(f, IPPROTO_UDP, "203.0.113.9", udp, sizeof(udp));
+	slirp_input(&r.s, f, n);
+	T_CHECK(r.cap.n == 1 && r.cap.f[0][23] == IPPROTO_ICMP && r.cap.f[0][34] == 3 &&
+		r.cap.f[0][35] == 13, "udp: icmp prohibited");
+	n = mk_ip(f, IPPROTO_TCP, "203.0.113.9", syn, sizeof(syn));
+	slirp_input(&r.s, f, n);
+	T_CHECK(r.cap.n == 2 && r.cap.f[1][23] == IPPROTO_TCP && (r.cap.f[1][47] & 0x04) &&
+		rd32(r.cap.f[1] + 42) == 2, "tcp: RST acking the SYN");
+	n = mk_ip(f, IPPROTO_TCP, "169.254.169.254", syn, sizeof(syn));
+	slirp_input(&r.s, f, n);
+	n = mk_ip(f, IPPROTO_TCP, "10.0.2.2", syn, sizeof(syn));
+	slirp_input(&r.s, f, n);
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_POLICY] == 3, "policy drops %llu",
+		(unsigned long long)r.s.stats[SLIRP_STAT_DROP_POLICY]);
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_HOST_LOOPBACK] == 1, "loopback refused by default");
+	T_CHECK(r.cap.n == 4, "every refusal answered");
+	rig_stop(&r);
+}
+
+static void test_cfg_parsers(void)
+{
+	struct slirp_cfg c;
+
+	slirp_cfg_default(&c);
+	T_CHECK(c.mtu == 1500 && c.prefix == 24 && c.guest_ip.s_addr == inet_addr("10.0.2.15"),
+		"defaults");
+	T_CHECK(slirp_cfg_add_dns(&c, "127.0.0.1:5353") == 0 && c.n_dns == 1 &&
+		c.dns[0].sin_port == htons(5353), "dns with port");
+	T_CHECK(slirp_cfg_add_dns(&c, "198.51.100.1") == 0 && c.n_dns == 2 &&
+		c.dns[1].sin_port == htons(53), "dns default port");
+	T_CHECK(slirp_cfg_add_dns(&c, "nope") == -EINVAL, "bad dns");
+	T_CHECK(slirp_cfg_add_rule(&c, true, "10.1.2.3/16:443") == 0 &&
+		c.rules[0].net.s_addr == inet_addr("10.1.0.0") && c.rules[0].prefix == 16 &&
+		c.rules[0].port == 443, "rule");
+	T_CHECK(slirp_cfg_add_rule(&c, true, "10.1.2.3/33") == -EINVAL, "bad prefix");
+	T_CHECK(slirp_cfg_add_fwd(&c, "8080:80") == 0 && c.fwd[0].host_port == 8080 &&
+		c.fwd[0].guest_port == 80 && c.fwd[0].proto == IPPROTO_TCP &&
+		c.fwd[0].host_ip.s_addr == htonl(INADDR_LOOPBACK), "fwd");
+	T_CHECK(slirp_cfg_add_fwd(&c, "0.0.0.0:53:5353/udp") == 0 && c.fwd[1].proto == IPPROTO_UDP &&
+		c.fwd[1].host_ip.s_addr == 0 && c.fwd[1].guest_port == 5353, "fwd udp");
+	T_CHECK(slirp_cfg_add_fwd(&c, "1:2:3:4") == -EINVAL && slirp_cfg_add_fwd(&c, "80") == -EINVAL &&
+		slirp_cfg_add_fwd(&c, "80:0") == -EINVAL && slirp_cfg_add_fwd(&c, "80:81/sctp") == -EINVAL,
+		"bad fwd");
+}
+
+int main(void)
+{
+	T_RUN(test_arp_reply_bytes);
+	T_RUN(test_bad_frames_counted);
+	T_RUN(test_icmp_gateway_echo);
+	T_RUN(test_policy_refusals);
+	T_RUN(test_cfg_parsers);
+	T_EXIT();
+}
