@@ -26,7 +26,7 @@ enum {
 	PKT_TCP = 1u << 3,
 	PKT_UDP = 1u << 4,
 	PKT_ICMP = 1u << 5, /* ICMP or ICMPv6 */
-	PKT_DNS = 1u << 6,  /* UDP or TCP on a DNS port */
+	PKT_DNS = 1u << 6,  /* UDP, or TCP with data, on a DNS port */
 	PKT_PORTS = 1u << 7, /* sport/dport are valid */
 	PKT_FRAG = 1u << 8, /* an IP fragment other than the first */
 };

@@ -127,8 +127,8 @@ void pcap_decode_tcp(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_
 	}
 	payload = len - doff;
 	pkt->payload = (uint32_t)payload;
-	if (pcap_is_dns_port(cfg, pkt->sport) || pcap_is_dns_port(cfg, pkt->dport))
-		pkt->flags |= PKT_DNS;
+	if (payload && (pcap_is_dns_port(cfg, pkt->sport) || pcap_is_dns_port(cfg, pkt->dport)))
+		pkt->flags |= PKT_DNS; /* a segment that carries DNS, not a bare ACK */
 	add_flags(l, f);
 	if (payload || (f & (TCPF_SYN | TCPF_FIN | TCPF_RST))) {
 		if (payload)
