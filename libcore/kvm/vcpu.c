@@ -318,9 +318,14 @@ static bool handle_exit(struct kvm_vcpu *c)
 	case KVM_EXIT_HLT:
 		kvm_vm_stop(vm, KVM_VM_POWEROFF, NULL);
 		return false;
-	case KVM_EXIT_SHUTDOWN:
-		kvm_vm_stop(vm, KVM_VM_TRIPLE_FAULT, NULL);
+	case KVM_EXIT_SHUTDOWN: {
+		struct kvm_regs r;
+		if (ioctl(c->fd, KVM_GET_REGS, &r) < 0)
+			memset(&r, 0, sizeof(r));
+		kvm_vm_stop(vm, KVM_VM_TRIPLE_FAULT, "vCPU %u: triple fault at RIP 0x%llx RSP 0x%llx", c->id,
+			    (unsigned long long)r.rip, (unsigned long long)r.rsp);
 		return false;
+	}
 	case KVM_EXIT_SYSTEM_EVENT:
 		if (run->system_event.type == KVM_SYSTEM_EVENT_RESET)
 			kvm_vm_stop(vm, KVM_VM_REBOOT, NULL);

@@ -1,0 +1,162 @@
+/* The KVM monitor on the real /dev/kvm with a tiny test guest (see
+ * kvm_guest.h): boot protocol entry, zero page, PIO exits (UART, ACPI
+ * poweroff), MMIO exits (virtio-mmio registers), ioeventfd (the notify),
+ * irqfd (the interrupt through the in-kernel IOAPIC and LAPIC), the I/O
+ * thread, and a clean stop with every thread joined and fd closed. Runs
+ * wherever /dev/kvm opens, even without vmx/svm (PVM): the guest is a few
+ * hundred instructions. What the host's KVM lacks is a SKIP naming the
+ * ioctl and errno. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvm/layout.h"
+#include "kvm/vm.h"
+#include "kvm_guest.h"
+#include "t.h"
+
+#define GUEST_TIMEOUT_S 20
+
+struct watchdog {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done, fired;
+	struct kvm_vm *vm;
+};
+
+/* Kills the VM if it has not stopped within GUEST_TIMEOUT_S. */
+static void *watchdog(void *arg)
+{
+	struct watchdog *w = arg;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += GUEST_TIMEOUT_S;
+	pthread_mutex_lock(&w->mu);
+	while (!w->done)
+		if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
+			break;
+	if (!w->done) {
+		w->fired = true;
+		kvm_vm_kill(w->vm);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Number of open fds of this process. */
+static int count_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	return n;
+}
+
+/* The host's KVM failed an ioctl this test needs: SKIP with it. */
+static bool host_lacks(const char *why)
+{
+	return !strncmp(why, "KVM_", 4) || !strncmp(why, "open /dev/kvm", 13);
+}
+
+static void test_tiny_guest(void)
+{
+	static struct kvm_vm vm;
+	struct tg_echo echo;
+	struct vdev *devs[1] = { &echo.dev };
+	struct loop loop;
+	struct watchdog w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .vm = &vm };
+	pthread_t wt;
+	size_t klen;
+	uint8_t *k = tg_bzimage(&klen);
+	char out[UART_RING + 1];
+	int pipefd[2], fds_before, r;
+	enum kvm_exit ex;
+	uint64_t t0;
+	ssize_t n;
+
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		free(k);
+		T_SKIP("open /dev/kvm: %s", strerror(errno));
+	}
+	close(fd);
+	fds_before = count_fds();
+	T_REQUIRE(loop_init(&loop) == 0, "loop_init");
+	tg_echo_init(&echo);
+	struct kvm_vm_cfg cfg = {
+		.kernel = k, .kernel_size = klen, .cmdline = "console=ttyS0 vb-test=1",
+		.cpus = 2, .mem_size = 64ULL << 20, .devs = devs, .n_devs = 1, .loop = &loop,
+	};
+	r = kvm_vm_create(&vm, &cfg);
+	if (r && host_lacks(vm.why)) {
+		char why[300];
+		snprintf(why, sizeof(why), "%s", vm.why);
+		kvm_vm_destroy(&vm);
+		loop_fini(&loop);
+		free(k);
+		T_SKIP("host KVM lacks it: %s", why);
+	}
+	T_REQUIRE(r == 0, "kvm_vm_create: %s", vm.why);
+	t0 = now_ns();
+	T_REQUIRE(kvm_vm_start(&vm) == 0, "kvm_vm_start: %s", vm.why);
+	pthread_create(&wt, NULL, watchdog, &w);
+	ex = kvm_vm_wait(&vm);
+	pthread_mutex_lock(&w.mu);
+	w.done = true;
+	pthread_cond_signal(&w.cv);
+	pthread_mutex_unlock(&w.mu);
+	pthread_join(wt, NULL);
+
+	/* what the guest wrote to COM1 */
+	T_REQUIRE(pipe(pipefd) == 0, "pipe");
+	kvm_vm_dump_console(&vm, pipefd[1]);
+	close(pipefd[1]);
+	n = read_full(pipefd[0], out, sizeof(out) - 1);
+	close(pipefd[0]);
+	out[n > 0 ? n : 0] = 0;
+
+	if (ex == KVM_VM_ERROR && strstr(vm.why, "emulation")) {
+		/* PVM's instruction emulator may lack one the guest uses */
+		char why[300];
+		snprintf(why, sizeof(why), "%s", vm.why);
+		kvm_vm_destroy(&vm);
+		loop_fini(&loop);
+		free(k);
+		T_SKIP("host KVM cannot run the test guest: %s; console: %.60s", why, out);
+	}
+	T_CHECK(!w.fired, "guest did not power off in %d s; console: %.200s", GUEST_TIMEOUT_S, out);
+	T_CHECK(ex == KVM_VM_POWEROFF, "exit %s (%.100s); console: %.200s", kvm_exit_name(ex), vm.why, out);
+	T_CHECK(strstr(out, "console=ttyS0 vb-test=1 virtio_mmio.device=512@0xd0000000:5\n"),
+		"command line not echoed from the zero page: %.200s", out);
+	T_CHECK(strstr(out, "\n4\n"), "e820 count not 4: %.200s", out);
+	T_CHECK(!strstr(out, "FAIL"), "guest check failed: %.200s", out);
+	T_CHECK(strstr(out, "1:PING\n"), "no interrupt/reply seen by the guest: %.200s", out);
+	T_CHECK(echo.started == 1 && echo.chains == 1 && echo.kicks >= 1,
+		"back end: started %lu chains %lu kicks %lu", (unsigned long)echo.started,
+		(unsigned long)echo.chains, (unsigned long)echo.kicks);
+	T_CHECK(vm.mmio[0].n_bad == 0, "%lu bad register accesses", (unsigned long)vm.mmio[0].n_bad);
+	if (!vm.ioeventfd_err)
+		T_CHECK(vm.mmio[0].n_notify_exits == 0, "notify exited %lu times despite the ioeventfd",
+			(unsigned long)vm.mmio[0].n_notify_exits);
+	T_CHECK(vm.vcpu[0].n_pio > 0 && vm.vcpu[0].n_mmio > 0, "pio %lu mmio %lu exits",
+		(unsigned long)vm.vcpu[0].n_pio, (unsigned long)vm.vcpu[0].n_mmio);
+	printf("# tiny guest: %s in %.1f ms, %lu exits (%lu pio, %lu mmio), ioeventfd %s\n",
+	       kvm_exit_name(ex), (double)(now_ns() - t0) / 1e6, (unsigned long)vm.vcpu[0].n_exits,
+	       (unsigned long)vm.vcpu[0].n_pio, (unsigned long)vm.vcpu[0].n_mmio,
+	       vm.ioeventfd_err ? strerror(-vm.ioeventfd_err) : "used");
+	kvm_vm_destroy(&vm);
+	T_CHECK(echo.resets == 1, "back end reset %lu times at teardown", (unsigned long)echo.resets);
+	loop_fini(&loop);
+	T_CHECK(count_fds() == fds_before, "fds: %d before, %d after", fds_before, count_fds());
+	free(k);
+}
+
+int main(void)
+{
+	T_RUN(test_tiny_guest);
+	T_EXIT();
+}
