@@ -85,7 +85,9 @@ static int dump_all(struct kvm_vm *vm, const char *dir)
 	for (unsigned i = 0; i < b->acpi.n; i++) {
 		const struct acpi_table *t = &b->acpi.t[i];
 		char name[16];
-		snprintf(name, sizeof(name), "%s.dat", t->sig);
+		/* the RSDP is a structure, not a table with a header: iasl -d
+		 * takes every .dat, so it gets its own name */
+		snprintf(name, sizeof(name), strcmp(t->sig, "RSDP") ? "%s.dat" : "rsdp.bin", t->sig);
 		if ((r = dump_file(dir, name, gmem_get(&vm->mem, t->gpa, t->len), t->len)))
 			return r;
 	}

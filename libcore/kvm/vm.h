@@ -107,7 +107,7 @@ void kvm_vm_dump_console(struct kvm_vm *vm, int fd);
 const char *kvm_exit_name(enum kvm_exit e);
 
 /* Writes into dir (created if missing): zero_page.bin, cmdline.txt,
- * e820.txt, layout.txt and each ACPI table as <SIG>.dat, exactly as
+ * e820.txt, layout.txt, rsdp.bin and each ACPI table as <SIG>.dat, exactly as
  * kvm_vm_create() would give them to the guest. Returns 0 or -errno with a
  * message in why. */
 int kvm_dump_boot(const struct kvm_vm_cfg *cfg, const char *dir, char *why, size_t why_len);
