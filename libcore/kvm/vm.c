@@ -56,6 +56,8 @@ void kvm_vm_stop(struct kvm_vm *vm, enum kvm_exit e, const char *fmt, ...)
 			vsnprintf(vm->why, sizeof(vm->why), fmt, ap);
 			va_end(ap);
 		}
+		if (vm->cfg.on_exit)
+			vm->cfg.on_exit(vm->cfg.on_exit_ctx, e, vm->why);
 	}
 	__atomic_store_n(&vm->stopping, 1, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < vm->n_vcpu; i++) {
@@ -76,11 +78,11 @@ void kvm_vm_kill(struct kvm_vm *vm)
 
 /* ---- guest description (shared with --dump-boot) --------------------- */
 
-int kvm_vm_load(struct kvm_vm *vm)
+/* Checks what can be checked without KVM: CPU and device counts, the
+ * bzImage's header. Returns 0 or -errno with vm->why filled. */
+static int validate(struct kvm_vm *vm)
 {
 	const struct kvm_vm_cfg *cfg = &vm->cfg;
-	struct acpi_window win[KVM_MMIO_MAX];
-	struct boot_cfg bc;
 	const char *why = NULL;
 	int r;
 
@@ -96,6 +98,19 @@ int kvm_vm_load(struct kvm_vm *vm)
 		snprintf(vm->why, sizeof(vm->why), "kernel: %s", why);
 		return r;
 	}
+	return 0;
+}
+
+int kvm_vm_load(struct kvm_vm *vm)
+{
+	const struct kvm_vm_cfg *cfg = &vm->cfg;
+	struct acpi_window win[KVM_MMIO_MAX];
+	struct boot_cfg bc;
+	const char *why = NULL;
+	int r;
+
+	if ((r = validate(vm)))
+		return r;
 	for (unsigned i = 0; i < cfg->n_devs; i++)
 		win[i] = (struct acpi_window){ KVM_MMIO_BASE + i * KVM_MMIO_STRIDE, KVM_MMIO_SIZE,
 					       KVM_MMIO_GSI_BASE + i };
@@ -167,30 +182,43 @@ static void uart_irq(void *ctx)
 	ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
 }
 
-/* Opens /dev/kvm and checks the API. */
-static int open_kvm(struct kvm_vm *vm)
+int kvm_open_checked(char *why, size_t why_len)
 {
-	int v;
-
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0)
-		return fail(vm, -errno, "open /dev/kvm");
-	v = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
-	if (v != KVM_API_VERSION) {
-		snprintf(vm->why, sizeof(vm->why), "KVM_GET_API_VERSION: %d, need %d", v, KVM_API_VERSION);
-		return -ENOTSUP;
-	}
 	static const struct { int cap; const char *name; } need[] = {
 		{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" }, { KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
 		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" }, { KVM_CAP_PIT2, "KVM_CAP_PIT2" },
 		{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" }, { KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
 	};
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), v, e;
+
+	if (fd < 0) {
+		e = -errno;
+		snprintf(why, why_len, "open /dev/kvm: %s", strerror(-e));
+		return e;
+	}
+	v = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (v != KVM_API_VERSION) {
+		snprintf(why, why_len, "KVM_GET_API_VERSION: %d, need %d", v, KVM_API_VERSION);
+		close(fd);
+		return -ENOTSUP;
+	}
 	for (unsigned i = 0; i < ARRAY_SIZE(need); i++) {
-		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0) {
-			snprintf(vm->why, sizeof(vm->why), "KVM_CHECK_EXTENSION: %s missing", need[i].name);
+		if (ioctl(fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0) {
+			snprintf(why, why_len, "KVM_CHECK_EXTENSION: %s missing", need[i].name);
+			close(fd);
 			return -ENOTSUP;
 		}
 	}
+	return fd;
+}
+
+static int open_kvm(struct kvm_vm *vm)
+{
+	int fd = kvm_open_checked(vm->why, sizeof(vm->why));
+
+	if (fd < 0)
+		return fd;
+	vm->kvm_fd = fd;
 	return 0;
 }
 
@@ -271,10 +299,10 @@ int kvm_vm_create(struct kvm_vm *vm, const struct kvm_vm_cfg *cfg)
 		snprintf(vm->why, sizeof(vm->why), "no device loop");
 		return -EINVAL;
 	}
-	if ((r = open_kvm(vm)) || (r = create_vm(vm)) || (r = kvm_vm_map_ram(vm, vm->vm_fd)) ||
+	if ((r = validate(vm)) || (r = open_kvm(vm)) || (r = create_vm(vm)) || (r = kvm_vm_map_ram(vm, vm->vm_fd)) ||
 	    (r = kvm_vm_load(vm)))
 		return r;
-	uart_init(&vm->uart, cfg->console ? 2 : -1, uart_irq, vm);
+	uart_init(&vm->uart, cfg->console_fd, uart_irq, vm);
 	vm->uart_ready = true;
 	if ((r = create_devices(vm)))
 		return r;
@@ -422,29 +450,4 @@ void kvm_vm_dump_console(struct kvm_vm *vm, int fd)
 {
 	if (vm->uart_ready)
 		uart_dump_ring(&vm->uart, fd);
-}
-
-/* ---- host check ----------------------------------------------------- */
-
-int kvm_host_usable(char *why, size_t why_len)
-{
-	uint8_t *cpu;
-	size_t len;
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), r;
-
-	if (fd < 0) {
-		r = -errno;
-		snprintf(why, why_len, "open /dev/kvm: %s", strerror(-r));
-		return r;
-	}
-	close(fd);
-	if ((r = read_file("/proc/cpuinfo", 16 << 20, &cpu, &len))) {
-		snprintf(why, why_len, "read /proc/cpuinfo: %s", strerror(-r));
-		return r;
-	}
-	r = (strstr((char *)cpu, " vmx") || strstr((char *)cpu, " svm")) ? 0 : -ENOTSUP;
-	free(cpu);
-	if (r)
-		snprintf(why, why_len, "the CPU has no vmx or svm flag (/dev/kvm cannot run a stock kernel here)");
-	return r;
 }

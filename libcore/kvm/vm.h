@@ -36,10 +36,14 @@ struct kvm_vm_cfg {
 	const char *cmdline;       /* the caller's part; windows are appended */
 	unsigned cpus;             /* 1..KVM_MAX_CPUS */
 	uint64_t mem_size;         /* bytes */
-	bool console;              /* guest console to stderr (else ring only) */
+	int console_fd;            /* guest console written here; -1: ring only */
 	struct vdev **devs;        /* back ends, one virtio-mmio window each */
 	unsigned n_devs;
 	struct loop *loop;         /* the devices' loop; the VM's I/O thread runs it */
+	/* Called once, on the thread that saw it, when the guest stops (or
+	 * kvm_vm_kill()); why is "" or a one-line reason. May be NULL. */
+	void (*on_exit)(void *ctx, int exit, const char *why);
+	void *on_exit_ctx;
 };
 
 enum kvm_exit {
@@ -112,9 +116,15 @@ const char *kvm_exit_name(enum kvm_exit e);
  * message in why. */
 int kvm_dump_boot(const struct kvm_vm_cfg *cfg, const char *dir, char *why, size_t why_len);
 
-/* Whether this host can run a stock kernel under KVM: /dev/kvm opens and
- * the CPU has vmx or svm. Returns 0, or -errno with the reason in why. */
-int kvm_host_usable(char *why, size_t why_len);
+/* Opens /dev/kvm and checks the API version and the capabilities the
+ * monitor needs. Returns the fd, or -errno with the reason in why. */
+int kvm_open_checked(char *why, size_t why_len);
+
+struct vmm_config;
+/* --dump-boot for `voidbox run`: what the KVM monitor would give the guest
+ * that run's config describes (vmm/vmm.h), written to dir. Returns 0 or
+ * -errno with why filled. */
+int kvm_vmm_dump_boot(const struct vmm_config *c, const char *dir, char *why, size_t why_len);
 
 /* internal: shared by vm.c, vcpu.c and dump.c */
 int kvm_vm_load(struct kvm_vm *vm);

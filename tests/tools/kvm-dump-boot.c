@@ -12,7 +12,7 @@
 
 int main(int argc, char **argv)
 {
-	struct kvm_vm_cfg cfg = { .cpus = 1, .mem_size = 256ULL << 20, .cmdline = "console=ttyS0" };
+	struct kvm_vm_cfg cfg = { .cpus = 1, .mem_size = 256ULL << 20, .cmdline = "console=ttyS0", .console_fd = -1 };
 	uint8_t *kernel = NULL, *initrd = NULL;
 	size_t klen = 0, ilen = 0;
 	uint64_t v;

@@ -8,12 +8,14 @@
  * ioctl and errno. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kvm/layout.h"
 #include "kvm/vm.h"
+#include "vmm/vmm.h"
 #include "kvm_guest.h"
 #include "t.h"
 
@@ -89,7 +91,7 @@ static void test_tiny_guest(void)
 	tg_echo_init(&echo);
 	struct kvm_vm_cfg cfg = {
 		.kernel = k, .kernel_size = klen, .cmdline = "console=ttyS0 vb-test=1",
-		.cpus = 2, .mem_size = 64ULL << 20, .devs = devs, .n_devs = 1, .loop = &loop,
+		.cpus = 2, .mem_size = 64ULL << 20, .devs = devs, .n_devs = 1, .loop = &loop, .console_fd = -1,
 	};
 	r = kvm_vm_create(&vm, &cfg);
 	if (r && host_lacks(vm.why)) {
@@ -155,8 +157,80 @@ static void test_tiny_guest(void)
 	free(k);
 }
 
+/* The same guest through vmm_kvm_ops, as `voidbox run --vmm kvm` drives
+ * it: files by path, console on an fd, the end on done_fd. Then the bad
+ * inputs run refuses with one line. */
+static void test_vmm_ops(void)
+{
+	char kpath[64], why[256];
+	struct tg_echo echo;
+	struct loop loop;
+	struct vmm v;
+	struct pollfd p;
+	char out[4096];
+	int pipefd[2], fd;
+	size_t klen;
+	uint8_t *k = tg_bzimage(&klen);
+	ssize_t n;
+
+	if ((fd = kvm_open_checked(why, sizeof(why))) < 0) {
+		free(k);
+		T_SKIP("%s", why);
+	}
+	close(fd);
+	snprintf(kpath, sizeof(kpath), "/tmp/vb-kvm-guest-%d.bz", (int)getpid());
+	fd = open(kpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	T_REQUIRE(fd >= 0 && write_full(fd, k, klen) == 0, "write %s", kpath);
+	close(fd);
+	free(k);
+	T_REQUIRE(loop_init(&loop) == 0 && pipe2(pipefd, O_CLOEXEC) == 0, "set-up");
+	tg_echo_init(&echo);
+	struct vmm_config c = {
+		.kernel = kpath, .cmdline = "vb-vmm=1", .cpus = 1, .mem_bytes = 64ULL << 20,
+		.console_fd = pipefd[1], .loop = &loop, .ndevs = 1, .devs = { { .dev = &echo.dev } },
+	};
+	T_REQUIRE(vmm_init(&v, &vmm_kvm_ops) == 0, "vmm_init");
+	if (vmm_kvm_ops.start(&v, &c)) {
+		snprintf(why, sizeof(why), "%s", v.why);
+		vmm_fini(&v);
+		unlink(kpath);
+		if (host_lacks(why))
+			T_SKIP("host KVM lacks it: %s", why);
+		T_REQUIRE(0, "start: %s", why);
+	}
+	p = (struct pollfd){ .fd = v.done_fd, .events = POLLIN };
+	T_CHECK(poll(&p, 1, GUEST_TIMEOUT_S * 1000) == 1, "done_fd never readable");
+	T_CHECK(v.end == VMM_POWEROFF, "end %d: %s", v.end, v.why);
+	vmm_fini(&v);
+	close(pipefd[1]);
+	n = read_full(pipefd[0], out, sizeof(out) - 1);
+	out[n > 0 ? n : 0] = 0;
+	close(pipefd[0]);
+	T_CHECK(strstr(out, "console=ttyS0 panic=-1 vb-vmm=1 virtio_mmio.device=512@0xd0000000:5\n"), "console: %.200s", out);
+	T_CHECK(strstr(out, "1:PING\n"), "console: %.200s", out);
+	/* bad inputs: one line each, before any guest runs */
+	static const struct { const char *kernel; uint64_t mem; unsigned cpus; const char *want; } bad[] = {
+		{ "/nonexistent/vmlinuz", 64 << 20, 1, "kernel /nonexistent/vmlinuz: No such file" },
+		{ "/proc/self/exe", 64 << 20, 1, "kernel: " },
+		{ NULL, 16 << 20, 1, "kernel too large for --memory" },
+		{ NULL, 64 << 20, 0, "--cpus" },
+	};
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		c.kernel = bad[i].kernel ? bad[i].kernel : kpath;
+		c.mem_bytes = bad[i].mem;
+		c.cpus = bad[i].cpus;
+		T_REQUIRE(vmm_init(&v, &vmm_kvm_ops) == 0, "vmm_init");
+		int r = vmm_kvm_ops.start(&v, &c);
+		T_CHECK(r < 0 && strstr(v.why, bad[i].want) && !strchr(v.why, '\n'), "bad input %u: %d %s", i, r, v.why);
+		vmm_fini(&v);
+	}
+	unlink(kpath);
+	loop_fini(&loop);
+}
+
 int main(void)
 {
 	T_RUN(test_tiny_guest);
+	T_RUN(test_vmm_ops);
 	T_EXIT();
 }

@@ -4,15 +4,20 @@
  * over fake guest memory and the echo back end of kvm_guest.h; once inline
  * (no I/O thread) and once with the device loop on its own thread, as in
  * the VM. Also the hostile cases: bad widths, unaligned and unknown
- * registers, features never offered, a broken ring (NEEDS_RESET). */
+ * registers, features never offered, a broken ring (NEEDS_RESET). And the
+ * real vsock back end reached through the transport: a host CONNECT
+ * arrives in the guest's RX queue as an OP_REQUEST, with an interrupt. */
 #include <errno.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "kvm/mmio.h"
+#include "virtio/vsock.h"
 #include "kvm_guest.h"
 #include "t.h"
 
@@ -308,10 +313,93 @@ static void test_bad_setup(void)
 	ctx_fini(cp);
 }
 
+/* Sets up queue qi of c's window with rings at base (desc), base+0x400
+ * (avail), base+0x800 (used). */
+static void setup_queue_at(struct ctx *c, unsigned qi, uint16_t num, uint32_t base)
+{
+	wr(c, MMIO_R_QUEUE_SEL, qi);
+	wr(c, MMIO_R_QUEUE_NUM, num);
+	wr(c, MMIO_R_QUEUE_DESC_LO, base);
+	wr(c, MMIO_R_QUEUE_AVAIL_LO, base + 0x400);
+	wr(c, MMIO_R_QUEUE_USED_LO, base + 0x800);
+	wr(c, MMIO_R_QUEUE_READY, 1);
+}
+
+static void test_vsock_through_mmio(void)
+{
+	struct ctx c;
+	struct vsock_dev vs;
+	struct gmem_region r = { .gpa = 0, .size = MEM_SIZE };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t cid = 0;
+	uint16_t *avail, *used;
+	struct vring_desc_le *d;
+	int fd;
+
+	memset(&c, 0, sizeof(c));
+	c.ram = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	T_REQUIRE(c.ram != MAP_FAILED, "mmap");
+	r.hva = c.ram;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/vb-kvm-mmio-%d.sock", (int)getpid());
+	T_REQUIRE(!gmem_add(&c.mem, &r) && !loop_init(&c.loop) && !mmio_bus_init(&c.bus, &c.loop), "set-up");
+	T_REQUIRE(vsock_dev_init(&vs, &c.loop, 5, sa.sun_path) == 0, "vsock_dev_init");
+	T_REQUIRE(mmio_dev_init(&c.m, &c.bus, vsock_dev_vdev(&vs), &c.mem, 0xd0000000, 0x200, 5) == 0, "mmio_dev_init");
+	T_CHECK(rd(&c, MMIO_R_DEVICE_ID) == VIRTIO_ID_VSOCK, "device id %u", rd(&c, MMIO_R_DEVICE_ID));
+	wr(&c, MMIO_R_DEV_FEATURES_SEL, 1);
+	T_CHECK(rd(&c, MMIO_R_DEV_FEATURES) & 1, "VERSION_1 not offered");
+	T_CHECK(negotiate(&c, 0, 1) & VIRTIO_S_FEATURES_OK, "FEATURES_OK");
+	mmio_dev_read(&c.m, MMIO_R_CONFIG, &cid, 8);
+	T_CHECK(cid == 5, "guest_cid %llu", (unsigned long long)cid);
+	for (unsigned q = 0; q < 3; q++)
+		setup_queue_at(&c, q, 8, 0x10000 + q * 0x1000);
+	wr(&c, MMIO_R_STATUS, 0xf);
+	T_CHECK(rd(&c, MMIO_R_STATUS) == 0xf && vs.vdev.started, "vsock not started: status %x", rd(&c, MMIO_R_STATUS));
+	/* four RX buffers of 4 KiB, then the RX notify */
+	d = (void *)(c.ram + 0x10000);
+	avail = (void *)(c.ram + 0x10400);
+	used = (void *)(c.ram + 0x10800);
+	for (uint16_t i = 0; i < 4; i++) {
+		d[i] = (struct vring_desc_le){ 0x20000 + i * 0x1000, 0x1000, 2, 0 };
+		avail[2 + i] = i;
+	}
+	__atomic_store_n(&avail[1], 4, __ATOMIC_RELEASE);
+	wr(&c, MMIO_R_QUEUE_NOTIFY, VSOCK_RXQ);
+	/* a host program connects to guest port 1024 */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	T_REQUIRE(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s", sa.sun_path);
+	T_REQUIRE(write(fd, "CONNECT 1024\n", 13) == 13, "write CONNECT");
+	T_REQUIRE(wait_irq(&c), "no interrupt for the connection request");
+	T_CHECK(used[1] >= 1, "used idx %u", used[1]);
+	const uint8_t *h = c.ram + 0x20000 + 0x1000 * (((uint32_t *)(used + 2))[0]);
+	uint64_t src_cid, dst_cid;
+	uint32_t dst_port;
+	uint16_t type, op;
+	memcpy(&src_cid, h, 8);
+	memcpy(&dst_cid, h + 8, 8);
+	memcpy(&dst_port, h + 20, 4);
+	memcpy(&type, h + 28, 2);
+	memcpy(&op, h + 30, 2);
+	T_CHECK(src_cid == 2 && dst_cid == 5 && dst_port == 1024 && type == 1 && op == 1,
+		"packet: %llu -> %llu port %u type %u op %u", (unsigned long long)src_cid,
+		(unsigned long long)dst_cid, dst_port, type, op);
+	T_CHECK(rd(&c, MMIO_R_INTERRUPT_STATUS) == MMIO_INT_VRING, "isr");
+	wr(&c, MMIO_R_INTERRUPT_ACK, MMIO_INT_VRING);
+	/* the driver goes away: reset reaches the back end */
+	wr(&c, MMIO_R_STATUS, 0);
+	T_CHECK(!vs.vdev.started && rd(&c, MMIO_R_STATUS) == 0, "reset");
+	close(fd);
+	mmio_dev_fini(&c.m);
+	vsock_dev_fini(&vs);
+	mmio_bus_fini(&c.bus);
+	loop_fini(&c.loop);
+	munmap(c.ram, MEM_SIZE);
+}
+
 int main(void)
 {
 	T_RUN(test_linux_sequence_inline);
 	T_RUN(test_linux_sequence_io_thread);
 	T_RUN(test_bad_setup);
+	T_RUN(test_vsock_through_mmio);
 	T_EXIT();
 }
