@@ -147,7 +147,7 @@ static int walk(struct pcap_reader *r, const struct pcap_opts *o, struct pcap_fl
 	struct pcap_frame f;
 	struct pcap_pkt pkt;
 	uint64_t shown = 0;
-	int rc;
+	int rc = 0;
 
 	while ((!o->count || shown < o->count) && (rc = pcap_reader_next(r, &f)) == 1) {
 		pcap_decode(&o->cfg, r->linktype, f.data, f.caplen, f.wirelen, &pkt, &line);

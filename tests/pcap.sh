@@ -155,15 +155,18 @@ check pcap_capture_content content
 check pcap_tshark_fields_lo $CMP decode "$VOIDBOX" "$LO" $DNSPORT
 check pcap_tshark_fields_arp $CMP decode "$VOIDBOX" "$ARP"
 
-# line for line as tcpdump -nS prints them (DNS on 5300 stays undecoded in both)
+# line for line as tcpdump -nS (and -nSe) prints them (DNS on 5300 stays
+# undecoded in both)
 for f in lo arp; do
-	TZ=UTC tcpdump -nS -r "$TMP/$f.pcap" >"$TMP/$f.tcpdump" 2>/dev/null
-	TZ=UTC "$VOIDBOX" pcap "$TMP/$f.pcap" >"$TMP/$f.voidbox"
-	if [ -s "$TMP/$f.tcpdump" ] && cmp -s "$TMP/$f.tcpdump" "$TMP/$f.voidbox"; then
-		pass pcap_tcpdump_lines_$f
-	else
-		fail pcap_tcpdump_lines_$f "$(diff "$TMP/$f.tcpdump" "$TMP/$f.voidbox" | head -n 3 | tr '\n' ' ')"
-	fi
+	for e in "" -e; do
+		TZ=UTC tcpdump -nS $e -r "$TMP/$f.pcap" >"$TMP/$f.tcpdump" 2>/dev/null
+		TZ=UTC "$VOIDBOX" pcap $e "$TMP/$f.pcap" >"$TMP/$f.voidbox"
+		if [ -s "$TMP/$f.tcpdump" ] && cmp -s "$TMP/$f.tcpdump" "$TMP/$f.voidbox"; then
+			pass pcap_tcpdump_lines_$f$e
+		else
+			fail pcap_tcpdump_lines_$f$e "$(diff "$TMP/$f.tcpdump" "$TMP/$f.voidbox" | head -n 3 | tr '\n' ' ')"
+		fi
+	done
 done
 
 check pcap_tshark_stats_lo $CMP stats "$VOIDBOX" "$LO"

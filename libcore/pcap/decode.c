@@ -71,6 +71,23 @@ void pcap_line_endpoints(struct pcap_line *l, const struct pcap_pkt *pkt, int po
 		      pkt->ip6_ext & PKT_EXT_FRAG ? "frag " : "");
 }
 
+const uint8_t *pcap_ports(struct pcap_cur c, size_t hlen, const char *proto, struct pcap_pkt *pkt,
+			  struct pcap_line *l)
+{
+	const uint8_t *h = pcap_cur_get(&c, 0, hlen);
+
+	if (!h) {
+		pcap_line_endpoints(l, pkt, 0);
+		pcap_line_add(l, "[|%s]", proto);
+		return NULL;
+	}
+	pkt->flags |= PKT_PORTS;
+	pkt->sport = pcap_be16(h);
+	pkt->dport = pcap_be16(h + 2);
+	pcap_line_endpoints(l, pkt, 1);
+	return h;
+}
+
 void pcap_format_time(struct pcap_line *out, uint64_t ts_ns, int nsec, char mode)
 {
 	time_t sec = (time_t)(ts_ns / 1000000000u);
@@ -119,18 +136,23 @@ static const char *ethertype_name(uint16_t t)
 }
 
 /* Decodes the network layer named by ethertype t; c holds it as captured,
- * len is what was on the wire. */
-static void decode_l3(const struct pcap_decode_cfg *cfg, uint16_t t, struct pcap_cur c, size_t len,
-		      struct pcap_pkt *pkt, struct pcap_line *l)
+ * len is what was on the wire. Unless named (the link header already
+ * printed the ethertype, as tcpdump -e does), the line says which
+ * protocol follows: "IP ", "IP6 ", "ARP, ". */
+static void decode_l3(const struct pcap_decode_cfg *cfg, uint16_t t, int named, struct pcap_cur c,
+		      size_t len, struct pcap_pkt *pkt, struct pcap_line *l)
 {
 	switch (t) {
 	case 0x0800:
+		pcap_line_add(l, named ? "" : "IP ");
 		pcap_decode_ipv4(cfg, c, pkt, l);
 		break;
 	case 0x86dd:
+		pcap_line_add(l, named ? "" : "IP6 ");
 		pcap_decode_ipv6(cfg, c, pkt, l);
 		break;
 	case 0x0806:
+		pcap_line_add(l, named ? "" : "ARP, ");
 		pcap_decode_arp(c, len, pkt, l);
 		break;
 	default:
@@ -139,6 +161,15 @@ static void decode_l3(const struct pcap_decode_cfg *cfg, uint16_t t, struct pcap
 		else
 			pcap_line_add(l, "ethertype 0x%04x [not decoded], length %zu", t, len);
 	}
+}
+
+/* With cfg->link, prints the ethertype and the length as tcpdump -e does. */
+static void add_ethertype(const struct pcap_decode_cfg *cfg, uint16_t t, size_t len,
+			  struct pcap_line *l)
+{
+	if (cfg->link)
+		pcap_line_add(l, "ethertype %s (0x%04x), length %zu: ",
+			      ethertype_name(t) ? ethertype_name(t) : "Unknown", t, len);
 }
 
 void pcap_line_mac(struct pcap_line *l, const uint8_t *m)
@@ -180,12 +211,10 @@ static void decode_eth(const struct pcap_decode_cfg *cfg, struct pcap_cur c, siz
 		pcap_line_add(l, "802.3 LLC [not decoded], length %zu", len);
 		return;
 	}
-	if (cfg->link)
-		pcap_line_add(l, "ethertype %s (0x%04x), length %zu: ",
-			      ethertype_name(t) ? ethertype_name(t) : "Unknown", t, len + off);
+	add_ethertype(cfg, t, len + off, l);
 	c.p += off;
 	c.len -= off;
-	decode_l3(cfg, t, c, len, pkt, l);
+	decode_l3(cfg, t, cfg->link, c, len, pkt, l);
 }
 
 /* Linux cooked capture v1: 16-byte header ending in the protocol type. */
@@ -203,9 +232,11 @@ static void decode_sll(const struct pcap_decode_cfg *cfg, struct pcap_cur c, siz
 	type = pcap_be16(h);
 	if (cfg->link)
 		pcap_line_add(l, "%s ", type < ARRAY_SIZE(dir) ? dir[type] : "?");
+	add_ethertype(cfg, pcap_be16(h + 14), len, l);
 	c.p += SLL_HDR_LEN;
 	c.len -= SLL_HDR_LEN;
-	decode_l3(cfg, pcap_be16(h + 14), c, len >= SLL_HDR_LEN ? len - SLL_HDR_LEN : 0, pkt, l);
+	decode_l3(cfg, pcap_be16(h + 14), cfg->link, c, len >= SLL_HDR_LEN ? len - SLL_HDR_LEN : 0,
+		  pkt, l);
 }
 
 void pcap_decode(const struct pcap_decode_cfg *cfg, uint32_t linktype, const uint8_t *p,
@@ -227,7 +258,7 @@ void pcap_decode(const struct pcap_decode_cfg *cfg, uint32_t linktype, const uin
 		decode_sll(cfg, c, wirelen, pkt, out);
 		break;
 	case PCAP_LINKTYPE_RAW:
-		decode_l3(cfg, (p[0] >> 4) == 6 ? 0x86dd : 0x0800, c, wirelen, pkt, out);
+		decode_l3(cfg, (p[0] >> 4) == 6 ? 0x86dd : 0x0800, 0, c, wirelen, pkt, out);
 		break;
 	default:
 		pcap_line_add(out, "linktype %u [not decoded], length %u", linktype, wirelen);

@@ -94,6 +94,11 @@ void pcap_line_mac(struct pcap_line *l, const uint8_t *m);
 /* Appends "SRC > DST: " from pkt, each with ".PORT" when ports is set,
  * then markers of the IPv6 extension headers passed ("HBH "...). */
 void pcap_line_endpoints(struct pcap_line *l, const struct pcap_pkt *pkt, int ports);
+/* Starts a TCP or UDP header (hlen bytes) in c: fills pkt's ports and
+ * prints "SRC.PORT > DST.PORT: ". Returns the header, or NULL after
+ * printing the endpoints and "[|proto]" when it was not captured. */
+const uint8_t *pcap_ports(struct pcap_cur c, size_t hlen, const char *proto, struct pcap_pkt *pkt,
+			  struct pcap_line *l);
 /* Returns a pointer to n bytes at off in c, or NULL if they were not captured. */
 static inline const uint8_t *pcap_cur_get(const struct pcap_cur *c, size_t off, size_t n)
 {

@@ -13,7 +13,6 @@ void pcap_decode_arp(struct pcap_cur c, size_t len, struct pcap_pkt *pkt, struct
 	const uint8_t *h = pcap_cur_get(&c, 0, ARP_HDR_LEN), *b;
 	uint16_t htype, ptype, op;
 
-	pcap_line_add(l, "ARP, ");
 	if (!h) {
 		pcap_line_add(l, "[|arp] length %zu", len);
 		return;

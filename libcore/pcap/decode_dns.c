@@ -47,6 +47,28 @@ static const uint8_t *dns_get(const struct dns_msg *m, size_t off, size_t n, enu
 	return p;
 }
 
+/* Writes the n bytes at p into out as printable text: bytes in special
+ * get a backslash, other bytes outside '!'..'~' (' '..'~' with space_ok)
+ * become \DDD. outsz must allow 4 bytes per input byte plus one. Returns the
+ * length written. */
+static size_t dns_escape(char *out, size_t outsz, const uint8_t *p, size_t n, const char *special,
+			 int space_ok)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t ch = p[i];
+
+		if (ch && strchr(special, ch))
+			w += (size_t)snprintf(out + w, outsz - w, "\\%c", ch);
+		else if ((ch > 0x20 || (space_ok && ch == 0x20)) && ch < 0x7f)
+			w += (size_t)snprintf(out + w, outsz - w, "%c", ch);
+		else
+			w += (size_t)snprintf(out + w, outsz - w, "\\%03u", ch);
+	}
+	return w;
+}
+
 /* Reads the name at *off into out (text with a trailing dot) and moves
  * *off past it. Returns DNS_OK or why not. */
 static enum dns_err dns_name(const struct dns_msg *m, size_t *off, char *out, size_t outsz)
@@ -86,18 +108,7 @@ static enum dns_err dns_name(const struct dns_msg *m, size_t *off, char *out, si
 		const uint8_t *lab = dns_get(m, pos + 1, b[0], &err);
 		if (!lab)
 			return err;
-		for (size_t i = 0; i < b[0]; i++) {
-			uint8_t ch = lab[i];
-			int k;
-
-			if (ch == '.' || ch == '\\')
-				k = snprintf(out + n, outsz - n, "\\%c", ch);
-			else if (ch > 0x20 && ch < 0x7f)
-				k = snprintf(out + n, outsz - n, "%c", ch);
-			else
-				k = snprintf(out + n, outsz - n, "\\%03u", ch);
-			n += (size_t)k;
-		}
+		n += dns_escape(out + n, outsz - n, lab, b[0], ".\\", 0);
 		n += (size_t)snprintf(out + n, outsz - n, ".");
 		pos += (size_t)b[0] + 1;
 	}
@@ -212,7 +223,10 @@ static enum dns_err dns_rr(const struct dns_msg *m, size_t *off, struct pcap_lin
 
 			if (n > (size_t)rdlen - i - 1)
 				return DNS_SHORT;
-			pcap_line_add(l, " \"%.*s\"", (int)n, (const char *)d + i + 1);
+			char txt[256 * 4 + 1];
+
+			dns_escape(txt, sizeof(txt), d + i + 1, n, "\"\\", 1);
+			pcap_line_add(l, " \"%s\"", txt);
 			i += n + 1;
 		}
 		break;

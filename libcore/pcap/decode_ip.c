@@ -44,22 +44,31 @@ static void decode_transport(const struct pcap_decode_cfg *cfg, uint8_t proto, s
 	pcap_line_add(l, "ip-proto-%u [not decoded], length %zu", proto, len);
 }
 
+/* Returns the fixed header of hlen bytes, or NULL after marking it cut
+ * short or of the wrong version. */
+static const uint8_t *ip_start(struct pcap_cur c, size_t hlen, unsigned version,
+			       struct pcap_line *l)
+{
+	const uint8_t *h = pcap_cur_get(&c, 0, hlen);
+
+	if (!h)
+		pcap_line_add(l, version == 4 ? "[|ip]" : "[|ip6]");
+	else if (h[0] >> 4 != version)
+		pcap_line_add(l, "[bad version %u]", h[0] >> 4);
+	else
+		return h;
+	return NULL;
+}
+
 void pcap_decode_ipv4(const struct pcap_decode_cfg *cfg, struct pcap_cur c, struct pcap_pkt *pkt,
 		      struct pcap_line *l)
 {
-	const uint8_t *h = pcap_cur_get(&c, 0, IP4_HDR_LEN);
+	const uint8_t *h = ip_start(c, IP4_HDR_LEN, 4, l);
 	size_t ihl, tot, frag;
 	struct pcap_cur pl;
 
-	pcap_line_add(l, "IP ");
-	if (!h) {
-		pcap_line_add(l, "[|ip]");
+	if (!h)
 		return;
-	}
-	if (h[0] >> 4 != 4) {
-		pcap_line_add(l, "[bad version %u]", h[0] >> 4);
-		return;
-	}
 	ihl = (size_t)(h[0] & 0xf) * 4;
 	tot = pcap_be16(h + 2);
 	if (ihl < IP4_HDR_LEN || tot < ihl) {
@@ -94,20 +103,13 @@ void pcap_decode_ipv4(const struct pcap_decode_cfg *cfg, struct pcap_cur c, stru
 void pcap_decode_ipv6(const struct pcap_decode_cfg *cfg, struct pcap_cur c, struct pcap_pkt *pkt,
 		      struct pcap_line *l)
 {
-	const uint8_t *h = pcap_cur_get(&c, 0, IP6_HDR_LEN), *e;
+	const uint8_t *h = ip_start(c, IP6_HDR_LEN, 6, l), *e;
 	size_t plen, off = IP6_HDR_LEN, elen;
 	uint8_t nh;
 	struct pcap_cur pl;
 
-	pcap_line_add(l, "IP6 ");
-	if (!h) {
-		pcap_line_add(l, "[|ip6]");
+	if (!h)
 		return;
-	}
-	if (h[0] >> 4 != 6) {
-		pcap_line_add(l, "[bad version %u]", h[0] >> 4);
-		return;
-	}
 	pkt->flags |= PKT_IP6;
 	pkt->family = 6;
 	memcpy(pkt->src, h + 8, 16);

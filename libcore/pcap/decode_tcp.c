@@ -103,24 +103,17 @@ static void add_options(struct pcap_line *l, const uint8_t *o, size_t n)
 void pcap_decode_tcp(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_t len,
 		     struct pcap_pkt *pkt, struct pcap_line *l)
 {
-	const uint8_t *h = pcap_cur_get(&c, 0, TCP_HDR_LEN), *o, *dl;
+	const uint8_t *h, *o, *dl;
 	size_t doff, payload;
 	uint8_t f;
 
 	pkt->flags |= PKT_TCP;
-	if (!h) {
-		pcap_line_endpoints(l, pkt, 0);
-		pcap_line_add(l, "[|tcp]");
+	if (!(h = pcap_ports(c, TCP_HDR_LEN, "tcp", pkt, l)))
 		return;
-	}
-	pkt->flags |= PKT_PORTS;
-	pkt->sport = pcap_be16(h);
-	pkt->dport = pcap_be16(h + 2);
 	pkt->seq = pcap_be32(h + 4);
 	pkt->ack = pcap_be32(h + 8);
 	pkt->tcp_flags = f = h[13];
 	doff = (size_t)(h[12] >> 4) * 4;
-	pcap_line_endpoints(l, pkt, 1);
 	if (doff < TCP_HDR_LEN || doff > len) {
 		pcap_line_add(l, "[bad header length %zu, segment length %zu]", doff, len);
 		return;

@@ -8,20 +8,13 @@
 void pcap_decode_udp(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_t len,
 		     struct pcap_pkt *pkt, struct pcap_line *l)
 {
-	const uint8_t *h = pcap_cur_get(&c, 0, UDP_HDR_LEN);
+	const uint8_t *h;
 	size_t ulen;
 
 	pkt->flags |= PKT_UDP;
-	if (!h) {
-		pcap_line_endpoints(l, pkt, 0);
-		pcap_line_add(l, "[|udp]");
+	if (!(h = pcap_ports(c, UDP_HDR_LEN, "udp", pkt, l)))
 		return;
-	}
-	pkt->flags |= PKT_PORTS;
-	pkt->sport = pcap_be16(h);
-	pkt->dport = pcap_be16(h + 2);
 	ulen = pcap_be16(h + 4);
-	pcap_line_endpoints(l, pkt, 1);
 	if (ulen < UDP_HDR_LEN || ulen > len) {
 		pcap_line_add(l, "[bad udp length %zu, ip payload %zu]", ulen, len);
 		return;

@@ -377,6 +377,14 @@ static void test_dns(void)
 	put(&m, "", 1);
 	put32(&m, 0x00020001);
 	T_DNS(&m, m.len, "7+ NS? . (17)");
+	/* TXT with a quote, a newline and a backslash stays on one line. */
+	dns_hdr(&m, 9, 0x8180, 0, 1);
+	put(&m, "", 1);
+	put32(&m, 0x00100001);
+	put32(&m, 60);
+	put16(&m, 9);
+	put(&m, "\4a\"\n\\\3b c", 9);
+	T_DNS(&m, m.len, "9 1/0/0 TXT \"a\\\"\\010\\\\\" \"b c\" (32)");
 	/* The question runs past the end of the message. */
 	dns_hdr(&m, 8, 0x0100, 1, 0);
 	put(&m, "\5ab", 3);
