@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/applet.h"
@@ -16,6 +17,7 @@
 #include "pcap/filter.h"
 #include "pcap/flows.h"
 #include "pcap/reader.h"
+#include "pcap/writer.h"
 
 #define PCAP_USAGE                                                                      \
 	"usage: voidbox pcap [OPTIONS] FILE|-\n"                                        \
@@ -29,6 +31,9 @@
 	"      --dns-port N    also decode port N as DNS (53 always is; up to 7 more)\n" \
 	"      --stats         per-flow packets, bytes, duration, TCP retransmissions\n" \
 	"                      and resets instead of frame lines\n"                     \
+	"  -w, --write OUT     copy the frames that pass the filters to the pcap OUT\n" \
+	"                      (- for stdout) instead of printing them; after a\n"     \
+	"                      damaged frame, the frames before it are kept\n"         \
 	"  -e, --link          print MAC addresses and the ethertype\n"                 \
 	"      --time FMT      timestamps: local (default), utc or epoch\n"             \
 	"  -h, --help          this text\n"                                             \
@@ -44,6 +49,7 @@ struct pcap_opts {
 	int stats;
 	char time_mode;
 	const char *path;
+	const char *write_path; /* -w */
 };
 
 /* Parses the command line into o. Returns 0, 1 after --help, or 2. */
@@ -58,6 +64,7 @@ static int parse_args(int argc, char **argv, struct pcap_opts *o)
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "link", no_argument, NULL, 'e' },
 		{ "time", required_argument, NULL, OPT_TIME },
+		{ "write", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -68,7 +75,7 @@ static int parse_args(int argc, char **argv, struct pcap_opts *o)
 	pcap_decode_cfg_init(&o->cfg);
 	o->time_mode = 'l';
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:eh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:ehw:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (parse_uint(optarg, 1, UINT64_MAX, &o->count)) {
@@ -118,6 +125,9 @@ static int parse_args(int argc, char **argv, struct pcap_opts *o)
 			}
 			o->time_mode = optarg[0];
 			break;
+		case 'w':
+			o->write_path = optarg;
+			break;
 		case 'h':
 			applet_help("pcap");
 			return 1;
@@ -136,12 +146,51 @@ static int parse_args(int argc, char **argv, struct pcap_opts *o)
 		return 2;
 	}
 	o->path = argv[optind];
+	if (o->write_path && o->stats && !strcmp(o->write_path, "-")) {
+		vb_err("pcap", 0, "--stats and -w - both want stdout");
+		return 2;
+	}
+	return 0;
+}
+
+/* Opens -w OUT for frames read by r: same resolution and link type, the
+ * input's snaplen when it is one the writer can take. Refuses to
+ * overwrite the input. Returns 0 or 1 after printing the error. */
+static int open_output(struct pcap_writer *w, const struct pcap_reader *r, const char *path,
+		       int in_fd)
+{
+	uint32_t snaplen = r->snaplen && r->snaplen <= PCAP_SNAPLEN_MAX ? r->snaplen : 0;
+	struct stat in, out;
+	int fd = 1, err;
+
+	if (strcmp(path, "-")) {
+		if (!fstat(in_fd, &in) && !stat(path, &out) && in.st_dev == out.st_dev &&
+		    in.st_ino == out.st_ino && S_ISREG(in.st_mode)) {
+			vb_err("pcap", 0, "%s: -w would overwrite the capture being read", path);
+			return 1;
+		}
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			vb_err("pcap", -errno, "%s", path);
+			return 1;
+		}
+	}
+	err = pcap_writer_init_fd_link(w, fd, snaplen, r->nsec ? PCAP_TS_NSEC : PCAP_TS_USEC,
+				       r->linktype);
+	if (err) {
+		vb_err("pcap", err, "%s", path);
+		if (fd != 1)
+			close(fd);
+		return 1;
+	}
+	w->own_fd = fd != 1;
 	return 0;
 }
 
 /* Reads every frame from an open reader, printing or accounting those that
  * pass the filter. Returns 0 or 1 after printing the error. */
-static int walk(struct pcap_reader *r, const struct pcap_opts *o, struct pcap_flows *fl)
+static int walk(struct pcap_reader *r, const struct pcap_opts *o, struct pcap_flows *fl,
+		struct pcap_writer *w)
 {
 	static struct pcap_line line, ts;
 	struct pcap_frame f;
@@ -157,6 +206,16 @@ static int walk(struct pcap_reader *r, const struct pcap_opts *o, struct pcap_fl
 		if (o->stats) {
 			if (pcap_flows_add(fl, f.ts_ns, f.wirelen, &pkt)) {
 				vb_err("pcap", -ENOMEM, "frame %llu: flow table",
+				       (unsigned long long)f.number);
+				return 1;
+			}
+			continue;
+		}
+		if (w) {
+			int err = pcap_writer_write_captured(w, f.ts_ns, f.data, f.caplen, f.wirelen);
+
+			if (err) {
+				vb_err("pcap", err, "%s: frame %llu", o->write_path,
 				       (unsigned long long)f.number);
 				return 1;
 			}
@@ -179,6 +238,7 @@ static int walk(struct pcap_reader *r, const struct pcap_opts *o, struct pcap_fl
 static int pcap_main(int argc, char **argv)
 {
 	static char obuf[1 << 16];
+	static struct pcap_writer w;
 	struct pcap_opts o;
 	struct pcap_reader r;
 	struct pcap_flows fl;
@@ -201,8 +261,16 @@ static int pcap_main(int argc, char **argv)
 		return 1;
 	}
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
+	if (o.write_path && open_output(&w, &r, o.write_path, fd)) {
+		pcap_reader_close(&r);
+		return 1;
+	}
 	pcap_flows_init(&fl);
-	rc = walk(&r, &o, &fl);
+	rc = walk(&r, &o, &fl, o.write_path ? &w : NULL);
+	if (o.write_path && (err = pcap_writer_close(&w)) && !rc) {
+		vb_err("pcap", err, "%s", o.write_path);
+		rc = 1;
+	}
 	if (o.stats && !rc)
 		pcap_flows_print(&fl, stdout, r.nsec);
 	pcap_flows_free(&fl);

@@ -201,6 +201,31 @@ stdin_same() {
 }
 check pcap_stdin stdin_same
 
+# -w: a copy of tcpdump's file is byte for byte the same; a filtered copy
+# is what tshark's filter selects and decodes the same; a damaged file
+# gives up its good frames; big-endian nanoseconds come out little-endian
+# nanoseconds that decode the same.
+write_copies() {
+	for f in "$LO" "$ARP"; do
+		"$VOIDBOX" pcap -w "$TMP/copy.pcap" "$f" && cmp "$f" "$TMP/copy.pcap" || return 1
+	done
+	"$VOIDBOX" pcap --proto dns --dns-port $DNSPORT -w "$TMP/dns.pcap" "$LO" || return 1
+	[ -z "$(capinfos "$TMP/dns.pcap" 2>&1 >/dev/null)" ] || { echo "capinfos complains"; return 1; }
+	_want=$(tshark -n -r "$LO" -d udp.port==$DNSPORT,dns -d tcp.port==$DNSPORT,dns -Y dns 2>/dev/null | wc -l)
+	_got=$(tshark -n -r "$TMP/dns.pcap" 2>/dev/null | wc -l)
+	[ "$_want" -gt 10 ] && [ "$_want" = "$_got" ] || { echo "dns frames: $_got, tshark -Y: $_want"; return 1; }
+	$CMP decode "$VOIDBOX" "$TMP/dns.pcap" $DNSPORT >/dev/null || { echo "filtered copy decodes differently"; return 1; }
+	"$VOIDBOX" pcap --time epoch "$TMP/be-nsec.pcap" >"$TMP/be-nsec.direct" || return 1
+	"$VOIDBOX" pcap -w - "$TMP/be-nsec.pcap" | "$VOIDBOX" pcap --time epoch - | cmp - "$TMP/be-nsec.direct" ||
+		{ echo "be-nsec copy differs"; return 1; }
+	"$VOIDBOX" pcap -w "$TMP/salvaged.pcap" "$TMP/cut.pcap" 2>/dev/null && { echo "damaged input: exit 0"; return 1; }
+	[ "$(tshark -r "$TMP/salvaged.pcap" 2>&1 | grep -vc 'Running as user')" = $((N - 1)) ] ||
+		{ echo "salvaged frames"; return 1; }
+	cp "$LO" "$TMP/self.pcap"
+	"$VOIDBOX" pcap -w "$TMP/self.pcap" "$TMP/self.pcap" 2>"$TMP/self.err" && { echo "overwrote input"; return 1; }
+	grep -q 'would overwrite the capture being read' "$TMP/self.err" && cmp "$LO" "$TMP/self.pcap"
+}
+
 # bad_file NAME FILE RC REGEX [FRAMES]: voidbox pcap FILE exits RC with one
 # line on stderr matching REGEX, after printing FRAMES lines.
 bad_file() {
@@ -246,6 +271,7 @@ zero_len() {
 	[ "$(tshark -r "$TMP/zero.pcap" 2>/dev/null | wc -l)" -eq $((N + 1)) ]
 }
 check pcap_zero_length_frame zero_len
+check pcap_write_copies write_copies
 check pcap_damaged_files_fuzz $CMP fuzz "$VOIDBOX" "$LO" 1000
 
 usage() {

@@ -73,6 +73,12 @@ static int writer_put(struct pcap_writer *w, const void *p, size_t n)
 
 int pcap_writer_init_fd(struct pcap_writer *w, int fd, uint32_t snaplen, enum pcap_tsres res)
 {
+	return pcap_writer_init_fd_link(w, fd, snaplen, res, PCAP_LINKTYPE_ETHERNET);
+}
+
+int pcap_writer_init_fd_link(struct pcap_writer *w, int fd, uint32_t snaplen, enum pcap_tsres res,
+			     uint32_t linktype)
+{
 	struct pcap_file_hdr h;
 
 	if (snaplen == 0)
@@ -91,7 +97,7 @@ int pcap_writer_init_fd(struct pcap_writer *w, int fd, uint32_t snaplen, enum pc
 		.version_major = 2,
 		.version_minor = 4,
 		.snaplen = snaplen,
-		.linktype = PCAP_LINKTYPE_ETHERNET,
+		.linktype = linktype,
 	};
 	writer_put(w, &h, sizeof(h));
 	return pcap_writer_flush(w);
@@ -116,8 +122,10 @@ int pcap_writer_open(struct pcap_writer *w, const char *path, uint32_t snaplen,
 	return 0;
 }
 
-int pcap_writer_writev(struct pcap_writer *w, uint64_t ts_ns, const struct iovec *iov,
-		       int iovcnt)
+/* Appends the record of a frame whose bytes are iov[0..iovcnt) and whose
+ * wire length is *wirelen (NULL: the bytes' length). Returns 0 or -errno. */
+static int writer_record(struct pcap_writer *w, uint64_t ts_ns, const struct iovec *iov, int iovcnt,
+			 const uint32_t *wirelen)
 {
 	struct pcap_rec_hdr h;
 	size_t len = 0, left;
@@ -133,7 +141,7 @@ int pcap_writer_writev(struct pcap_writer *w, uint64_t ts_ns, const struct iovec
 	h.ts_frac = (uint32_t)(ts_ns % 1000000000u);
 	if (w->res == PCAP_TS_USEC)
 		h.ts_frac /= 1000u;
-	h.len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+	h.len = wirelen ? *wirelen : len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
 	h.caplen = (uint32_t)MIN(len, (size_t)w->snaplen);
 	if (h.caplen < len)
 		w->truncated++;
@@ -154,11 +162,27 @@ int pcap_writer_writev(struct pcap_writer *w, uint64_t ts_ns, const struct iovec
 	return 0;
 }
 
+int pcap_writer_writev(struct pcap_writer *w, uint64_t ts_ns, const struct iovec *iov,
+		       int iovcnt)
+{
+	return writer_record(w, ts_ns, iov, iovcnt, NULL);
+}
+
 int pcap_writer_write(struct pcap_writer *w, uint64_t ts_ns, const void *frame, size_t len)
 {
 	struct iovec iov = { .iov_base = (void *)frame, .iov_len = len };
 
-	return pcap_writer_writev(w, ts_ns, &iov, 1);
+	return writer_record(w, ts_ns, &iov, 1, NULL);
+}
+
+int pcap_writer_write_captured(struct pcap_writer *w, uint64_t ts_ns, const void *data,
+			       uint32_t caplen, uint32_t wirelen)
+{
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = caplen };
+
+	if (wirelen < caplen)
+		return -EINVAL;
+	return writer_record(w, ts_ns, &iov, 1, &wirelen);
 }
 
 int pcap_writer_close(struct pcap_writer *w)

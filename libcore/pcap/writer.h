@@ -53,6 +53,11 @@ struct pcap_writer {
  * snaplen or resolution). */
 int pcap_writer_init_fd(struct pcap_writer *w, int fd, uint32_t snaplen, enum pcap_tsres res);
 
+/* pcap_writer_init_fd() for another link type (a LINKTYPE_ number), for
+ * rewriting captures of other links. */
+int pcap_writer_init_fd_link(struct pcap_writer *w, int fd, uint32_t snaplen, enum pcap_tsres res,
+			     uint32_t linktype);
+
 /* Like pcap_writer_init_fd() on path, created or truncated with mode 0644;
  * the writer owns and closes that fd. Returns 0 or -errno. */
 int pcap_writer_open(struct pcap_writer *w, const char *path, uint32_t snaplen,
@@ -68,6 +73,13 @@ int pcap_writer_writev(struct pcap_writer *w, uint64_t ts_ns, const struct iovec
 
 /* pcap_writer_writev() for one contiguous frame. */
 int pcap_writer_write(struct pcap_writer *w, uint64_t ts_ns, const void *frame, size_t len);
+
+/* Appends a frame captured elsewhere: caplen bytes at data, of a frame
+ * that was wirelen bytes on the wire (wirelen >= caplen). Cut to the
+ * snaplen like the others. Returns 0 or -errno (-EINVAL if wirelen <
+ * caplen). */
+int pcap_writer_write_captured(struct pcap_writer *w, uint64_t ts_ns, const void *data,
+			       uint32_t caplen, uint32_t wirelen);
 
 /* Writes out whatever is buffered. Returns 0 or -errno. */
 int pcap_writer_flush(struct pcap_writer *w);

@@ -137,6 +137,34 @@ static void test_writer_iov_nsec_big(void)
 	free(d);
 }
 
+static void test_writer_captured_link(void)
+{
+	char path[128];
+	static struct pcap_writer w;
+	uint8_t f[100] = { 0x45 }, *d;
+	size_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/sll.pcap", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	T_REQUIRE(fd >= 0, "open");
+	T_REQUIRE(pcap_writer_init_fd_link(&w, fd, 64, PCAP_TS_USEC, 113) == 0, "init");
+	T_CHECK(pcap_writer_write_captured(&w, 7000001000ull, f, 40, 1500) == 0, "cut frame");
+	T_CHECK(pcap_writer_write_captured(&w, 7000002000ull, f, 0, 0) == 0, "empty frame");
+	T_CHECK(pcap_writer_write_captured(&w, 7000003000ull, f, 100, 100) == 0, "over snaplen");
+	T_CHECK(pcap_writer_write_captured(&w, 7000004000ull, f, 50, 49) == -EINVAL, "wire < cap");
+	T_CHECK(w.frames == 3 && w.truncated == 1, "counters");
+	T_REQUIRE(pcap_writer_close(&w) == 0, "close");
+	close(fd);
+	T_REQUIRE(read_file(path, 1 << 20, &d, &len) == 0, "read back");
+	T_REQUIRE(len == 24 + 16 + 40 + 16 + 16 + 64, "file size %zu", len);
+	T_CHECK(le32(d + 16) == 64 && le32(d + 20) == 113, "snaplen/linktype");
+	T_CHECK(le32(d + 32) == 40 && le32(d + 36) == 1500, "cut lens");
+	T_CHECK(le32(d + 80 + 8) == 0 && le32(d + 80 + 12) == 0, "empty lens");
+	T_CHECK(le32(d + 96 + 8) == 64 && le32(d + 96 + 12) == 100, "snaplen cut lens");
+	free(d);
+}
+
 static void test_writer_errors(void)
 {
 	static struct pcap_writer w;
@@ -248,6 +276,7 @@ int main(void)
 	}
 	T_RUN(test_writer_bytes_usec);
 	T_RUN(test_writer_iov_nsec_big);
+	T_RUN(test_writer_captured_link);
 	T_RUN(test_writer_errors);
 	T_RUN(test_writer_tools_usec);
 	T_RUN(test_writer_tools_nsec);
