@@ -32,7 +32,7 @@ for t in "$B"/unit/*; do
 	[ -x "$t" ] && run_one "unit/${t##*/}" "$t"
 done
 for t in tests/*.sh; do
-	[ "$t" = tests/lib.sh ] && continue
+	case "$t" in tests/lib.sh | tests/run.sh) continue ;; esac # helpers, and this runner
 	run_one "${t#tests/}" sh "$t"
 done
 p=$(grep -c '^PASS ' "$log"); f=$(grep -c '^FAIL ' "$log"); s=$(grep -c '^SKIP ' "$log")
