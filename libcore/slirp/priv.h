@@ -56,10 +56,12 @@ enum tcp_state {
 #define TF_WANT_OUT   0x10 /* host socket send buffer full: wait EPOLLOUT */
 #define TF_HOST_HUP   0x20 /* host socket fully closed, off epoll */
 #define TF_WS         0x40 /* window scaling negotiated */
+#define TF_PARTIAL    0x80 /* dropped guest data the socket refused */
+#define TF_HOST_RST   0x100 /* host peer reset: RST (not FIN) after its data */
 
 struct tcp_flow {
 	uint8_t state;
-	uint8_t flags;
+	uint16_t flags;
 	uint8_t ws_guest;    /* shift for windows the guest advertises */
 	uint8_t ws_ours;     /* shift for windows we advertise */
 	uint8_t dupacks;

@@ -43,6 +43,10 @@
 #define TCP_IDLE_NS (7200 * NS_PER_S)
 #define TCP_TIME_WAIT_NS (2 * NS_PER_S)
 #define TCP_DEFAULT_MSS 536
+/* The host socket's send buffer, fixed (the kernel doubles it for its
+ * overhead). The window we advertise is this minus what is queued, so the
+ * socket takes whatever the guest sends within it. */
+#define TCP_SNDBUF (4 << 20)
 
 /* The guest's TCP header and payload. */
 struct tcp_seg {
@@ -87,19 +91,27 @@ static size_t tcp_build(struct slirp *s, uint8_t *frame, uint32_t src, uint16_t 
 	return OFF_L4 + hl + plen;
 }
 
+/* The largest window we may advertise on f. */
+static uint32_t tcp_max_wnd(const struct tcp_flow *t)
+{
+	return MIN(t->flags & TF_WS ? 65535u << t->ws_ours : 65535u, TCP_SNDBUF);
+}
+
 /* The window we advertise: room in the host socket's send buffer. */
 static uint32_t tcp_rcv_wnd(struct slirp_flow *f)
 {
-	int sndbuf = 0, outq = 0;
-	socklen_t sl = sizeof(sndbuf);
-	uint32_t max = f->tcp.flags & TF_WS ? 65535u << f->tcp.ws_ours : 65535u;
-	long w;
+	int outq = 0;
 
-	if (f->w.fd < 0 || getsockopt(f->w.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) < 0 ||
-	    ioctl(f->w.fd, TIOCOUTQ, &outq) < 0)
+	if (f->w.fd < 0 || ioctl(f->w.fd, TIOCOUTQ, &outq) < 0 || outq >= TCP_SNDBUF)
 		return 0;
-	w = (long)sndbuf - outq;
-	return w <= 0 ? 0 : (uint32_t)MIN((unsigned long)w, max);
+	return MIN((uint32_t)(TCP_SNDBUF - outq), tcp_max_wnd(&f->tcp));
+}
+
+/* Whether the last advertised window is small enough that the guest should
+ * hear when the socket drains. */
+static bool tcp_wnd_low(const struct tcp_flow *t)
+{
+	return t->wnd_adv < tcp_max_wnd(t) / 4;
 }
 
 /* The window field for a non-SYN segment. */
@@ -244,21 +256,28 @@ static void tcp_close(struct slirp_flow *f)
 	f->tcp.rto_at = f->s->now + TCP_TIME_WAIT_NS;
 }
 
+/* Options every host socket gets: no Nagle (the guest does its own), a
+ * fixed send buffer, and the peek offset. */
+static void tcp_sock_setup(struct slirp *s, int fd)
+{
+	int one = 1, zero = 0, sndbuf = TCP_SNDBUF;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	if (s->peek_off)
+		setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
+}
+
 /* Opens the host socket of f and starts connecting it to *to. Returns 0
  * (connected or in progress) or -errno. */
 static int tcp_connect(struct slirp_flow *f, const struct sockaddr_in *to)
 {
 	struct slirp *s = f->s;
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), err;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), err;
 
 	if (fd < 0)
 		return -errno;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (s->peek_off) {
-		int zero = 0;
-
-		setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
-	}
+	tcp_sock_setup(s, fd);
 	if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0 && errno != EINPROGRESS) {
 		err = -errno;
 		close(fd);
@@ -284,7 +303,9 @@ static void tcp_connected(struct slirp_flow *f)
 
 	if (getsockopt(f->w.fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
 		err = errno;
-	if (err == 0) {
+	if (err == ECONNRESET) /* connected, then reset: its data comes first */
+		t->flags |= TF_HOST_RST | TF_HOST_EOF;
+	if (err == 0 || err == ECONNRESET) {
 		t->state = TS_SYN_RCVD;
 		t->rto_at = s->now + NS_PER_S;
 		t->retries = 0;
@@ -354,7 +375,7 @@ static void tcp_retransmit(struct slirp_flow *f)
 	t->snd_nxt = t->snd_una;
 	t->dupacks = 0;
 	if (t->flags & TF_FIN_SENT && !(t->flags & TF_FIN_ACKED))
-		t->flags &= (uint8_t)~TF_FIN_SENT;
+		t->flags &= (uint16_t)~TF_FIN_SENT;
 	if (f->s->peek_off)
 		setsockopt(f->w.fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
 	tcp_to_guest(f);
@@ -418,6 +439,10 @@ static void tcp_to_guest(struct slirp_flow *f)
 		wf = tcp_win_field(f);
 		got = s->peek_off ? (size_t)n : (size_t)n > inflight ? (size_t)n - inflight : 0;
 		if (got == 0) {
+			if ((n == 0 || (t->flags & TF_HOST_EOF)) && (t->flags & TF_HOST_RST)) {
+				tcp_reset_guest(f, false);
+				return;
+			}
 			if (n == 0 || (t->flags & TF_HOST_EOF)) {
 				t->flags |= TF_HOST_EOF | TF_FIN_SENT;
 				t->snd_nxt++;
@@ -527,7 +552,7 @@ static void tcp_from_guest(struct slirp_flow *f, const struct tcp_seg *g)
 		n = MAX(n, 0);
 		t->rcv_nxt += (uint32_t)n;
 		if ((size_t)n < len)
-			t->flags |= TF_WANT_OUT;
+			t->flags |= TF_PARTIAL | TF_WANT_OUT;
 	}
 	if (fin && (size_t)n == len) {
 		shutdown(f->w.fd, SHUT_WR);
@@ -535,6 +560,8 @@ static void tcp_from_guest(struct slirp_flow *f, const struct tcp_seg *g)
 		t->flags |= TF_GUEST_FIN;
 	}
 	tcp_send_ctl(f, TH_ACK);
+	if (tcp_wnd_low(t))
+		t->flags |= TF_WANT_OUT; /* tell the guest when room comes back */
 }
 
 /* Parses the guest's TCP header. Returns false (counted) when malformed. */
@@ -619,6 +646,8 @@ void tcp_input(struct slirp *s, const struct ip_pkt *p)
 	f->last = s->now;
 	if (t->state == TS_SYN_SENT) {
 		tcp_syn_sent_input(f, &g);
+		if (!f->dead)
+			tcp_events(f);
 		return;
 	}
 	if (g.flags & TH_RST) {
@@ -692,7 +721,11 @@ void tcp_sock_event(struct slirp_flow *f, uint32_t events)
 		socklen_t sl = sizeof(err);
 
 		getsockopt(f->w.fd, SOL_SOCKET, SO_ERROR, &err, &sl);
-		if (err) {
+		if (err == ECONNRESET && (t->state == TS_ESTABLISHED || t->state == TS_SYN_RCVD)) {
+			/* Deliver what the peer sent before its RST, then RST. */
+			t->flags |= TF_HOST_RST | TF_HOST_EOF;
+			events |= EPOLLHUP;
+		} else if (err) {
 			tcp_reset_guest(f, false);
 			return;
 		}
@@ -705,10 +738,12 @@ void tcp_sock_event(struct slirp_flow *f, uint32_t events)
 		flow_unwatch(f);
 	}
 	if ((events & EPOLLOUT) && (t->flags & TF_WANT_OUT)) {
-		t->flags &= (uint8_t)~TF_WANT_OUT;
-		/* A window update, then three duplicate ACKs so the guest
-		 * retransmits what the full socket refused at once. */
-		for (int i = 0; i < 4; i++)
+		/* A window update; after a refused send, three duplicate
+		 * ACKs too, so the guest retransmits the refused data now. */
+		int n = t->flags & TF_PARTIAL ? 4 : 1;
+
+		t->flags &= (uint16_t)~(TF_WANT_OUT | TF_PARTIAL);
+		for (int i = 0; i < n; i++)
 			tcp_send_ctl(f, TH_ACK);
 	}
 	if (t->state == TS_ESTABLISHED && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)))
@@ -735,6 +770,11 @@ void tcp_timer(struct slirp_flow *f)
 		tcp_reset_guest(f, true);
 		return;
 	}
+	/* A small window the socket has since drained, which EPOLLOUT (the
+	 * kernel counts its doubled buffer) may not have reported. */
+	if (t->state == TS_ESTABLISHED && !(t->flags & TF_GUEST_FIN) && tcp_wnd_low(t) &&
+	    tcp_rcv_wnd(f) > t->wnd_adv + t->mss)
+		tcp_send_ctl(f, TH_ACK);
 	if (!t->rto_at || s->now < t->rto_at)
 		return;
 	switch (t->state) {
@@ -787,7 +827,7 @@ void tcp_fwd_accept(struct slirp *s, int idx)
 	const struct slirp_fwd *fw = &s->cfg.fwd[idx];
 
 	for (int i = 0; i < 16; i++) {
-		int one = 1, fd = accept4(s->fwd_watch[idx].fd, NULL, NULL,
+		int fd = accept4(s->fwd_watch[idx].fd, NULL, NULL,
 					  SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct slirp_flow *f;
 		struct tcp_flow *t;
@@ -800,12 +840,7 @@ void tcp_fwd_accept(struct slirp *s, int idx)
 			close(fd);
 			continue;
 		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (s->peek_off) {
-			int zero = 0;
-
-			setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
-		}
+		tcp_sock_setup(s, fd);
 		if (flow_watch(f, fd, 0) < 0) {
 			stat_inc(s, SLIRP_STAT_DROP_SOCKET);
 			flow_kill(f);

@@ -5,7 +5,8 @@
  * uses. Real clients in the namespace (curl, iperf3, ping...) then exercise
  * the whole stack at native speed. The test configures the namespace side
  * (address, route, MAC, MTU) with `ip` once --ready's file appears. SIGTERM
- * or SIGINT stops it; the counters go to --stats (or stderr). */
+ * or SIGINT stops it; the counters go to --stats (or stderr) then, and on
+ * SIGUSR1. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -33,6 +34,7 @@ struct harness {
 	struct slirp slirp;
 	struct loop_watch tap, sig;
 	bool tap_out; /* waiting for EPOLLOUT after -ENOBUFS */
+	const char *stats;
 	uint8_t buf[14 + SLIRP_MTU_MAX + 64];
 };
 
@@ -92,12 +94,29 @@ static void tap_event(struct loop_watch *w, uint32_t events)
 	}
 }
 
+/* Writes the counters to the --stats file, or stderr. */
+static void write_stats(struct harness *h)
+{
+	FILE *f = h->stats ? fopen(h->stats, "w") : stderr;
+
+	if (!f)
+		return;
+	slirp_stats_print(&h->slirp, f);
+	if (f != stderr)
+		fclose(f);
+}
+
+/* SIGTERM/SIGINT stop; SIGUSR1 writes the counters now. */
 static void sig_event(struct loop_watch *w, uint32_t events)
 {
 	struct signalfd_siginfo si;
 	struct harness *h = w->ctx;
 
-	if (read(w->fd, &si, sizeof(si)) == sizeof(si))
+	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGUSR1)
+		write_stats(h);
+	else
 		loop_stop(&h->loop, 0);
 }
 
@@ -152,6 +171,7 @@ static int setup_signals(struct harness *h)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	h->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	h->sig.cb = sig_event;
@@ -169,7 +189,7 @@ int main(int argc, char **argv)
 		{ "help", 0, 0, 'h' }, { 0 }
 	};
 	static struct harness h;
-	const char *ns = NULL, *tap = NULL, *ready = NULL, *stats = NULL;
+	const char *ns = NULL, *tap = NULL, *ready = NULL;
 	struct slirp_cfg cfg;
 	uint64_t v;
 	int c, err, rc;
@@ -194,7 +214,7 @@ int main(int argc, char **argv)
 			cfg.max_flows = (unsigned)v;
 			break;
 		case 'r': ready = optarg; break;
-		case 's': stats = optarg; break;
+		case 's': h.stats = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: return 2;
 		}
@@ -231,16 +251,7 @@ int main(int argc, char **argv)
 			close(fd);
 	}
 	rc = loop_run(&h.loop);
-	if (stats) {
-		FILE *f = fopen(stats, "w");
-
-		if (f) {
-			slirp_stats_print(&h.slirp, f);
-			fclose(f);
-		}
-	} else {
-		slirp_stats_print(&h.slirp, stderr);
-	}
+	write_stats(&h);
 	slirp_fini(&h.slirp);
 	close(h.tap.fd);
 	loop_fini(&h.loop);
