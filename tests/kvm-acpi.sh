@@ -1,13 +1,13 @@
 #!/bin/sh
 # What the KVM monitor hands a guest, checked without /dev/kvm: the
-# --dump-boot files for Debian's kernel (kvm-dump-boot test tool, the same
+# --dump-boot files for Debian's kernel (kvm-boot --dump test tool, the same
 # code path as `run --dump-boot`), decompiled with iasl -d without errors,
 # compared in structure with the tables qemu's microvm gives the same guest
 # (/work/shared/reference/qemu-microvm, or $QEMU_MICROVM_REF), and the
 # bad inputs (not a bzImage, too little memory, initrd too large) each
 # refused with one line and exit 125.
 . tests/lib.sh
-DUMP=$TOOLS/kvm-dump-boot
+KB=$TOOLS/kvm-boot
 REF=${QEMU_MICROVM_REF:-/work/shared/reference/qemu-microvm}
 
 need_guest kvm-acpi || exit 0
@@ -16,7 +16,7 @@ K=$GUEST_DIR/vmlinuz
 
 # dump CPUS WINDOWS DIR: --dump-boot and iasl -d of every table
 dump() {
-	"$DUMP" "$K" "$3" "$1" 512M "$2" "" "console=ttyS0" >"$TMP/err" 2>&1 || { cat "$TMP/err"; return 1; }
+	"$KB" --dump "$3" "$K" "$1" 512M "$2" "" "console=ttyS0" >"$TMP/err" 2>&1 || { cat "$TMP/err"; return 1; }
 	for t in "$3"/*.dat; do
 		(cd "$3" && iasl -d "${t##*/}" >"${t%.dat}.log" 2>&1) || { echo "iasl -d ${t##*/} failed"; return 1; }
 		# iasl exits 0 even on bad tables: judge its messages
@@ -40,7 +40,7 @@ for cfg in "1 0" "2 2" "8 16"; do
 	ok=1
 	i=0
 	while [ "$i" -lt "$2" ]; do
-		base=$(printf '0x%08X' $((0xD0000000 + i * 0x1000)))
+		base=$(printf '0x%08X' $((0xFEB00000 + i * 0x200)))
 		gsi=$(printf '0x%08X' $((5 + i)))
 		awk -v b="$base," -v g="$gsi," '/Device \(VR/{dev=$0} index($0,b){m=dev} index($0,g) && m==dev{f=1} END{exit !f}' \
 			"$d/DSDT.dsl" || ok=0
@@ -79,14 +79,14 @@ zp=$d/zero_page.bin
 if [ -f "$zp" ]; then
 	v=$(od -An -tx1 -j $((0x1fe)) -N 2 "$zp" | tr -d ' \n'; od -An -c -j $((0x202)) -N 4 "$zp" | tr -d ' \n'
 	    od -An -tx1 -j $((0x210)) -N 1 "$zp" | tr -d ' \n')
-	[ "$v" = "55aaHdrSff" ] && grep -q 'virtio_mmio.device=512@0xd0001000:6' "$d/cmdline.txt" &&
+	[ "$v" = "55aaHdrSff" ] && grep -q 'virtio_mmio.device=512@0xfeb00200:6' "$d/cmdline.txt" &&
 		pass kvm-acpi-zero-page || fail kvm-acpi-zero-page "boot_flag/HdrS/loader: $v; $(cat "$d/cmdline.txt")"
 fi
 
 # Bad inputs: one line, exit 125.
-bad() { # name expect-substring args...
-	_n=$1 _w=$2; shift 2
-	"$DUMP" "$@" >"$TMP/out" 2>"$TMP/err"; _rc=$?
+bad() { # name expect-substring kernel dir [cpus memory windows initrd]
+	_n=$1 _w=$2 _k=$3 _d=$4; shift 4
+	"$KB" --dump "$_d" "$_k" "$@" >"$TMP/out" 2>"$TMP/err"; _rc=$?
 	if [ "$_rc" -eq 125 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q "$_w" "$TMP/err"; then pass "$_n"
 	else fail "$_n" "rc $_rc: $(head -c 300 "$TMP/err")"; fi
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "kvm/layout.h"
+#include "kvm/le.h"
 
 #define ACPI_HDR_LEN 36
 #define FADT_LEN 268     /* revision 5: ends with the sleep status register */
@@ -46,9 +47,6 @@ uint8_t acpi_sum(const uint8_t *p, size_t len)
 	return s;
 }
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
 
 /* Writes a standard table header; length and checksum are set by
  * table_finish(). */

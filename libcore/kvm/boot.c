@@ -9,6 +9,7 @@
 
 #include "base/util.h"
 #include "kvm/layout.h"
+#include "kvm/le.h"
 
 
 #define PTE_P 0x1ULL
@@ -19,9 +20,6 @@
 #define LOADER_UNDEFINED 0xff
 #define ZERO_PAGE_LEN 0x1000
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
 
 unsigned boot_ram_ranges(uint64_t mem_size, uint64_t gpa[2], uint64_t size[2])
 {

@@ -64,7 +64,7 @@ static int dump_text(struct kvm_vm *vm, const char *dir)
 			     (unsigned long long)vm->cfg.mem_size);
 	for (unsigned i = 0; i < vm->cfg.n_devs && n < sizeof(buf); i++)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "virtio-mmio %u 0x%llx+0x%llx gsi %u\n", i,
-				      (unsigned long long)(KVM_MMIO_BASE + i * KVM_MMIO_STRIDE),
+				      (unsigned long long)KVM_MMIO_ADDR(i),
 				      (unsigned long long)KVM_MMIO_SIZE, KVM_MMIO_GSI_BASE + i);
 	return dump_file(dir, "layout.txt", buf, MIN(n, sizeof(buf) - 1));
 }

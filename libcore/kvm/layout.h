@@ -13,7 +13,7 @@
  *   0x0100_0000  kernel (pref_address, 16 MiB) ... init_size
  *   ...          initrd, as high as initrd_addr_max and low RAM allow
  *   0xc000_0000  end of low RAM; RAM beyond 3 GiB continues at 4 GiB
- *   0xd000_0000  virtio-mmio windows, one 4 KiB page each
+ *   0xfeb0_0000  virtio-mmio windows, 0x200 bytes apart (as qemu's microvm)
  *   0xfec0_0000  IOAPIC (in-kernel), 0xfee0_0000 local APIC
  */
 #ifndef VOIDBOX_KVM_LAYOUT_H
@@ -33,11 +33,12 @@
 #define KVM_KERNEL_ADDR 0x1000000ULL /* 16 MiB, Linux's LOAD_PHYSICAL_ADDR */
 #define KVM_LOW_RAM_END 0xc0000000ULL
 #define KVM_HIGH_RAM_START 0x100000000ULL
-#define KVM_MMIO_BASE 0xd0000000ULL
-#define KVM_MMIO_STRIDE 0x1000ULL
+#define KVM_MMIO_BASE 0xfeb00000ULL
+#define KVM_MMIO_STRIDE 0x200ULL
 #define KVM_MMIO_SIZE 0x200ULL     /* registers + config space, as declared */
 #define KVM_MMIO_MAX 16            /* windows */
 #define KVM_MMIO_GSI_BASE 5        /* GSI of window 0; IOAPIC pins 5..20 */
+#define KVM_MMIO_ADDR(i) (KVM_MMIO_BASE + (uint64_t)(i) * KVM_MMIO_STRIDE)
 #define KVM_IOAPIC_ADDR 0xfec00000ULL
 #define KVM_LAPIC_ADDR 0xfee00000ULL
 #define KVM_TSS_ADDR 0xfffbd000ULL

@@ -112,7 +112,7 @@ int kvm_vm_load(struct kvm_vm *vm)
 	if ((r = validate(vm)))
 		return r;
 	for (unsigned i = 0; i < cfg->n_devs; i++)
-		win[i] = (struct acpi_window){ KVM_MMIO_BASE + i * KVM_MMIO_STRIDE, KVM_MMIO_SIZE,
+		win[i] = (struct acpi_window){ KVM_MMIO_ADDR(i), KVM_MMIO_SIZE,
 					       KVM_MMIO_GSI_BASE + i };
 	bc = (struct boot_cfg){
 		.bz = &vm->bz, .initrd = cfg->initrd, .initrd_size = cfg->initrd_size,
@@ -266,7 +266,7 @@ static int create_devices(struct kvm_vm *vm)
 		struct vdev *d = vm->cfg.devs[i];
 		struct kvm_irqfd irq;
 
-		if ((r = mmio_dev_init(m, &vm->bus, d, &vm->mem, KVM_MMIO_BASE + i * KVM_MMIO_STRIDE,
+		if ((r = mmio_dev_init(m, &vm->bus, d, &vm->mem, KVM_MMIO_ADDR(i),
 				       KVM_MMIO_SIZE, KVM_MMIO_GSI_BASE + i))) {
 			snprintf(vm->why, sizeof(vm->why), "virtio-mmio window for %s: %s", d->name, strerror(-r));
 			return r;

@@ -24,7 +24,7 @@
 #include "base/util.h"
 #include "virtio/device.h"
 
-#define TG_MMIO 0xd0000000 /* KVM_MMIO_BASE: window 0 */
+#define TG_MMIO 0xfeb00000 /* KVM_MMIO_BASE: window 0 */
 #define TG_GSI 5           /* KVM_MMIO_GSI_BASE */
 #define TG_DEVID 0x7e
 #define TG_STR_(x) #x

@@ -37,7 +37,7 @@ static void check_tables(unsigned cpus, unsigned n_win)
 	const uint8_t *rsdp, *xsdt, *fadt = NULL, *madt = NULL, *dsdt;
 
 	for (unsigned i = 0; i < n_win; i++)
-		win[i] = (struct acpi_window){ KVM_MMIO_BASE + i * KVM_MMIO_STRIDE, KVM_MMIO_SIZE, KVM_MMIO_GSI_BASE + i };
+		win[i] = (struct acpi_window){ KVM_MMIO_ADDR(i), KVM_MMIO_SIZE, KVM_MMIO_GSI_BASE + i };
 	T_REQUIRE(acpi_build(buf, sizeof(buf), GPA, &cfg, &t) == 0, "build cpus=%u windows=%u", cpus, n_win);
 	T_CHECK(t.n == 5 && t.rsdp_gpa == GPA, "%u tables, rsdp %llx", t.n, (unsigned long long)t.rsdp_gpa);
 	for (unsigned i = 0; i < t.n; i++) {

@@ -149,7 +149,7 @@ static void test_high_memory(void)
 	T_CHECK(n == 5, "%u entries", n);
 	T_CHECK(e[3].addr == 0x100000 && e[3].addr + e[3].size == KVM_LOW_RAM_END, "low RAM ends at 3 GiB");
 	T_CHECK(e[4].addr == 1ULL << 32 && e[4].size == 2ULL << 30 && e[4].type == E820_RAM, "high RAM");
-	T_CHECK(KVM_MMIO_BASE >= KVM_LOW_RAM_END && KVM_MMIO_BASE + KVM_MMIO_MAX * KVM_MMIO_STRIDE <= KVM_IOAPIC_ADDR,
+	T_CHECK(KVM_MMIO_BASE >= KVM_LOW_RAM_END && KVM_MMIO_ADDR(KVM_MMIO_MAX) <= KVM_IOAPIC_ADDR,
 		"windows between RAM and the IOAPIC");
 }
 
@@ -205,12 +205,12 @@ static void test_bad_inputs(void)
 
 static void test_cmdline(void)
 {
-	struct acpi_window w[2] = { { 0xd0000000, 0x200, 5 }, { 0xd0001000, 0x200, 6 } };
+	struct acpi_window w[2] = { { 0xfeb00000, 0x200, 5 }, { 0xfeb00200, 0x200, 6 } };
 	struct acpi_cfg a = { .cpus = 1, .win = w, .n_win = 2 };
 	char buf[128];
 
 	T_CHECK(boot_cmdline(buf, sizeof(buf), "quiet", &a) > 0 &&
-			!strcmp(buf, "quiet virtio_mmio.device=512@0xd0000000:5 virtio_mmio.device=512@0xd0001000:6"),
+			!strcmp(buf, "quiet virtio_mmio.device=512@0xfeb00000:5 virtio_mmio.device=512@0xfeb00200:6"),
 		"%s", buf);
 	T_CHECK(boot_cmdline(buf, sizeof(buf), NULL, &a) > 0 && !strncmp(buf, "virtio_mmio.device=512@", 23), "%s", buf);
 	T_CHECK(boot_cmdline(buf, 40, "quiet", &a) == -E2BIG, "too small a buffer");

@@ -70,7 +70,7 @@ static int ctx_init(struct ctx *c, bool threaded)
 	if (gmem_add(&c->mem, &r) || loop_init(&c->loop) || mmio_bus_init(&c->bus, &c->loop))
 		return -EINVAL;
 	tg_echo_init(&c->echo);
-	if (mmio_dev_init(&c->m, &c->bus, &c->echo.dev, &c->mem, 0xd0000000, 0x200, 5))
+	if (mmio_dev_init(&c->m, &c->bus, &c->echo.dev, &c->mem, 0xfeb00000, 0x200, 5))
 		return -EINVAL;
 	if (threaded) {
 		c->bus.threaded = true;
@@ -343,7 +343,7 @@ static void test_vsock_through_mmio(void)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/vb-kvm-mmio-%d.sock", (int)getpid());
 	T_REQUIRE(!gmem_add(&c.mem, &r) && !loop_init(&c.loop) && !mmio_bus_init(&c.bus, &c.loop), "set-up");
 	T_REQUIRE(vsock_dev_init(&vs, &c.loop, 5, sa.sun_path) == 0, "vsock_dev_init");
-	T_REQUIRE(mmio_dev_init(&c.m, &c.bus, vsock_dev_vdev(&vs), &c.mem, 0xd0000000, 0x200, 5) == 0, "mmio_dev_init");
+	T_REQUIRE(mmio_dev_init(&c.m, &c.bus, vsock_dev_vdev(&vs), &c.mem, 0xfeb00000, 0x200, 5) == 0, "mmio_dev_init");
 	T_CHECK(rd(&c, MMIO_R_DEVICE_ID) == VIRTIO_ID_VSOCK, "device id %u", rd(&c, MMIO_R_DEVICE_ID));
 	wr(&c, MMIO_R_DEV_FEATURES_SEL, 1);
 	T_CHECK(rd(&c, MMIO_R_DEV_FEATURES) & 1, "VERSION_1 not offered");
