@@ -39,12 +39,14 @@ static void bus_call(struct mmio_bus *b, mmio_fn fn, struct mmio_dev *m, void *a
 {
 	static const uint64_t one = 1;
 
-	if (!b->threaded) {
-		fn(m, arg);
-		return;
-	}
 	pthread_mutex_lock(&b->call_lock);
 	pthread_mutex_lock(&b->mu);
+	if (!b->threaded) {
+		pthread_mutex_unlock(&b->mu);
+		fn(m, arg);
+		pthread_mutex_unlock(&b->call_lock);
+		return;
+	}
 	b->req_fn = fn;
 	b->req_dev = m;
 	b->req_arg = arg;
@@ -58,6 +60,18 @@ static void bus_call(struct mmio_bus *b, mmio_fn fn, struct mmio_dev *m, void *a
 		pthread_cond_wait(&b->cv, &b->mu);
 	pthread_mutex_unlock(&b->mu);
 	pthread_mutex_unlock(&b->call_lock);
+}
+
+void mmio_bus_set_threaded(struct mmio_bus *b, bool on)
+{
+	pthread_mutex_lock(&b->mu);
+	b->threaded = on;
+	if (!on && b->req_pending) { /* the I/O thread left with a call waiting */
+		b->req_fn(b->req_dev, b->req_arg);
+		b->req_pending = false;
+		pthread_cond_broadcast(&b->cv);
+	}
+	pthread_mutex_unlock(&b->mu);
 }
 
 int mmio_bus_init(struct mmio_bus *b, struct loop *loop)

@@ -77,7 +77,7 @@ struct mmio_dev;
  * thread. */
 struct mmio_bus {
 	struct loop *loop;
-	bool threaded;              /* an I/O thread runs loop: hand calls over */
+	bool threaded;              /* an I/O thread runs loop (under mu) */
 	int req_fd;                 /* eventfd: a call is waiting */
 	struct loop_watch req_w;
 	pthread_mutex_t call_lock;  /* one caller at a time */
@@ -118,6 +118,10 @@ struct mmio_dev {
 	const char *fail_why;        /* first vdev_fail() reason */
 };
 
+/* Says whether an I/O thread runs the loop (calls are handed to it) or not
+ * (they run inline). Turning it off runs a call still waiting; the I/O
+ * thread does so as it leaves. */
+void mmio_bus_set_threaded(struct mmio_bus *b, bool on);
 /* Creates the hand-off eventfd and joins it to loop. Returns 0 or -errno. */
 int mmio_bus_init(struct mmio_bus *b, struct loop *loop);
 void mmio_bus_fini(struct mmio_bus *b);

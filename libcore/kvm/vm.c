@@ -333,6 +333,7 @@ static void *io_thread(void *arg)
 	struct kvm_vm *vm = arg;
 	int r = loop_run(vm->cfg.loop);
 
+	mmio_bus_set_threaded(&vm->bus, false);
 	if (r < 0)
 		kvm_vm_stop(vm, KVM_VM_ERROR, "device loop: %s", strerror(-r));
 	return NULL;
@@ -356,9 +357,9 @@ int kvm_vm_start(struct kvm_vm *vm)
 	if ((r = loop_add(vm->cfg.loop, &vm->stop_w, EPOLLIN)))
 		return fail(vm, r, "device loop");
 	vm->cfg.loop->stop = false;
-	vm->bus.threaded = true;
+	mmio_bus_set_threaded(&vm->bus, true);
 	if ((r = pthread_create(&vm->io_thread, NULL, io_thread, vm))) {
-		vm->bus.threaded = false;
+		mmio_bus_set_threaded(&vm->bus, false);
 		return fail(vm, -r, "pthread_create (I/O thread)");
 	}
 	vm->io_started = true;
@@ -400,7 +401,7 @@ enum kvm_exit kvm_vm_wait(struct kvm_vm *vm)
 		}
 		pthread_join(vm->io_thread, NULL);
 		vm->io_started = false;
-		vm->bus.threaded = false;
+		mmio_bus_set_threaded(&vm->bus, false);
 		vm->cfg.loop->stop = false;
 	}
 	uart_flush(&vm->uart);
@@ -409,7 +410,11 @@ enum kvm_exit kvm_vm_wait(struct kvm_vm *vm)
 
 void kvm_vm_destroy(struct kvm_vm *vm)
 {
-	if (vm->io_started || vm->n_vcpu) {
+	bool running = vm->io_started;
+
+	for (unsigned i = 0; i < vm->n_vcpu; i++)
+		running |= vm->vcpu[i].started;
+	if (running) { /* a VM that never ran is not "stopped by voidbox" */
 		kvm_vm_stop(vm, KVM_VM_KILLED, NULL);
 		kvm_vm_wait(vm);
 	}

@@ -73,7 +73,7 @@ static int ctx_init(struct ctx *c, bool threaded)
 	if (mmio_dev_init(&c->m, &c->bus, &c->echo.dev, &c->mem, 0xfeb00000, 0x200, 5))
 		return -EINVAL;
 	if (threaded) {
-		c->bus.threaded = true;
+		mmio_bus_set_threaded(&c->bus, true);
 		c->threaded = true;
 		pthread_create(&c->io, NULL, io_thread, c);
 	}
@@ -96,7 +96,7 @@ static void ctx_fini(struct ctx *c)
 		if (write(fd, &one, 8) != 8)
 			abort();
 		pthread_join(c->io, NULL);
-		c->bus.threaded = false;
+		mmio_bus_set_threaded(&c->bus, false);
 		loop_del(&c->loop, &w);
 		close(fd);
 	}
