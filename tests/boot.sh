@@ -3,7 +3,7 @@
 # (microvm, TCG) with voidbox as PID 1: the ready line must list eth0, the
 # guest must power itself off, and a check script (voidbox.exec=) reports
 # mounts, loaded modules, module parameters from the kernel command line,
-# owners and device nodes. One boot with a network device serves most
+# owners and device nodes, and Debian's curl (--add-binary) runs. One boot with a network device serves most
 # checks; a second one without any shows the agent does not wait for one.
 . tests/lib.sh
 need_guest boot || exit 0
@@ -21,8 +21,11 @@ echo "CHK nodes $(stat -c '%t:%T:%a' /dev/null | tr '\n' ' ')"
 echo "CHK user $(id sandbox 2>&1)"
 echo "CHK eth0 $(cat /sys/class/net/eth0/address 2>&1)"
 echo "CHK init $(readlink /proc/1/exe)"
+echo "CHK curl $(/usr/bin/curl --version 2>&1 | head -n 1 | cut -d' ' -f1-2)"
 SH
-if ! "$VOIDBOX" mkinitramfs --kernel "$K" --busybox "$GUEST_DIR/busybox" \
+curl=""
+[ -x /usr/bin/curl ] && curl="--add-binary /usr/bin/curl"
+if ! "$VOIDBOX" mkinitramfs --kernel "$K" --busybox "$GUEST_DIR/busybox" $curl \
 	--add "$TMP/check.sh:/check.sh:0755" -o "$TMP/img.gz" 2>"$TMP/err"; then
 	fail boot_image "$(cat "$TMP/err")"; exit 0
 fi
@@ -68,6 +71,8 @@ case "$(chk user)" in "uid=1000(sandbox) gid=1000(sandbox)"*) pass boot_sandbox_
 	*) fail boot_sandbox_user "$(chk user)" ;; esac
 case "$(chk eth0)" in ??:??:??:??:??:??) pass boot_eth0_sysfs ;; *) fail boot_eth0_sysfs "$(chk eth0)" ;; esac
 [ "$(chk init)" = /init ] && pass boot_agent_is_pid1 || fail boot_agent_is_pid1 "$(chk init)"
+if [ -z "$curl" ]; then skip boot_curl_runs "no /usr/bin/curl on the host"
+else case "$(chk curl)" in "curl "[0-9]*) pass boot_curl_runs ;; *) fail boot_curl_runs "$(chk curl)" ;; esac; fi
 grep -qx 'voidbox-agent: exec /check.sh: exit 0' "$L" && pass boot_exec_hook || fail boot_exec_hook "no exit line"
 
 # no network device: ready at once with lo only (no wait for a device that is not there)
