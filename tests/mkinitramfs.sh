@@ -109,6 +109,18 @@ else
 	fail mkinitramfs_levels "level 1 not larger than level 9, or different contents"
 fi
 
+# early-cpio style: a plain archive, then a gzip one; then junk after an archive
+cat "$TMP/plain.cpio" "$IMG" >"$TMP/concat.img"
+n1=$(wc -l <"$TMP/cpio-t")
+n2=$($MK --list "$TMP/concat.img" 2>"$TMP/err" | wc -l)
+{ cat "$TMP/plain.cpio"; echo junk; } >"$TMP/junk.img"
+if [ "$n2" = $((n1 * 2)) ] && ! $MK --list "$TMP/junk.img" >/dev/null 2>"$TMP/err2" &&
+	grep -q "neither cpio nor gzip" "$TMP/err2"; then
+	pass mkinitramfs_list_concatenated
+else
+	fail mkinitramfs_list_concatenated "$n2 entries for 2x$n1: $(cat "$TMP/err" "$TMP/err2")"
+fi
+
 # 5. --add-binary curl, --busybox, --add, --module, --kver/--modules-dir; run in a chroot
 printf 'hello\n' >"$TMP/hello.txt"
 mkdir -p "$TMP/tree/sub" && echo deep >"$TMP/tree/sub/f" && ln -s sub/f "$TMP/tree/link"

@@ -1,6 +1,6 @@
 /* Reading images back: `mkinitramfs --list` and `--extract`; see
- * image/initramfs.h. The image is read whole into memory and gunzipped when
- * it starts with the gzip magic. Extraction walks each path component with
+ * image/initramfs.h. The image is read whole into memory; gzip parts are
+ * inflated as the walk reaches them. Extraction walks each path component with
  * openat(O_NOFOLLOW | O_DIRECTORY) from the target directory, so neither
  * "..", an absolute name nor a symlink planted by an earlier entry can make
  * an entry land outside it. */
@@ -21,11 +21,11 @@
 
 #define MAX_IMAGE (1u << 30)
 
-/* Reads image (or stdin for "-") and gunzips it. Returns 0 or -errno. */
+/* Reads image (or stdin for "-") into memory. Returns 0 or -errno. */
 static int load_image(const char *image, uint8_t **out, size_t *len, char *err, size_t errlen)
 {
-	uint8_t *raw = NULL, *plain;
-	size_t rlen = 0, plen;
+	uint8_t *raw = NULL;
+	size_t rlen = 0;
 	int e;
 
 	if (!strcmp(image, "-")) {
@@ -63,22 +63,8 @@ static int load_image(const char *image, uint8_t **out, size_t *len, char *err, 
 		snprintf(err, errlen, "%s: %s", image, strerror(-e));
 		return e;
 	}
-	if (!gz_is_gzip(raw, rlen)) {
-		*out = raw;
-		*len = rlen;
-		return 0;
-	}
-	e = gz_inflate_all(raw, rlen, MAX_IMAGE, &plain, &plen, err, errlen);
-	free(raw);
-	if (e) {
-		char why[256];
-
-		snprintf(why, sizeof(why), "%s", err);
-		snprintf(err, errlen, "%s: %s", image, e == -EBADMSG ? why : strerror(-e));
-		return e;
-	}
-	*out = plain;
-	*len = plen;
+	*out = raw;
+	*len = rlen;
 	return 0;
 }
 
@@ -103,27 +89,53 @@ static void mode_str(uint32_t mode, char s[11])
 typedef int (*entry_fn)(void *ctx, const struct cpio_entry *e, const uint8_t *data,
 			char *err, size_t errlen);
 
-/* Walks the archive image (held in buf), calling fn for each entry.
- * Returns 0 or -errno. */
+/* Walks the archives in buf, calling fn for each entry. Like the kernel
+ * (and lsinitramfs) it takes several archives one after another, with NUL
+ * padding between them, and a gzip stream (of more archives) after them,
+ * as in an initrd with an uncompressed early part. Returns 0 or -errno. */
 static int walk(const char *image, const uint8_t *buf, size_t len, entry_fn fn, void *ctx,
-		char *err, size_t errlen)
+		char *err, size_t errlen, int depth)
 {
 	struct cpio_reader r;
 	struct cpio_entry e;
 	const uint8_t *data;
-	int rc;
+	char why[300];
+	int rc = 0;
 
 	cpio_reader_init(&r, buf, len);
-	while ((rc = cpio_next(&r, &e, &data, err, errlen)) == 1)
-		if ((rc = fn(ctx, &e, data, err, errlen)))
-			break;
-	if (rc == -EBADMSG) {
-		char why[300];
+	while (r.off < len) {
+		if (gz_is_gzip(buf + r.off, len - r.off) && !depth) {
+			uint8_t *plain;
+			size_t plen;
 
-		snprintf(why, sizeof(why), "%s", err);
-		snprintf(err, errlen, "%s: not a valid cpio archive: %s", image, why);
+			rc = gz_inflate_all(buf + r.off, len - r.off, MAX_IMAGE, &plain, &plen, err, errlen);
+			if (rc) {
+				snprintf(why, sizeof(why), "%s", err);
+				snprintf(err, errlen, "%s: %s", image, rc == -EBADMSG ? why : strerror(-rc));
+				return rc;
+			}
+			rc = walk(image, plain, plen, fn, ctx, err, errlen, depth + 1);
+			free(plain);
+			return rc;
+		}
+		if (r.off && len - r.off >= 6 && memcmp(buf + r.off, "070701", 6)) {
+			snprintf(err, errlen, "%s: data at offset %zu after the archive is neither cpio "
+				 "nor gzip", image, r.off);
+			return -EBADMSG;
+		}
+		while ((rc = cpio_next(&r, &e, &data, err, errlen)) == 1)
+			if ((rc = fn(ctx, &e, data, err, errlen)))
+				return rc;
+		if (rc == -EBADMSG) {
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "%s: not a valid cpio archive: %s", image, why);
+		}
+		if (rc)
+			return rc;
+		while (r.off < len && !buf[r.off]) /* padding after a trailer */
+			r.off++;
 	}
-	return rc > 0 ? 0 : rc;
+	return 0;
 }
 
 struct list_ctx {
@@ -167,7 +179,7 @@ int initramfs_list(const char *image, FILE *out, int verbose, char *err, size_t 
 
 	if ((e = load_image(image, &buf, &len, err, errlen)))
 		return e;
-	e = walk(image, buf, len, list_one, &l, err, errlen);
+	e = walk(image, buf, len, list_one, &l, err, errlen, 0);
 	free(buf);
 	if (!e && (fflush(out) || ferror(out))) {
 		e = -EIO;
@@ -316,7 +328,7 @@ int initramfs_extract(const char *image, const char *dir, char *err, size_t errl
 
 	if ((e = load_image(image, &buf, &len, err, errlen)))
 		return e;
-	if ((e = walk(image, buf, len, check_one, &x, err, errlen)))
+	if ((e = walk(image, buf, len, check_one, &x, err, errlen, 0)))
 		goto out;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		e = -errno;
@@ -329,7 +341,7 @@ int initramfs_extract(const char *image, const char *dir, char *err, size_t errl
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
-	e = walk(image, buf, len, extract_one, &x, err, errlen);
+	e = walk(image, buf, len, extract_one, &x, err, errlen, 0);
 	close(x.dirfd);
 out:
 	free(buf);
