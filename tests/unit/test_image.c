@@ -553,6 +553,48 @@ static void test_initramfs_api(void)
 	T_CHECK(initramfs_build(&spec, -1, err, sizeof(err)) == -EINVAL, "level");
 }
 
+/* --list and --extract on damaged images, under ASan: errors, never a
+ * crash, and nothing outside the target directory. */
+static void test_unpack_fuzz(void)
+{
+	char dir[] = "/tmp/vb-image-unpack.XXXXXX", img[600], out[600], cmd[700], err[400];
+	struct mbuf m = { 0 };
+	FILE *null = fopen("/dev/null", "w");
+	int fails = 0;
+
+	T_REQUIRE(mkdtemp(dir) && null, "setup");
+	snprintf(img, sizeof(img), "%s/img", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	write_sample(&m);
+	srand(11);
+	for (int i = 0; i < 300; i++) {
+		uint8_t *c = malloc(m.len);
+		size_t len = m.len - (size_t)(i % 3 == 0 ? rand() % (int)m.len : 0);
+		int fd;
+
+		memcpy(c, m.p, m.len);
+		for (int k = 0; k < 1 + i % 4; k++)
+			c[rand() % (int)m.len] = (uint8_t)rand();
+		fd = open(img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		write_full(fd, c, len);
+		close(fd);
+		free(c);
+		if (initramfs_list(img, null, i & 1, err, sizeof(err)) < 0) {
+			fails++;
+			T_CHECK(err[0] && !strchr(err, '\n'), "message: %s", err);
+		}
+		initramfs_extract(img, out, err, sizeof(err));
+	}
+	T_CHECK(fails > 50, "only %d of 300 damaged images refused", fails);
+	/* nothing may have been written beside out/ */
+	snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) = 2", dir);
+	T_CHECK(system(cmd) == 0, "entries beside out/ in %s", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	T_CHECK(system(cmd) == 0, "cleanup");
+	fclose(null);
+	free(m.p);
+}
+
 int main(void)
 {
 	T_RUN(test_cpio_roundtrip);
@@ -566,5 +608,6 @@ int main(void)
 	T_RUN(test_modinfo_section);
 	T_RUN(test_elf_curl);
 	T_RUN(test_initramfs_api);
+	T_RUN(test_unpack_fuzz);
 	T_EXIT();
 }
