@@ -26,7 +26,8 @@ if [ "$(id -u)" != 0 ] || ! [ -c /dev/net/tun ]; then
 	skip $T "needs root and /dev/net/tun for network namespaces and TAP"; exit 0
 fi
 BB=$(command -v busybox) || { skip $T "busybox not installed"; exit 0; }
-TAPB=$TOOLS/slirp-tap PEER=$TOOLS/slirp-peer
+# SLIRP_TAP may name another build of the harness (an ASan one, say).
+TAPB=${SLIRP_TAP:-$TOOLS/slirp-tap} PEER=$TOOLS/slirp-peer
 [ -x "$TAPB" ] && [ -x "$PEER" ] || { fail $T "build/tools/slirp-tap or slirp-peer missing"; exit 0; }
 
 P=vb-slirp-$$
@@ -111,12 +112,14 @@ wait_file "$TMP/ready" || { fail $T "harness not ready: $(cat "$TMP/tap.out")"; 
 ip -n $G link set vbtap0 address 52:54:00:12:34:56 mtu 65520 up
 ip -n $G addr add 10.0.2.15/24 dev vbtap0
 ip -n $G route add default via 10.0.2.2
+bg udp-h $H socat UDP4-RECVFROM:7001,bind=127.0.0.1,fork EXEC:cat
+bg udp-s $S socat UDP4-RECVFROM:7001,bind=198.51.100.2,fork EXEC:cat
 bg gecho $G $PEER server 0.0.0.0 8080 echo
 bg gudp $G socat UDP4-RECVFROM:7000,fork EXEC:cat
 for p in 8000:$H 8443:$H 5201:$H 9001:$H 9002:$H 9003:$H 9004:$H 9005:$H 8000:$S 8443:$S 8080:$G; do
 	wait_port "${p#*:}" "${p%%:*}" || { fail $T "server on port ${p%%:*} did not start"; exit 0; }
 done
-wait_port $H 5353 u && wait_port $G 7000 u || { fail $T "dnsmasq or the UDP echo did not start"; exit 0; }
+wait_port $H 5353 u && wait_port $G 7000 u && wait_port $H 7001 u && wait_port $S 7001 u || { fail $T "dnsmasq or the UDP echo did not start"; exit 0; }
 
 # --- ARP: bytes of the reply as tshark dissects them ------------------------
 bg cap $G tcpdump -n -i vbtap0 -U -c 2 -w "$TMP/arp.pcap" arp
@@ -154,6 +157,11 @@ while len(r) < n: r += s.recv(n - len(r))
 print(".".join(str(b) for b in r[-4:]))' 2>&1)
 [ "$out" = 203.0.113.7 ] && pass slirp_dns_tcp || fail slirp_dns_tcp "$out"
 
+for a in 10.0.2.2:loopback 198.51.100.2:veth; do
+	out=$(echo vb-udp-nat | ing timeout 5 socat -T 3 - UDP4:${a%%:*}:7001 2>&1)
+	[ "$out" = vb-udp-nat ] && pass "slirp_udp_${a#*:}" || fail "slirp_udp_${a#*:}" "got '$out'"
+done
+
 # --- iperf3, 1 GiB each way --------------------------------------------------
 for dir in up down; do
 	r=""; [ $dir = down ] && r=-R
@@ -183,6 +191,7 @@ check slirp_200_concurrent ing timeout 60 $PEER conns 10.0.2.2 9001 200 200
 fd1=$(settle); rss1=$(rss)
 [ "$fd1" -le "$fd0" ] && pass slirp_no_fd_growth || fail slirp_no_fd_growth "fds $fd0 -> $fd1"
 [ $((rss1 - rss0)) -lt 4096 ] && pass slirp_no_rss_growth || fail slirp_no_rss_growth "VmRSS $rss0 -> $rss1 kB"
+check slirp_1000_concurrent ing timeout 60 $PEER conns 10.0.2.2 9001 2000 1000
 
 # --- half-close, resets, backpressure ----------------------------------------
 # conns above half-close every connection (guest FIN, host still sending);
@@ -217,6 +226,7 @@ dt=$(($(date +%s) - t0))
 
 # --- counters ---------------------------------------------------------------------
 kill $TAPPID; wait $TAPPID 2>/dev/null
+if grep -q "Sanitizer" "$TMP/tap.out"; then fail slirp_harness_clean "$(grep -m1 Sanitizer "$TMP/tap.out")"; else pass slirp_harness_clean; fi
 [ "$(stat_of dns_servfail)" -gt 0 ] 2>/dev/null && [ "$(stat_of dns_failovers)" -gt 0 ] &&
 	[ "$(stat_of drop_policy)" -ge 2 ] && [ "$(stat_of drop_ipv6)" -gt 0 ] &&
 	[ "$(stat_of tcp_rst_to_host)" -gt 0 ] && [ "$(stat_of arp_replies)" -gt 0 ] &&

@@ -250,6 +250,93 @@ static void test_cfg_parsers(void)
 		"bad fwd");
 }
 
+/* Builds a guest TCP segment to 10.0.2.2:dport from port 40000. */
+static size_t mk_tcp(uint8_t *f, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+		     const void *data, size_t len)
+{
+	uint8_t seg[1600] = { 0 };
+	uint32_t src = inet_addr("10.0.2.15"), dst = inet_addr("10.0.2.2");
+	uint16_t c;
+
+	wr16(seg, 40000);
+	wr16(seg + 2, dport);
+	wr32(seg + 4, seq);
+	wr32(seg + 8, ack);
+	seg[12] = 5 << 4;
+	seg[13] = flags;
+	wr16(seg + 14, 65535);
+	if (len)
+		memcpy(seg + 20, data, len);
+	c = csum_l4(src, dst, IPPROTO_TCP, seg, 20 + len);
+	memcpy(seg + 16, &c, 2);
+	return mk_ip(f, IPPROTO_TCP, "10.0.2.2", seg, 20 + len);
+}
+
+/* Runs the loop until cond or about 2 s. */
+#define PUMP(r, cond)                                                        \
+	for (int i_ = 0; i_ < 200 && !(cond); i_++)                           \
+		loop_once(&(r)->loop, 10)
+
+static void test_tcp_nobuf_hold_resume(void)
+{
+	static struct rig r;
+	static uint8_t f[2048], data[20000], got[20000];
+	struct slirp_cfg cfg;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd = -1;
+	uint32_t isn, seq = 1000, next;
+	size_t have = 0;
+	unsigned first;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + i / 251);
+	T_REQUIRE(lfd >= 0 && bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(lfd, 4) == 0 &&
+		  getsockname(lfd, (struct sockaddr *)&a, &al) == 0, "listener");
+	slirp_cfg_default(&cfg);
+	cfg.allow_host_loopback = true;
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
+	slirp_input(&r.s, f, mk_tcp(f, ntohs(a.sin_port), seq, 0, 0x02, NULL, 0));
+	PUMP(&r, r.cap.n > 0);
+	T_REQUIRE(r.cap.n == 1 && r.cap.f[0][47] == 0x12 && rd32(r.cap.f[0] + 42) == seq + 1,
+		  "SYN-ACK only after connect");
+	isn = rd32(r.cap.f[0] + 38);
+	slirp_input(&r.s, f, mk_tcp(f, ntohs(a.sin_port), seq + 1, isn + 1, 0x10, NULL, 0));
+	cfd = accept(lfd, NULL, NULL);
+	T_REQUIRE(cfd >= 0 && write(cfd, data, sizeof(data)) == (ssize_t)sizeof(data), "server write");
+	r.cap.nobuf = 1; /* the guest has no RX buffer for the first frame */
+	first = r.cap.n;
+	PUMP(&r, r.s.rx_blocked);
+	T_CHECK(r.s.rx_blocked && r.s.pending && r.cap.n == first, "held: %u frames", r.cap.n - first);
+	for (int i = 0; i < 20; i++)
+		loop_once(&r.loop, 5);
+	T_CHECK(r.cap.n == first, "no output while blocked");
+	slirp_rx_ready(&r.s);
+	next = isn + 1;
+	for (unsigned i = first; i < r.cap.n; i++) {
+		const uint8_t *fr = r.cap.f[i];
+		size_t plen = rd16(fr + 16) - 40;
+		uint32_t ipsrc, ipdst;
+
+		memcpy(&ipsrc, fr + 26, 4);
+		memcpy(&ipdst, fr + 30, 4);
+		T_CHECK(rd32(fr + 38) == next, "segment %u at seq %u, want %u", i, rd32(fr + 38), next);
+		T_CHECK(csum_l4(ipsrc, ipdst, IPPROTO_TCP, fr + 34,
+				plen + 20) == 0, "tcp checksum");
+		if (have + plen <= sizeof(got))
+			memcpy(got + have, fr + 54, plen);
+		have += plen;
+		next += (uint32_t)plen;
+	}
+	T_CHECK(have == sizeof(data) && !memcmp(got, data, sizeof(data)), "resumed data %zu", have);
+	/* The guest acknowledges: the data leaves the host socket. */
+	slirp_input(&r.s, f, mk_tcp(f, ntohs(a.sin_port), seq + 1, next, 0x10, NULL, 0));
+	T_CHECK(r.s.flows && r.s.flows->tcp.snd_una == next, "acknowledged");
+	close(cfd);
+	close(lfd);
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	T_RUN(test_arp_reply_bytes);
@@ -257,5 +344,6 @@ int main(void)
 	T_RUN(test_icmp_gateway_echo);
 	T_RUN(test_policy_refusals);
 	T_RUN(test_cfg_parsers);
+	T_RUN(test_tcp_nobuf_hold_resume);
 	T_EXIT();
 }
