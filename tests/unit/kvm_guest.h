@@ -13,7 +13,9 @@
  *      interrupt (whose handler reads InterruptStatus, acks it and EOIs);
  *   5. prints "<isr>:" and the reply, then powers off through the ACPI
  *      sleep-control port, as Linux does. Any failed check prints "FAIL<n>"
- *      first. */
+ *      first.
+ * Other modes (a byte in the image) end it at once instead: a triple fault,
+ * a reset through the 8042, or through the FADT reset register. */
 #ifndef VOIDBOX_TEST_KVM_GUEST_H
 #define VOIDBOX_TEST_KVM_GUEST_H
 
@@ -37,6 +39,14 @@ __asm__(
 	"vb_tg_start:\n"
 	"	cli\n"
 	"	mov $0x220000, %rsp\n"
+	/* the end it was built for (tg_bzimage's mode): 0 the full run */
+	"	movzbl vb_tg_mode(%rip), %eax\n"
+	"	cmp $1, %al\n"
+	"	je 12f\n"
+	"	cmp $2, %al\n"
+	"	je 13f\n"
+	"	cmp $3, %al\n"
+	"	je 14f\n"
 	"	mov %rsi, %r15\n"
 	"	mov $49, %r14b\n"
 	"	cmpw $0xaa55, 0x1fe(%r15)\n"
@@ -197,14 +207,32 @@ __asm__(
 	"	out %al, %dx\n"
 	"11:	hlt\n"
 	"	jmp 11b\n"
+	/* mode 1: a page fault with no IDT: double, then triple fault */
+	"12:	mov $0x100000000, %rax\n"
+	"	mov (%rax), %eax\n"
+	"	jmp 11b\n"
+	/* mode 2: reset through the 8042 (0xfe to port 0x64) */
+	"13:	mov $0xfe, %al\n"
+	"	out %al, $0x64\n"
+	"	jmp 11b\n"
+	/* mode 3: reset through the FADT reset register */
+	"14:	mov $0x42, %al\n"
+	"	mov $0x602, %dx\n"
+	"	out %al, %dx\n"
+	"	jmp 11b\n"
+	"vb_tg_mode:\n"
+	"	.byte 0\n"
 	"vb_tg_end:\n"
 	".popsection\n");
 
-extern const uint8_t vb_tg_start[], vb_tg_end[];
+extern const uint8_t vb_tg_start[], vb_tg_end[], vb_tg_mode[];
+
+enum tg_mode { TG_FULL, TG_TRIPLE_FAULT, TG_RESET_8042, TG_RESET_ACPI };
 
 /* Wraps the guest code in a bzImage (protocol 2.15, 64-bit, relocatable,
- * loaded at 16 MiB, init_size 1 MiB). Returns a malloc'd image. */
-static inline uint8_t *tg_bzimage(size_t *len)
+ * loaded at 16 MiB, init_size 1 MiB) that ends as mode says. Returns a
+ * malloc'd image. */
+static inline uint8_t *tg_bzimage_mode(size_t *len, enum tg_mode mode)
 {
 	size_t code = (size_t)(vb_tg_end - vb_tg_start), setup = 2 * 512;
 	size_t n = setup + 0x200 + code;
@@ -232,8 +260,14 @@ static inline uint8_t *tg_bzimage(size_t *len)
 	memcpy(b + 0x260, "\x00\x00\x10\x00", 4);  /* init_size 1 MiB */
 	memset(b + setup, 0xf4, 0x200);           /* startup_32: hlt */
 	memcpy(b + setup + 0x200, vb_tg_start, code);
+	b[setup + 0x200 + (size_t)(vb_tg_mode - vb_tg_start)] = (uint8_t)mode;
 	*len = n;
 	return b;
+}
+
+static inline uint8_t *tg_bzimage(size_t *len)
+{
+	return tg_bzimage_mode(len, TG_FULL);
 }
 
 /* The echo back end: each chain's readable bytes come back upper-cased in

@@ -228,9 +228,65 @@ static void test_vmm_ops(void)
 	loop_fini(&loop);
 }
 
+/* The other ends of a guest: triple fault, 8042 reset, ACPI reset; each
+ * stops the VM cleanly (threads joined, fds closed) with the right reason. */
+static void test_ends(void)
+{
+	static const struct { enum tg_mode mode; enum kvm_exit want; } ends[] = {
+		{ TG_TRIPLE_FAULT, KVM_VM_TRIPLE_FAULT },
+		{ TG_RESET_8042, KVM_VM_REBOOT },
+		{ TG_RESET_ACPI, KVM_VM_REBOOT },
+	};
+	static struct kvm_vm vm;
+	struct loop loop;
+	char why[256];
+	int fd = kvm_open_checked(why, sizeof(why)), fds;
+
+	if (fd < 0)
+		T_SKIP("%s", why);
+	close(fd);
+	fds = count_fds();
+	for (unsigned i = 0; i < ARRAY_SIZE(ends); i++) {
+		size_t klen;
+		uint8_t *k = tg_bzimage_mode(&klen, ends[i].mode);
+		struct kvm_vm_cfg cfg = { .kernel = k, .kernel_size = klen, .cpus = 2, .mem_size = 32ULL << 20,
+					  .loop = &loop, .console_fd = -1 };
+		struct watchdog w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .vm = &vm };
+		pthread_t wt;
+		enum kvm_exit ex;
+
+		T_REQUIRE(loop_init(&loop) == 0, "loop");
+		if (kvm_vm_create(&vm, &cfg) || kvm_vm_start(&vm)) {
+			snprintf(why, sizeof(why), "%s", vm.why);
+			kvm_vm_destroy(&vm);
+			loop_fini(&loop);
+			free(k);
+			if (host_lacks(why))
+				T_SKIP("host KVM lacks it: %s", why);
+			T_REQUIRE(0, "create/start: %s", why);
+		}
+		pthread_create(&wt, NULL, watchdog, &w);
+		ex = kvm_vm_wait(&vm);
+		pthread_mutex_lock(&w.mu);
+		w.done = true;
+		pthread_cond_signal(&w.cv);
+		pthread_mutex_unlock(&w.mu);
+		pthread_join(wt, NULL);
+		T_CHECK(ex == ends[i].want, "mode %d: %s (%s), want %s", ends[i].mode, kvm_exit_name(ex), vm.why,
+			kvm_exit_name(ends[i].want));
+		if (ends[i].mode == TG_TRIPLE_FAULT)
+			T_CHECK(strstr(vm.why, "triple fault at RIP 0x10"), "no RIP in '%s'", vm.why);
+		kvm_vm_destroy(&vm);
+		loop_fini(&loop);
+		free(k);
+	}
+	T_CHECK(count_fds() == fds, "fds: %d before, %d after", fds, count_fds());
+}
+
 int main(void)
 {
 	T_RUN(test_tiny_guest);
 	T_RUN(test_vmm_ops);
+	T_RUN(test_ends);
 	T_EXIT();
 }
