@@ -114,13 +114,10 @@ int gz_inflate_all(const uint8_t *in, size_t len, size_t max, uint8_t **out,
 		return -ENOMEM;
 	while (pos < len) {
 		/* Members may be followed by zero padding (as from a block device). */
-		if (in[pos] == 0) {
-			size_t z = pos;
-			while (z < len && in[z] == 0)
-				z++;
-			if (z == len)
-				break;
-		}
+		while (pos < len && in[pos] == 0)
+			pos++;
+		if (pos == len)
+			break;
 		if (!gz_is_gzip(in + pos, len - pos)) {
 			ret = gz_bad(err, errlen, "not gzip data (no 1f 8b magic)", pos);
 			goto out;

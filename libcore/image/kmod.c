@@ -133,11 +133,20 @@ static int db_walk(struct kmod_db *db, const char *rel)
 	return err;
 }
 
+/* depmod's default "search updates built-in": a module under updates/
+ * wins over one of the same name elsewhere. */
+static int path_rank(const char *path)
+{
+	return strncmp(path, "updates/", 8) != 0;
+}
+
 static int cmp_mod(const void *a, const void *b)
 {
 	const struct kmod_mod *x = a, *y = b;
 	int c = strcmp(x->name, y->name);
 
+	if (!c)
+		c = path_rank(x->path) - path_rank(y->path);
 	return c ? c : strcmp(x->path, y->path);
 }
 
@@ -152,8 +161,7 @@ static int cmp_key_mod(const void *key, const void *m)
 }
 
 /* Returns the module called name (normalised), or NULL. When a name occurs
- * twice the first path in sorted order wins (updates/ sorts before others
- * only by chance, so depmod's modules.dep is preferred where it exists). */
+ * twice the first in cmp_mod order wins: updates/ first, then by path. */
 static struct kmod_mod *db_find(struct kmod_db *db, const char *name)
 {
 	struct kmod_mod *m = bsearch(name, db->mods, db->n, sizeof(*m), cmp_key_mod);

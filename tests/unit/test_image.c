@@ -247,6 +247,13 @@ static void test_gzip(void)
 	T_CHECK(olen == 300000 && !memcmp(out, in, olen), "round trip");
 	free(out);
 	T_CHECK(gz_inflate_all(raw, rlen, 1000, &out, &olen, err, sizeof(err)) == -EFBIG, "limit");
+	c = calloc(1, rlen * 2 + 100); /* member, zeros, member, zeros */
+	memcpy(c, raw, rlen);
+	memcpy(c + rlen + 37, raw, rlen);
+	T_CHECK(gz_inflate_all(c, rlen * 2 + 100, 1 << 24, &out, &olen, err, sizeof(err)) == 0 &&
+		olen == 600000 && !memcmp(out + 300000, in, 300000), "two members: %s", err);
+	free(out);
+	free(c);
 	for (size_t cut = 1; cut < rlen; cut += rlen / 50 + 1) {
 		c = malloc(cut);
 		memcpy(c, raw, cut);
@@ -368,7 +375,7 @@ static void test_kmod_made_up(void)
 	T_REQUIRE(mkdtemp(dir), "mkdtemp");
 	put(dir, "modules.dep", "kernel/a.ko: kernel/b.ko kernel/c-d.ko\nkernel/b.ko: kernel/c-d.ko\n"
 	    "kernel/c-d.ko:\nkernel/x.ko: kernel/y.ko\nkernel/y.ko: kernel/x.ko\n"
-	    "kernel/m.ko: kernel/gone.ko\n");
+	    "kernel/m.ko: kernel/gone.ko\nkernel/a/u.ko:\nupdates/u.ko:\nkernel/z/u.ko:\n");
 	put(dir, "modules.builtin", "kernel/drivers/builtin_one.ko\n");
 	T_REQUIRE(kmod_open(dir, &db, err, sizeof(err)) == 0, "%s", err);
 	T_CHECK(kmod_has_depfile(db), "depfile");
@@ -383,6 +390,12 @@ static void test_kmod_made_up(void)
 		free(paths);
 	}
 	T_CHECK(kmod_resolve(db, x, 1, &paths, &n, err, sizeof(err)) == -ELOOP, "cycle: %s", err);
+	{
+		const char *u[] = { "u" };
+		T_CHECK(kmod_resolve(db, u, 1, &paths, &n, err, sizeof(err)) == 0 && n == 1 &&
+			!strcmp(paths[0], "updates/u.ko"), "updates/ wins: %s", n ? paths[0] : err);
+		free(paths);
+	}
 	{
 		const char *m[] = { "m" };
 		T_CHECK(kmod_resolve(db, m, 1, &paths, &n, err, sizeof(err)) == -ENOENT &&
