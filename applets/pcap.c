@@ -17,12 +17,13 @@
 #include "pcap/filter.h"
 #include "pcap/flows.h"
 #include "pcap/reader.h"
+#include "pcap/tcpseq.h"
 #include "pcap/writer.h"
 
 #define PCAP_USAGE                                                                      \
 	"usage: voidbox pcap [OPTIONS] FILE|-\n"                                        \
-	"Prints each frame of a pcap capture on one line, as tcpdump -nS -r does\n"     \
-	"(absolute TCP sequence numbers), or per-flow statistics.\n\n"                  \
+	"Prints each frame of a pcap capture on one line, as tcpdump -n -r does, or\n"  \
+	"per-flow statistics, or copies the frames that pass the filters.\n\n"          \
 	"  -c, --count N       stop after N matching frames\n"                          \
 	"      --proto NAME    only arp, ip, ip6, tcp, udp, icmp or dns frames\n"       \
 	"                      (repeat to allow several)\n"                             \
@@ -35,6 +36,8 @@
 	"                      (- for stdout) instead of printing them; after a\n"     \
 	"                      damaged frame, the frames before it are kept\n"         \
 	"  -e, --link          print MAC addresses and the ethertype\n"                 \
+	"  -S, --absolute      absolute TCP sequence numbers (default: relative to\n"  \
+	"                      the conversation's first, as tcpdump)\n"              \
 	"      --time FMT      timestamps: local (default), utc or epoch\n"             \
 	"  -h, --help          this text\n"                                             \
 	"Filters combine with and. Exit status: 0, 1 for an unreadable or corrupt\n"     \
@@ -47,6 +50,7 @@ struct pcap_opts {
 	struct pcap_filter filter;
 	uint64_t count; /* 0: all */
 	int stats;
+	int absolute;   /* -S */
 	char time_mode;
 	const char *path;
 	const char *write_path; /* -w */
@@ -63,6 +67,7 @@ static int parse_args(int argc, char **argv, struct pcap_opts *o)
 		{ "dns-port", required_argument, NULL, OPT_DNS_PORT },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "link", no_argument, NULL, 'e' },
+		{ "absolute", no_argument, NULL, 'S' },
 		{ "time", required_argument, NULL, OPT_TIME },
 		{ "write", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
@@ -75,7 +80,7 @@ static int parse_args(int argc, char **argv, struct pcap_opts *o)
 	pcap_decode_cfg_init(&o->cfg);
 	o->time_mode = 'l';
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:ehw:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:ehSw:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (parse_uint(optarg, 1, UINT64_MAX, &o->count)) {
@@ -117,6 +122,9 @@ static int parse_args(int argc, char **argv, struct pcap_opts *o)
 			break;
 		case 'e':
 			o->cfg.link = 1;
+			break;
+		case 'S':
+			o->absolute = 1;
 			break;
 		case OPT_TIME:
 			if (strcmp(optarg, "local") && strcmp(optarg, "utc") && strcmp(optarg, "epoch")) {
@@ -242,6 +250,7 @@ static int pcap_main(int argc, char **argv)
 	struct pcap_opts o;
 	struct pcap_reader r;
 	struct pcap_flows fl;
+	struct pcap_tcpseq seqs;
 	int fd, rc, err;
 
 	rc = parse_args(argc, argv, &o);
@@ -266,7 +275,11 @@ static int pcap_main(int argc, char **argv)
 		return 1;
 	}
 	pcap_flows_init(&fl);
+	pcap_tcpseq_init(&seqs);
+	if (!o.absolute && !o.stats && !o.write_path)
+		o.cfg.rel = &seqs;
 	rc = walk(&r, &o, &fl, o.write_path ? &w : NULL);
+	pcap_tcpseq_free(&seqs);
 	if (o.write_path && (err = pcap_writer_close(&w)) && !rc) {
 		vb_err("pcap", err, "%s", o.write_path);
 		rc = 1;

@@ -157,7 +157,7 @@ def icmp_type_code(text, table):
 
 
 def decode(vb, pcap, dns_port):
-    args = [vb, "pcap", "--time", "epoch"] + (["--dns-port", dns_port] if dns_port else []) + [pcap]
+    args = [vb, "pcap", "-S", "--time", "epoch"] + (["--dns-port", dns_port] if dns_port else []) + [pcap]
     ours = run(args)
     theirs = tshark(pcap, dns_port, FIELDS)
     check(0, "frame count", len(ours), len(theirs))

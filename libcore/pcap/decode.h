@@ -6,7 +6,8 @@
  * decode_tcp.c, decode_udp.c, decode_dns.c. Every header access is bounds
  * checked against the captured length; what is cut short is marked
  * "[|proto]" as tcpdump does, what is not understood is marked
- * "[not decoded]" or "[bad ...]". Nothing allocates. */
+ * "[not decoded]" or "[bad ...]". Nothing allocates, except the table of
+ * TCP conversations for relative sequence numbers when cfg->rel is set. */
 #ifndef VOIDBOX_PCAP_DECODE_H
 #define VOIDBOX_PCAP_DECODE_H
 
@@ -52,10 +53,15 @@ struct pcap_pkt {
 	uint32_t payload;     /* TCP/UDP payload bytes, from the headers */
 };
 
+struct pcap_tcpseq;
+
 struct pcap_decode_cfg {
 	uint16_t dns_ports[PCAP_DNS_PORTS_MAX]; /* UDP/TCP ports decoded as DNS */
 	unsigned n_dns_ports;
 	int link;             /* print MAC addresses and ethertype (tcpdump -e) */
+	/* Non-NULL: print relative TCP sequence numbers as tcpdump does
+	 * without -S, keeping conversations here (pcap/tcpseq.h). */
+	struct pcap_tcpseq *rel;
 };
 
 /* A bounded line: appends never overflow; a line that would is cut and

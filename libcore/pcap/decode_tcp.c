@@ -1,9 +1,11 @@
-/* TCP segments, printed as tcpdump -S does (absolute sequence numbers):
- * ports, flags, seq (or seq A:B when data is carried), ack, window, urgent
- * pointer, options (mss, wscale, sackOK, sack blocks, TS, nop, eol; others
- * by number) and payload length; DNS on a DNS port is decoded after its
- * two-byte length prefix. */
+/* TCP segments, printed as tcpdump does: ports, flags, seq (or seq A:B
+ * when data is carried), ack, window, urgent pointer, options (mss,
+ * wscale, sackOK, sack blocks, TS, nop, eol; others by number) and
+ * payload length; sequence numbers relative to the conversation's first
+ * (pcap/tcpseq.h) or, as with tcpdump -S, absolute. DNS on a DNS port is
+ * decoded after its two-byte length prefix. */
 #include "pcap/decode.h"
+#include "pcap/tcpseq.h"
 
 #define TCP_HDR_LEN 20u
 
@@ -24,8 +26,8 @@ static void add_flags(struct pcap_line *l, uint8_t f)
 	pcap_line_add(l, "Flags [%s]", n ? s : "none");
 }
 
-/* Appends the options in o (n bytes). */
-static void add_options(struct pcap_line *l, const uint8_t *o, size_t n)
+/* Appends the options in o (n bytes); SACK blocks lose sack_base. */
+static void add_options(struct pcap_line *l, const uint8_t *o, size_t n, uint32_t sack_base)
 {
 	size_t i = 0;
 
@@ -72,7 +74,8 @@ static void add_options(struct pcap_line *l, const uint8_t *o, size_t n)
 			}
 			pcap_line_add(l, "sack %u ", (len - 2) / 8);
 			for (unsigned b = 0; b + 8 <= (unsigned)len - 2; b += 8)
-				pcap_line_add(l, "{%u:%u}", pcap_be32(v + b), pcap_be32(v + b + 4));
+				pcap_line_add(l, "{%u:%u}", pcap_be32(v + b) - sack_base,
+					      pcap_be32(v + b + 4) - sack_base);
 			break;
 		case 8:
 			if (len == 10)
@@ -105,6 +108,7 @@ void pcap_decode_tcp(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_
 {
 	const uint8_t *h, *o, *dl;
 	size_t doff, payload;
+	uint32_t seq, ack, sack_base = 0;
 	uint8_t f;
 
 	pkt->flags |= PKT_TCP;
@@ -122,22 +126,26 @@ void pcap_decode_tcp(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_
 	pkt->payload = (uint32_t)payload;
 	if (payload && (pcap_is_dns_port(cfg, pkt->sport) || pcap_is_dns_port(cfg, pkt->dport)))
 		pkt->flags |= PKT_DNS; /* a segment that carries DNS, not a bare ACK */
+	seq = pkt->seq;
+	ack = pkt->ack;
+	if (cfg->rel && (f & TCPF_ACK))
+		pcap_tcpseq_relative(cfg->rel, pkt, &seq, &ack, &sack_base);
 	add_flags(l, f);
 	if (payload || (f & (TCPF_SYN | TCPF_FIN | TCPF_RST))) {
 		if (payload)
-			pcap_line_add(l, ", seq %u:%u", pkt->seq, (uint32_t)(pkt->seq + payload));
+			pcap_line_add(l, ", seq %u:%u", seq, (uint32_t)(seq + payload));
 		else
-			pcap_line_add(l, ", seq %u", pkt->seq);
+			pcap_line_add(l, ", seq %u", seq);
 	}
 	if (f & TCPF_ACK)
-		pcap_line_add(l, ", ack %u", pkt->ack);
+		pcap_line_add(l, ", ack %u", ack);
 	pcap_line_add(l, ", win %u", pcap_be16(h + 14));
 	if (f & TCPF_URG)
 		pcap_line_add(l, ", urg %u", pcap_be16(h + 18));
 	if (doff > TCP_HDR_LEN) {
 		o = pcap_cur_get(&c, TCP_HDR_LEN, doff - TCP_HDR_LEN);
 		if (o)
-			add_options(l, o, doff - TCP_HDR_LEN);
+			add_options(l, o, doff - TCP_HDR_LEN, sack_base);
 		else
 			pcap_line_add(l, ", options [|tcp]");
 	}

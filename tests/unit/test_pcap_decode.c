@@ -11,6 +11,7 @@
 #include "pcap/decode.h"
 #include "pcap/filter.h"
 #include "pcap/flows.h"
+#include "pcap/tcpseq.h"
 #include "pcap/writer.h"
 #include "t.h"
 
@@ -164,6 +165,62 @@ static void test_tcp(void)
 	T_LINE(&f, "IP 10.0.0.1.80 > 10.0.0.2.1234: Flags [R.EW], seq 7, ack 8, win 65535, length 0");
 	f.b[14 + 20 + 12] = 0x40; /* data offset 16 < 20 */
 	T_LINE(&f, "IP 10.0.0.1.80 > 10.0.0.2.1234: [bad header length 16, segment length 20]");
+}
+
+/* tcpdump's relative numbers: the SYN-ACK records both bases, later
+ * segments (either way) and SACK blocks are relative, -S is absolute. */
+static void test_tcp_relative(void)
+{
+	static const uint8_t sack_opt[] = { 1, 1, 5, 10, 0, 0, 0x03, 0xe9 + 0, 0, 0, 0x04, 0x4d };
+	struct pcap_tcpseq seqs;
+	struct frame f;
+
+	pcap_tcpseq_init(&seqs);
+	cfg.rel = &seqs;
+	ip4(&f, 6);
+	tcp(&f, 40000, 80, 1000, 0, TCPF_SYN, NULL, 0);
+	ip_done(&f);
+	T_LINE(&f, "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 1000, win 65535, length 0");
+	ip4(&f, 6);
+	memcpy(f.b + 26, "\x0a\0\0\x02\x0a\0\0\x01", 8);
+	tcp(&f, 80, 40000, 5000, 1001, TCPF_SYN | TCPF_ACK, NULL, 0);
+	ip_done(&f);
+	T_LINE(&f, "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [S.], seq 5000, ack 1001, win 65535, length 0");
+	ip4(&f, 6);
+	tcp(&f, 40000, 80, 1001, 5001, TCPF_ACK | TCPF_PSH, NULL, 0);
+	put(&f, "GET /", 5);
+	ip_done(&f);
+	T_LINE(&f, "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [P.], seq 1:6, ack 1, win 65535, length 5");
+	ip4(&f, 6);
+	memcpy(f.b + 26, "\x0a\0\0\x02\x0a\0\0\x01", 8);
+	tcp(&f, 80, 40000, 5001, 1001, TCPF_ACK, sack_opt, sizeof(sack_opt));
+	ip_done(&f);
+	T_LINE(&f, "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [.], ack 1, win 65535, options "
+		   "[nop,nop,sack 1 {1:101}], length 0");
+	cfg.rel = NULL;
+	T_LINE(&f, "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [.], ack 1001, win 65535, options "
+		   "[nop,nop,sack 1 {1001:1101}], length 0");
+	/* Many conversations: the table grows and keeps every base. */
+	cfg.rel = &seqs;
+	for (uint32_t i = 0; i < 5000; i++) {
+		ip4(&f, 6);
+		tcp(&f, (uint16_t)(1000 + i), 80, 7 * i, 100, TCPF_ACK, NULL, 0);
+		ip_done(&f);
+		dec(&f);
+	}
+	for (uint32_t i = 0; i < 5000; i += 7) {
+		char want[128];
+
+		ip4(&f, 6);
+		tcp(&f, (uint16_t)(1000 + i), 80, 7 * i + 5, 100, TCPF_ACK | TCPF_FIN, NULL, 0);
+		ip_done(&f);
+		snprintf(want, sizeof(want), "IP 10.0.0.1.%u > 10.0.0.2.80: Flags [F.], seq 5, ack 1, "
+			 "win 65535, length 0", 1000 + i);
+		T_CHECK(!strcmp(dec(&f), want), "conversation %u: %.200s", i, line.buf);
+	}
+	T_CHECK(seqs.n == 5001, "conversations %zu", seqs.n);
+	cfg.rel = NULL;
+	pcap_tcpseq_free(&seqs);
 }
 
 static void test_udp_icmp_other(void)
@@ -616,6 +673,7 @@ int main(void)
 	pcap_decode_cfg_init(&cfg);
 	T_RUN(test_arp);
 	T_RUN(test_tcp);
+	T_RUN(test_tcp_relative);
 	T_RUN(test_udp_icmp_other);
 	T_RUN(test_ipv6);
 	T_RUN(test_dns);
