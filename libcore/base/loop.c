@@ -8,6 +8,8 @@ int loop_init(struct loop *l)
 {
 	l->stop = false;
 	l->exit_code = 0;
+	l->batch = NULL;
+	l->batch_n = 0;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	return l->epfd < 0 ? -errno : 0;
 }
@@ -39,19 +41,28 @@ int loop_mod(struct loop *l, struct loop_watch *w, uint32_t events)
 void loop_del(struct loop *l, struct loop_watch *w)
 {
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	for (int i = 0; i < l->batch_n; i++)
+		if (l->batch[i].data.ptr == w)
+			l->batch[i].data.ptr = NULL;
 }
 
 int loop_once(struct loop *l, int timeout_ms)
 {
-	struct epoll_event ev[64];
+	struct epoll_event ev[64], *outer = l->batch;
+	int outer_n = l->batch_n;
 	int n = epoll_wait(l->epfd, ev, 64, timeout_ms);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	l->batch = ev;
+	l->batch_n = n;
 	for (int i = 0; i < n; i++) {
 		struct loop_watch *w = ev[i].data.ptr;
-		w->cb(w, ev[i].events);
+		if (w) /* NULL: deleted by an earlier callback of this batch */
+			w->cb(w, ev[i].events);
 	}
+	l->batch = outer;
+	l->batch_n = outer_n;
 	return n;
 }
 

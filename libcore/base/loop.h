@@ -23,6 +23,10 @@ struct loop {
 	int epfd;
 	bool stop;
 	int exit_code; /* set by whoever calls loop_stop */
+	/* the events loop_once() is dispatching, so loop_del() can drop a
+	 * watch's pending event before its owner frees it */
+	struct epoll_event *batch;
+	int batch_n;
 };
 
 /* Creates the epoll instance. Returns 0 or -errno. */
@@ -31,7 +35,9 @@ void loop_fini(struct loop *l);
 /* Starts watching w->fd for events (EPOLLIN, ...). Returns 0 or -errno. */
 int loop_add(struct loop *l, struct loop_watch *w, uint32_t events);
 int loop_mod(struct loop *l, struct loop_watch *w, uint32_t events);
-/* Stops watching w->fd (before the caller closes it). */
+/* Stops watching w->fd (before the caller closes it). An event for w still
+ * pending in the dispatch in progress is dropped, so a callback may delete
+ * and free other watches. */
 void loop_del(struct loop *l, struct loop_watch *w);
 /* Waits up to timeout_ms (-1: forever) and dispatches what fired.
  * Returns the number of callbacks run, or -errno. */
