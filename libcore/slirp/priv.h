@@ -58,6 +58,7 @@ enum tcp_state {
 #define TF_WS         0x40 /* window scaling negotiated */
 #define TF_PARTIAL    0x80 /* dropped guest data the socket refused */
 #define TF_HOST_RST   0x100 /* host peer reset: RST (not FIN) after its data */
+#define TF_FIN_OUT    0x200 /* a FIN went out once (snd_max covers it) */
 
 struct tcp_flow {
 	uint8_t state;
@@ -71,6 +72,7 @@ struct tcp_flow {
 	uint32_t isn;        /* our initial sequence number */
 	uint32_t snd_una;    /* oldest byte the guest has not acknowledged */
 	uint32_t snd_nxt;    /* next byte we send */
+	uint32_t snd_max;    /* highest snd_nxt so far (a rewind lowers snd_nxt) */
 	uint32_t rcv_nxt;    /* next byte expected from the guest */
 	uint32_t wnd;        /* the guest's window, bytes */
 	uint32_t wnd_adv;    /* the last window we advertised, bytes */

@@ -144,6 +144,8 @@ static void tcp_send_syn(struct slirp_flow *f, uint8_t flags)
 	uint16_t mss = (uint16_t)(s->cfg.mtu - IP_HLEN - TCP_HLEN);
 	uint8_t opts[8] = { 2, 4, (uint8_t)(mss >> 8), (uint8_t)mss, 1, 3, 3, TCP_WS_OURS };
 	bool ws = (flags & TH_ACK) ? (t->flags & TF_WS) != 0 : true;
+
+	t->wnd_adv = 65535; /* the window field of a SYN is not scaled */
 	size_t len = tcp_build(s, s->tx, f->rip, f->rport, f->gport, t->isn,
 			       (flags & TH_ACK) ? t->rcv_nxt : 0, flags, 65535, opts,
 			       ws ? 8 : 4, 0);
@@ -353,7 +355,7 @@ static void tcp_conn_new(struct slirp *s, const struct ip_pkt *p, const struct t
 	t->rcv_nxt = g->seq + 1;
 	t->isn = tcp_isn(s, f);
 	t->snd_una = t->isn;
-	t->snd_nxt = t->isn + 1;
+	t->snd_nxt = t->snd_max = t->isn + 1;
 	t->wnd = g->win;
 	t->state = TS_CONNECTING;
 	t->rto_at = s->now + TCP_CONNECT_NS;
@@ -444,8 +446,10 @@ static void tcp_to_guest(struct slirp_flow *f)
 				return;
 			}
 			if (n == 0 || (t->flags & TF_HOST_EOF)) {
-				t->flags |= TF_HOST_EOF | TF_FIN_SENT;
+				t->flags |= TF_HOST_EOF | TF_FIN_SENT | TF_FIN_OUT;
 				t->snd_nxt++;
+				if (seq_lt(t->snd_max, t->snd_nxt))
+					t->snd_max = t->snd_nxt;
 				tcp_send_ctl(f, TH_FIN | TH_ACK);
 				if (!t->rto_at)
 					t->rto_at = s->now + TCP_RTO_NS;
@@ -465,6 +469,8 @@ static void tcp_to_guest(struct slirp_flow *f)
 				return;
 			}
 			t->snd_nxt += (uint32_t)plen;
+			if (seq_lt(t->snd_max, t->snd_nxt))
+				t->snd_max = t->snd_nxt;
 			got -= plen;
 			if (!t->rto_at)
 				t->rto_at = s->now + TCP_RTO_NS;
@@ -481,10 +487,12 @@ static void tcp_on_ack(struct slirp_flow *f, const struct tcp_seg *g)
 	uint32_t wnd = (uint32_t)g->win << (t->flags & TF_WS ? t->ws_guest : 0);
 	uint32_t acked, bytes;
 
-	if (seq_lt(t->snd_nxt, g->ack)) {
+	if (seq_lt(t->snd_max, g->ack)) {
 		stat_inc(f->s, SLIRP_STAT_DROP_TCP_WINDOW);
 		return;
 	}
+	if (seq_lt(t->snd_nxt, g->ack)) /* acknowledges what we sent before a rewind */
+		t->snd_nxt = g->ack;
 	if (seq_lt(g->ack, t->snd_una))
 		return;
 	acked = g->ack - t->snd_una;
@@ -496,8 +504,8 @@ static void tcp_on_ack(struct slirp_flow *f, const struct tcp_seg *g)
 		return;
 	}
 	bytes = acked;
-	if ((t->flags & TF_FIN_SENT) && g->ack == t->snd_nxt) {
-		t->flags |= TF_FIN_ACKED;
+	if ((t->flags & TF_FIN_OUT) && g->ack == t->snd_max) {
+		t->flags |= TF_FIN_ACKED | TF_FIN_SENT;
 		bytes--;
 	}
 	while (bytes && f->w.fd >= 0) {
@@ -849,7 +857,7 @@ void tcp_fwd_accept(struct slirp *s, int idx)
 		t = &f->tcp;
 		t->isn = tcp_isn(s, f);
 		t->snd_una = t->isn;
-		t->snd_nxt = t->isn + 1;
+		t->snd_nxt = t->snd_max = t->isn + 1;
 		t->state = TS_SYN_SENT;
 		t->rto_at = s->now + NS_PER_S;
 		t->mss = TCP_DEFAULT_MSS;
