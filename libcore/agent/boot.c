@@ -320,6 +320,13 @@ int agent_wait_netdev(int timeout_ms, char *out, size_t outlen, char *why, size_
 		n = scan_ifaces(names, &have);
 		if (have >= want)
 			break;
+		if (access("/sys/bus/virtio/drivers/virtio_net", F_OK)) {
+			/* nothing will ever bind them: say so now, not after the timeout */
+			snprintf(why, len, "%d virtio network device(s) but no virtio_net driver loaded",
+				 want);
+			e = -ENODEV;
+			break;
+		}
 		now = now_ns();
 		if (now >= deadline) {
 			snprintf(why, len, "%d virtio network device(s) but %d interface(s) after %d ms",

@@ -34,7 +34,8 @@ int agent_load_modules(const char *list_path, const char *cmdline, char *why, si
 /* Waits up to timeout_ms until every virtio network device in
  * /sys/bus/virtio/devices has a network interface, then writes the
  * interface names ("lo eth0": lo first, then sorted) into names.
- * Returns the number of interfaces, or -ETIMEDOUT / -errno with why. */
+ * Returns the number of interfaces, or -ETIMEDOUT, -ENODEV (devices but
+ * no virtio_net driver to bind them) or -errno, with why. */
 int agent_wait_netdev(int timeout_ms, char *names, size_t nameslen, char *why, size_t len);
 /* Value of the kernel command-line parameter key ("voidbox.exec") copied
  * into out. Returns 1 when present, 0 when absent. */
