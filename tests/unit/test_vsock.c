@@ -5,9 +5,11 @@
  * CONNECT protocol, guest-initiated connections, data both ways byte-exact
  * under credit limits, RX backpressure without loss, shutdown and reset,
  * many connections at once, and a hostile driver. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -99,22 +101,16 @@ static int rx_next(struct virtio_vsock_hdr *h, uint8_t *data)
 	return rx_next_opt(h, data, true);
 }
 
-/* Sends one packet from guest port gport to host port hport. */
-static void tx_send(uint32_t gport, uint32_t hport, uint16_t op, uint32_t flags,
-		    uint32_t fwd_cnt, const void *data, uint32_t len)
+/* Sends one packet: header h (taken as is), then len bytes of data. */
+static void tx_send_raw(const struct virtio_vsock_hdr *h, const void *data, uint32_t len)
 {
 	uint64_t b = E.tx_pool + (uint64_t)(E.tx.next_desc / 2) * SLOT_SIZE;
-	struct virtio_vsock_hdr h = {
-		.src_cid = 3, .dst_cid = 2, .src_port = gport, .dst_port = hport,
-		.len = len, .type = VIRTIO_VSOCK_TYPE_STREAM, .op = op, .flags = flags,
-		.buf_alloc = GUEST_BUF_ALLOC, .fwd_cnt = fwd_cnt,
-	};
 	struct fseg s[2] = { { b, HDR, 0 }, { b + HDR, len, 0 } };
 	uint32_t id, ulen;
 
 	if (len > SLOT_DATA)
 		abort();
-	memcpy(fmem_ptr(&E.fm, b), &h, HDR);
+	memcpy(fmem_ptr(&E.fm, b), h, HDR);
 	if (len)
 		memcpy(fmem_ptr(&E.fm, b + HDR), data, len);
 	/* keep descriptors paired: a 1-descriptor chain still uses two slots */
@@ -124,6 +120,19 @@ static void tx_send(uint32_t gport, uint32_t hport, uint16_t op, uint32_t flags,
 	E.d->ops->queue_kick(E.d, VSOCK_TXQ);
 	while (fdrv_used(&E.tx, &id, &ulen))
 		;
+}
+
+/* Sends one packet from guest port gport to host port hport. */
+static void tx_send(uint32_t gport, uint32_t hport, uint16_t op, uint32_t flags,
+		    uint32_t fwd_cnt, const void *data, uint32_t len)
+{
+	struct virtio_vsock_hdr h = {
+		.src_cid = 3, .dst_cid = 2, .src_port = gport, .dst_port = hport,
+		.len = len, .type = VIRTIO_VSOCK_TYPE_STREAM, .op = op, .flags = flags,
+		.buf_alloc = GUEST_BUF_ALLOC, .fwd_cnt = fwd_cnt,
+	};
+
+	tx_send_raw(&h, data, len);
 }
 
 static int setup(void)
@@ -736,8 +745,145 @@ static void test_reset(void)
 	teardown();
 }
 
+static int count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* A random guest and random host programs for 30,000 steps: packets with
+ * any op, flags, credit, length, ports and (sometimes) CID or type, host
+ * clients connecting, writing, reading and closing at random. The device
+ * must never fail (the rings are honest), never crash (ASan), keep its
+ * counters sane, and after a reset hold no connection and leak no fd. */
+static void test_fuzz(void)
+{
+	enum { MAXH = 128 };
+	static uint8_t junk[SLOT_DATA];
+	int hfd[MAXH], nh = 0, lfd[4], base_fds;
+	struct virtio_vsock_hdr h;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+#define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+	base_fds = count_fds();
+	T_REQUIRE(setup() == 0, "setup");
+	rx_post(SLOTS);
+	for (int i = 0; i < 4; i++) {
+		lfd[i] = host_listen(5000 + i);
+		T_REQUIRE(lfd[i] >= 0, "listen");
+		fcntl(lfd[i], F_SETFL, O_NONBLOCK);
+	}
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)RND();
+	for (int step = 0; step < 30000; step++) {
+		uint64_t r = RND();
+		switch (r % 8) {
+		case 0: case 1: case 2: case 3: { /* a guest packet */
+			static const uint32_t hports[] = { 5000, 5001, 5002, 5003, 1u << 30,
+							   (1u << 30) + 1, (1u << 30) + 2, 7 };
+			struct virtio_vsock_hdr p = {
+				.src_cid = (r >> 8) % 50 ? 3 : (r >> 16) % 5,
+				.dst_cid = (r >> 20) % 50 ? 2 : 3,
+				.src_port = 40000 + (uint32_t)((r >> 24) % 6),
+				.dst_port = hports[(r >> 28) % 8],
+				.type = (r >> 32) % 40 ? 1 : (uint16_t)((r >> 36) % 4),
+				.op = (uint16_t)((r >> 40) % 9),
+				.flags = (uint32_t)((r >> 44) % 4),
+				.buf_alloc = (r >> 46) % 8 ? 65536 : (uint32_t)RND(),
+				.fwd_cnt = (uint32_t)RND(),
+			};
+			uint32_t len = p.op == VIRTIO_VSOCK_OP_RW ? (uint32_t)(RND() % SLOT_DATA) : 0;
+			p.len = (r >> 50) % 30 ? len : (uint32_t)RND();
+			tx_send_raw(&p, junk, len);
+			break;
+		}
+		case 4: /* the guest drains RX (and refills) */
+			while (rx_next(&h, NULL))
+				;
+			break;
+		case 5: /* a host client connects */
+			if (nh < MAXH) {
+				int fd = host_dial();
+				char line[32];
+				int n = snprintf(line, sizeof(line), (r >> 8) % 10 ? "CONNECT %u\n" : "CONNECT %ux\n",
+						 (unsigned)((r >> 12) % 4));
+				if (fd >= 0 && write(fd, line, (size_t)n) == n) {
+					fcntl(fd, F_SETFL, O_NONBLOCK);
+					hfd[nh++] = fd;
+				} else if (fd >= 0) {
+					close(fd);
+				}
+			}
+			break;
+		case 6: /* the host accepts guest connections */
+			for (int i = 0; i < 4 && nh < MAXH; i++) {
+				int fd = accept4(lfd[i], NULL, NULL, SOCK_NONBLOCK);
+				if (fd >= 0)
+					hfd[nh++] = fd;
+			}
+			break;
+		case 7: /* a host fd writes, reads, half-closes or closes */
+			if (nh) {
+				int i = (int)((r >> 8) % (uint64_t)nh);
+				char buf[4096];
+				switch ((r >> 16) % 4) {
+				case 0:
+					if (write(hfd[i], junk, (r >> 20) % sizeof(buf)) < 0) {
+						/* full or reset: fine */
+					}
+					break;
+				case 1:
+					while (read(hfd[i], buf, sizeof(buf)) > 0)
+						;
+					break;
+				case 2:
+					shutdown(hfd[i], SHUT_WR);
+					break;
+				case 3:
+					close(hfd[i]);
+					hfd[i] = hfd[--nh];
+					break;
+				}
+			}
+			break;
+		}
+		pump();
+		if (E.fails || E.v.n_conns > VSOCK_MAX_CONNS)
+			break;
+	}
+#undef RND
+	T_CHECK(E.fails == 0, "device failed: %s", E.why);
+	T_CHECK(E.v.st.conns_opened >= E.v.st.conns_closed &&
+		E.v.st.conns_opened - E.v.st.conns_closed == E.v.n_conns, "conn counters");
+	T_CHECK(E.v.st.bad_pkts > 0 && E.v.st.conns_opened > 10, "fuzz did not reach much: "
+		"%llu bad, %llu conns", (unsigned long long)E.v.st.bad_pkts,
+		(unsigned long long)E.v.st.conns_opened);
+	fprintf(stderr, "# fuzz: %llu conns, %llu bad, %llu rx pkts, %llu refused, %llu violations, %u open\n",
+		(unsigned long long)E.v.st.conns_opened, (unsigned long long)E.v.st.bad_pkts,
+		(unsigned long long)E.v.st.rx_pkts, (unsigned long long)E.v.st.refused,
+		(unsigned long long)E.v.st.credit_violations, E.v.n_conns);
+	for (int i = 0; i < nh; i++)
+		close(hfd[i]);
+	pump();
+	E.d->ops->reset(E.d);
+	T_CHECK(E.v.n_conns == 0, "%u conns after reset and host close", E.v.n_conns);
+	for (int i = 0; i < 4; i++)
+		close(lfd[i]);
+	teardown();
+	T_CHECK(count_fds() == base_fds, "fds leaked: %d -> %d", base_fds, count_fds());
+}
+
 int main(void)
 {
+	signal(SIGPIPE, SIG_IGN); /* host writes to closed peers in test_fuzz */
 	T_RUN(test_config);
 	T_RUN(test_host_initiated);
 	T_RUN(test_guest_initiated);
@@ -747,5 +893,6 @@ int main(void)
 	T_RUN(test_many);
 	T_RUN(test_hostile);
 	T_RUN(test_reset);
+	T_RUN(test_fuzz);
 	T_EXIT();
 }
