@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static unsigned flow_hash(const struct slirp *s, uint8_t proto, uint16_t gport,
@@ -152,4 +153,43 @@ void flow_reap(struct slirp *s)
 	dead_free(s->dead[1]);
 	s->dead[1] = s->dead[0];
 	s->dead[0] = NULL;
+}
+
+struct slirp_flow *flow_open_dgram(struct slirp *s, const struct ip_pkt *p, uint8_t kind,
+				   uint16_t gport, uint16_t rport)
+{
+	uint8_t proto = kind == FLOW_ICMP ? IPPROTO_ICMP : IPPROTO_UDP;
+	struct sockaddr_in to;
+	struct slirp_flow *f;
+	int fd, why = policy_map(s, p->dst, rport, &to);
+
+	if (why) {
+		/* host unreachable for nowhere, administratively prohibited else */
+		stat_inc(s, why);
+		icmp_unreach(s, p->ip, (size_t)(p->l4 - p->ip) + p->l4len,
+			     why == SLIRP_STAT_DROP_IP_DST ? 1 : 13);
+		return NULL;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    kind == FLOW_ICMP ? IPPROTO_ICMP : 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		stat_inc(s, fd < 0 && errno == EACCES ? SLIRP_STAT_DROP_ICMP_NO_SOCKET
+						      : SLIRP_STAT_DROP_SOCKET);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	f = flow_new(s, kind, proto, gport, p->dst, rport);
+	if (!f) {
+		close(fd);
+		return NULL;
+	}
+	if (flow_watch(f, fd, EPOLLIN) < 0) {
+		stat_inc(s, SLIRP_STAT_DROP_SOCKET);
+		flow_kill(f);
+		return NULL;
+	}
+	if (kind == FLOW_UDP)
+		stat_inc(s, SLIRP_STAT_UDP_FLOWS);
+	return f;
 }

@@ -73,43 +73,6 @@ void icmp_unreach_flow(struct slirp *s, const struct slirp_flow *f, uint8_t code
 	icmp_unreach(s, orig, sizeof(orig), code);
 }
 
-/* Opens the ICMP socket of a new echo flow. NULL when refused (counted). */
-static struct slirp_flow *icmp_flow_new(struct slirp *s, const struct ip_pkt *p, uint16_t id)
-{
-	struct sockaddr_in to;
-	struct slirp_flow *f;
-	int fd, why = policy_map(s, p->dst, 0, &to);
-
-	if (why) {
-		stat_inc(s, why);
-		icmp_unreach(s, p->ip, (size_t)(p->l4 - p->ip) + p->l4len, 13);
-		return NULL;
-	}
-	if (!s->icmp_ok) {
-		stat_inc(s, SLIRP_STAT_DROP_ICMP_NO_SOCKET);
-		return NULL;
-	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
-		stat_inc(s, fd < 0 && errno == EACCES ? SLIRP_STAT_DROP_ICMP_NO_SOCKET
-						      : SLIRP_STAT_DROP_SOCKET);
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	f = flow_new(s, FLOW_ICMP, IPPROTO_ICMP, id, p->dst, 0);
-	if (!f) {
-		close(fd);
-		return NULL;
-	}
-	if (flow_watch(f, fd, EPOLLIN) < 0) {
-		stat_inc(s, SLIRP_STAT_DROP_SOCKET);
-		flow_kill(f);
-		return NULL;
-	}
-	return f;
-}
-
 void icmp_input(struct slirp *s, const struct ip_pkt *p)
 {
 	struct slirp_flow *f;
@@ -129,7 +92,11 @@ void icmp_input(struct slirp *s, const struct ip_pkt *p)
 		return;
 	}
 	f = flow_find(s, IPPROTO_ICMP, id, p->dst, 0);
-	if (!f && !(f = icmp_flow_new(s, p, id)))
+	if (!f && !s->icmp_ok) {
+		stat_inc(s, SLIRP_STAT_DROP_ICMP_NO_SOCKET);
+		return;
+	}
+	if (!f && !(f = flow_open_dgram(s, p, FLOW_ICMP, id, 0)))
 		return;
 	f->last = s->now;
 	if (send(f->w.fd, p->l4, p->l4len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)

@@ -202,6 +202,11 @@ void flow_unwatch(struct slirp_flow *f);
 void flow_kill(struct slirp_flow *f);
 /* Frees the flows killed before the previous tick. */
 void flow_reap(struct slirp *s);
+/* A new UDP or ICMP-echo flow for the guest packet p: policy (a refusal is
+ * answered with ICMP unreachable), a host socket connected to the mapped
+ * destination, the flow record. NULL (counted) when refused or failed. */
+struct slirp_flow *flow_open_dgram(struct slirp *s, const struct ip_pkt *p, uint8_t kind,
+				   uint16_t gport, uint16_t rport);
 
 /* policy.c */
 /* Decides a new flow from the guest to dst:dport and where it goes on the

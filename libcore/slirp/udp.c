@@ -36,45 +36,6 @@ int udp_send_guest(struct slirp *s, uint8_t *buf, uint32_t src, uint16_t sport,
 	return 0;
 }
 
-/* ICMP code for a refusal reason. */
-static uint8_t refusal_code(int why)
-{
-	return why == SLIRP_STAT_DROP_IP_DST ? 1 : 13; /* host unreachable / prohibited */
-}
-
-static struct slirp_flow *udp_flow_new(struct slirp *s, const struct ip_pkt *p,
-				       uint16_t sport, uint16_t dport)
-{
-	struct sockaddr_in to;
-	struct slirp_flow *f;
-	int fd, why = policy_map(s, p->dst, dport, &to);
-
-	if (why) {
-		stat_inc(s, why);
-		icmp_unreach(s, p->ip, (size_t)(p->l4 - p->ip) + p->l4len, refusal_code(why));
-		return NULL;
-	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
-		stat_inc(s, SLIRP_STAT_DROP_SOCKET);
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	f = flow_new(s, FLOW_UDP, IPPROTO_UDP, sport, p->dst, dport);
-	if (!f) {
-		close(fd);
-		return NULL;
-	}
-	if (flow_watch(f, fd, EPOLLIN) < 0) {
-		stat_inc(s, SLIRP_STAT_DROP_SOCKET);
-		flow_kill(f);
-		return NULL;
-	}
-	stat_inc(s, SLIRP_STAT_UDP_FLOWS);
-	return f;
-}
-
 void udp_input(struct slirp *s, const struct ip_pkt *p)
 {
 	uint16_t sport, dport, ulen;
@@ -106,7 +67,7 @@ void udp_input(struct slirp *s, const struct ip_pkt *p)
 			stat_inc(s, SLIRP_STAT_DROP_SOCKET);
 		return;
 	}
-	if (!f && !(f = udp_flow_new(s, p, sport, dport)))
+	if (!f && !(f = flow_open_dgram(s, p, FLOW_UDP, sport, dport)))
 		return;
 	f->last = s->now;
 	n = send(f->w.fd, data, ulen - UDP_HLEN, MSG_DONTWAIT | MSG_NOSIGNAL);

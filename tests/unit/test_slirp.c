@@ -191,6 +191,11 @@ static void test_icmp_gateway_echo(void)
 	T_CHECK(csum_fold(csum_partial(r.cap.f[0] + 34, 16, 0)) == 0, "icmp checksum");
 	T_CHECK(csum_fold(csum_partial(r.cap.f[0] + 14, 20, 0)) == 0, "ip checksum");
 	T_CHECK(!memcmp(r.cap.f[0], gmac, 6) && !memcmp(r.cap.f[0] + 6, gwmac, 6), "macs");
+	r.s.icmp_ok = false; /* as when ping_group_range excludes us */
+	n = mk_ip(f, IPPROTO_ICMP, "198.51.100.9", icmp, sizeof(icmp));
+	slirp_input(&r.s, f, n);
+	T_CHECK(r.cap.n == 1 && r.s.stats[SLIRP_STAT_DROP_ICMP_NO_SOCKET] == 1,
+		"no ICMP socket: counted");
 	rig_stop(&r);
 }
 
