@@ -1,7 +1,8 @@
 /* `voidbox pcap`: reads a pcap capture (a file or - for stdin) and prints
- * one tcpdump-style line per frame, or per-flow statistics with --stats.
- * The applet only parses options and wires libcore's pcap reader, decoder,
- * filter and flow table together. */
+ * one tcpdump-style line per frame, per-flow statistics (--stats), or a
+ * copy of the frames that pass the filters (-w). The applet only parses
+ * options and wires libcore's pcap reader, decoder, relative-sequence
+ * table, filter, flow table and writer together. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
