@@ -21,6 +21,10 @@ if [ "$(id -u)" != 0 ]; then
 	skip pcap "needs root for network namespaces and tcpdump"
 	exit 0
 fi
+if ! unshare -n ip link add vbpcapchk0 type veth peer name vbpcapchk1 2>/dev/null; then
+	skip pcap "cannot make a network namespace with a veth pair here (unshare -n, ip link add)"
+	exit 0
+fi
 
 # wait_for FILE TEXT: bounded poll (10 s) until FILE contains TEXT.
 cat >"$TMP/wait.sh" <<'SH'
@@ -54,13 +58,17 @@ cat >"$TMP/lo.sh" <<'SH'
 set -u
 D=$1
 . "$D/wait.sh"
+PIDS=
+trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done' EXIT
 ip link set lo up
 tcpdump -i lo --immediate-mode -U -s 0 -w "$D/lo.pcap" 2>"$D/tcpdump-lo.err" &
 TP=$!
+PIDS="$PIDS $TP"
 wait_for "$D/tcpdump-lo.err" listening || exit 1
 echo hello >"$D/index.html"
 python3 -m http.server --bind 127.0.0.1 8000 --directory "$D" >"$D/http.log" 2>&1 &
 HP=$!
+PIDS="$PIDS $HP"
 curl -sS --retry 50 --retry-connrefused --retry-delay 0 -o "$D/got.html" http://127.0.0.1:8000/index.html
 dnsmasq --no-daemon --port=5300 --listen-address=127.0.0.1 --bind-interfaces --no-resolv \
 	--no-hosts --pid-file= --local=/test/ --address=/example.test/198.51.100.7 \
@@ -69,6 +77,7 @@ dnsmasq --no-daemon --port=5300 --listen-address=127.0.0.1 --bind-interfaces --n
 	--mx-host=example.test,mail.example.test,10 \
 	--srv-host=_http._tcp.example.test,web.example.test,80 2>"$D/dnsmasq.err" &
 DP=$!
+PIDS="$PIDS $DP"
 wait_for "$D/dnsmasq.err" started || exit 1
 python3 - <<'PY'
 import socket, struct
@@ -109,6 +118,8 @@ cat >"$TMP/arp.sh" <<'SH'
 set -u
 D=$1 NS=$2
 . "$D/wait.sh"
+PIDS=
+trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done' EXIT
 ip netns add "$NS" || exit 1
 ip link add vbpcap0 type veth peer name vbpcap1 || exit 1
 ip link set vbpcap1 netns "$NS"
@@ -118,6 +129,7 @@ ip netns exec "$NS" ip addr add 198.51.100.2/24 dev vbpcap1
 ip netns exec "$NS" ip link set vbpcap1 up
 tcpdump -i vbpcap0 --immediate-mode -U -s 0 -w "$D/arp.pcap" 2>"$D/tcpdump-arp.err" &
 TP=$!
+PIDS="$PIDS $TP"
 wait_for "$D/tcpdump-arp.err" listening || exit 1
 busybox arping -c 2 -w 5 -I vbpcap0 198.51.100.2 >/dev/null
 busybox ping -c 1 -W 5 198.51.100.2 >/dev/null
