@@ -2,6 +2,7 @@
 #include "base/usock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,4 +32,27 @@ int usock_listen(const char *path, int backlog)
 		return r;
 	}
 	return fd;
+}
+
+int usock_spare(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int usock_accept(int lfd, int *spare)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	if ((errno != EMFILE && errno != ENFILE) || *spare < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	close(*spare);
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	*spare = usock_spare();
+	return -EMFILE;
 }

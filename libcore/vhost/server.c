@@ -7,6 +7,7 @@
 #include "vhost/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -647,15 +648,21 @@ static void conn_io(struct loop_watch *w, uint32_t events)
 static void listen_io(struct loop_watch *w, uint32_t events)
 {
 	struct vhost_server *s = w->ctx;
-	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = usock_accept(s->listen_fd, &s->spare_fd);
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (fd == -EMFILE)
+			vb_err("vhost-user", 0, "%s: out of fds: connection dropped", s->dev->name);
 		return;
+	}
 	if (s->conn_fd >= 0) {
 		vb_err("vhost-user", 0, "%s: second connection refused", s->dev->name);
 		close(fd);
 		return;
 	}
+	/* replies are written blocking (small; the VMM waits for them);
+	 * requests are read with MSG_DONTWAIT */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	s->conn_fd = fd;
 	s->conn_w = (struct loop_watch){ .fd = fd, .cb = conn_io, .ctx = s };
 	if (loop_add(s->loop, &s->conn_w, EPOLLIN) < 0) {
@@ -689,7 +696,7 @@ int vhost_server_init(struct vhost_server *s, struct loop *l, struct vdev *d,
 	int r;
 
 	memset(s, 0, sizeof(*s));
-	s->listen_fd = s->conn_fd = -1;
+	s->listen_fd = s->conn_fd = s->spare_fd = -1;
 	for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++) {
 		s->q[i].s = s;
 		s->q[i].index = i;
@@ -698,9 +705,15 @@ int vhost_server_init(struct vhost_server *s, struct loop *l, struct vdev *d,
 	}
 	if (d->ops->num_queues > VDEV_MAX_QUEUES)
 		return -EINVAL;
+	s->spare_fd = usock_spare();
+	if (s->spare_fd < 0)
+		return s->spare_fd;
 	s->listen_fd = usock_listen(sock_path, 4);
-	if (s->listen_fd < 0)
-		return s->listen_fd;
+	if (s->listen_fd < 0) {
+		r = s->listen_fd;
+		close_fd(&s->spare_fd);
+		return r;
+	}
 	strcpy(s->path, sock_path); /* fits: usock_listen checked */
 	s->loop = l;
 	s->dev = d;
@@ -712,6 +725,7 @@ int vhost_server_init(struct vhost_server *s, struct loop *l, struct vdev *d,
 	r = loop_add(l, &s->listen_w, EPOLLIN);
 	if (r < 0) {
 		close_fd(&s->listen_fd);
+		close_fd(&s->spare_fd);
 		unlink(sock_path);
 		return r;
 	}
@@ -726,6 +740,7 @@ void vhost_server_fini(struct vhost_server *s)
 		close_fd(&s->listen_fd);
 		unlink(s->path);
 	}
+	close_fd(&s->spare_fd);
 }
 
 bool vhost_server_connected(const struct vhost_server *s)

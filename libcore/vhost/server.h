@@ -56,6 +56,7 @@ struct vhost_server {
 	struct vdev *dev;
 	char path[108];
 	int listen_fd, conn_fd;
+	int spare_fd;                        /* for accepting when out of fds */
 	struct loop_watch listen_w, conn_w;
 	struct gmem mem;
 	/* Queues the VMM hands over (0 .. nq-1): all of them except for

@@ -676,10 +676,13 @@ static void listen_io(struct loop_watch *w, uint32_t events)
 {
 	struct vsock_dev *v = w->ctx;
 	struct vsock_conn *c;
-	int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = usock_accept(v->listen_fd, &v->spare_fd);
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (fd == -EMFILE)
+			v->st.refused++;
 		return;
+	}
 	if (v->n_conns >= VSOCK_MAX_CONNS || !(c = conn_new(v, fd, C_WAIT_CONNECT))) {
 		v->st.refused++;
 		close(fd);
@@ -922,16 +925,21 @@ int vsock_dev_init(struct vsock_dev *v, struct loop *l, uint64_t cid, const char
 	int r;
 
 	memset(v, 0, sizeof(*v));
-	v->listen_fd = -1;
+	v->listen_fd = v->spare_fd = -1;
 	if (cid < 3 || cid > UINT32_MAX - 1 || !*uds_path)
 		return -EINVAL;
 	/* "<path>_<port>" must fit a sockaddr_un too */
 	if (strlen(uds_path) + 11 >= sizeof(a.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(v->path, uds_path);
+	v->spare_fd = usock_spare();
+	if (v->spare_fd < 0)
+		return v->spare_fd;
 	v->listen_fd = usock_listen(uds_path, 64);
-	if (v->listen_fd < 0)
-		return v->listen_fd;
+	if (v->listen_fd < 0) {
+		r = v->listen_fd;
+		goto fail;
+	}
 	v->loop = l;
 	v->cid = cid;
 	v->next_local_port = VSOCK_FIRST_LOCAL_PORT;
@@ -941,7 +949,7 @@ int vsock_dev_init(struct vsock_dev *v, struct loop *l, uint64_t cid, const char
 		close(v->listen_fd);
 		v->listen_fd = -1;
 		unlink(uds_path);
-		return r;
+		goto fail;
 	}
 	v->vdev.ops = &vsock_ops;
 	v->vdev.name = "vsock";
@@ -949,6 +957,10 @@ int vsock_dev_init(struct vsock_dev *v, struct loop *l, uint64_t cid, const char
 	for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++)
 		v->vdev.vq[i].kick_fd = v->vdev.vq[i].call_fd = -1;
 	return 0;
+fail:
+	close(v->spare_fd);
+	v->spare_fd = -1;
+	return r;
 }
 
 struct vdev *vsock_dev_vdev(struct vsock_dev *v)
@@ -967,5 +979,8 @@ void vsock_dev_fini(struct vsock_dev *v)
 		unlink(v->path);
 		v->listen_fd = -1;
 	}
+	if (v->spare_fd >= 0)
+		close(v->spare_fd);
+	v->spare_fd = -1;
 	v->running = false;
 }

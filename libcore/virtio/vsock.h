@@ -64,6 +64,7 @@ struct vsock_dev {
 	uint64_t cid;
 	char path[108];               /* the host-initiated Unix socket */
 	int listen_fd;
+	int spare_fd;                 /* for accepting when out of fds */
 	struct loop_watch listen_w;
 	struct vsock_conn *hash[VSOCK_HASH_SIZE]; /* by (local, peer) port */
 	struct vsock_conn *all;       /* every conn, doubly linked */

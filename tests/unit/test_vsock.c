@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -881,6 +882,43 @@ static void test_fuzz(void)
 	T_CHECK(count_fds() == base_fds, "fds leaked: %d -> %d", base_fds, count_fds());
 }
 
+/* Out of fds: a host client is dropped (counted), the listener does not
+ * spin the loop, and connections work again once fds are free. */
+static void test_fd_exhaustion(void)
+{
+	struct rlimit old, low;
+	int fills[64], nf = 0, fd;
+	struct virtio_vsock_hdr h;
+	char c;
+
+	T_REQUIRE(setup() == 0, "setup");
+	rx_post(SLOTS);
+	T_REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0, "getrlimit");
+	low = old;
+	low.rlim_cur = (rlim_t)count_fds() + 40;
+	T_REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0, "setrlimit");
+	while (nf < 64 && (fills[nf] = open("/dev/null", O_RDONLY)) >= 0)
+		nf++;
+	T_REQUIRE(nf > 0 && nf < 64, "could not fill the fd table (%d)", nf);
+	close(fills[--nf]); /* room for the client's own socket only */
+	fd = host_dial();
+	T_REQUIRE(fd >= 0, "dial");
+	T_CHECK(loop_once(&E.l, 0) == 1, "listener event not handled");
+	T_CHECK(E.v.st.refused == 1, "dropped client not counted");
+	T_CHECK(loop_once(&E.l, 0) == 0, "listener still readable: the loop would spin");
+	T_CHECK(recv(fd, &c, 1, MSG_DONTWAIT) == 0 ||
+		(errno == ECONNRESET), "dropped client not closed");
+	close(fd);
+	while (nf)
+		close(fills[--nf]);
+	setrlimit(RLIMIT_NOFILE, &old);
+	fd = host_dial();
+	T_REQUIRE(fd >= 0 && write(fd, "CONNECT 3\n", 10) == 10, "dial after");
+	T_CHECK(rx_next(&h, NULL) && h.op == VIRTIO_VSOCK_OP_REQUEST, "listener dead after");
+	close(fd);
+	teardown();
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* host writes to closed peers in test_fuzz */
@@ -894,5 +932,6 @@ int main(void)
 	T_RUN(test_hostile);
 	T_RUN(test_reset);
 	T_RUN(test_fuzz);
+	T_RUN(test_fd_exhaustion);
 	T_EXIT();
 }
