@@ -385,6 +385,37 @@ static void test_unpop_reset(void)
 	T_CHECK(!q.ready && vq_pop(&q, &ch) == 0, "reset queue still pops");
 }
 
+/* vq_fill + vq_publish (several used entries appear at once), across the
+ * 16-bit wrap and the ring's end, from a base set like SET_VRING_BASE. */
+static void test_fill_publish(void)
+{
+	struct fseg s = { MEM_GPA, 8, 1 };
+	uint16_t heads[3];
+	uint32_t id, len;
+
+	fmem_init(&fm, mem_buf, MEM_GPA, MEM_SIZE);
+	memset(&q, 0, sizeof(q));
+	q.kick_fd = q.call_fd = -1;
+	fdrv_init(&drv, &fm, &q, 4);
+	q.last_avail = q.used_idx = 65534; /* the VMM's base */
+	drv.avail_idx = drv.used_seen = 65534;
+	drv.used[1] = 65534;
+	T_REQUIRE(vq_start(&q, &fm.map) == 0, "start");
+	for (int i = 0; i < 3; i++) {
+		fdrv_add(&drv, &s, 1);
+		T_REQUIRE(vq_pop(&q, &ch) == 1, "pop %d", i);
+		heads[i] = ch.head;
+	}
+	for (int i = 2; i >= 0; i--) /* filled out of order */
+		vq_fill(&q, (uint16_t)i, heads[i], 100u + (uint32_t)i);
+	T_CHECK(!fdrv_used(&drv, &id, &len), "entry visible before publish");
+	vq_publish(&q, 3);
+	for (int i = 0; i < 3; i++)
+		T_CHECK(fdrv_used(&drv, &id, &len) == 1 && id == heads[i] && len == 100u + (uint32_t)i,
+			"entry %d: id %u len %u", i, id, len);
+	T_CHECK(drv.used[1] == 1 && q.used_idx == 1 && q.n_push == 3, "used idx %u", drv.used[1]);
+}
+
 int main(void)
 {
 	T_RUN(test_start_validation);
@@ -396,5 +427,6 @@ int main(void)
 	T_RUN(test_wrap);
 	T_RUN(test_signal_suppression);
 	T_RUN(test_unpop_reset);
+	T_RUN(test_fill_publish);
 	T_EXIT();
 }
