@@ -125,6 +125,8 @@ void ip_input(struct slirp *s, const uint8_t *frame, size_t len)
 		stat_inc(s, SLIRP_STAT_DROP_IP_SRC);
 		return;
 	}
+	if (memcmp(frame + 6, s->cfg.guest_mac, 6)) /* replies go where it is */
+		memcpy(s->cfg.guest_mac, frame + 6, 6);
 	p.ip = ip;
 	p.l4 = ip + hlen;
 	p.l4len = tot - hlen;

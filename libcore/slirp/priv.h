@@ -76,6 +76,7 @@ struct tcp_flow {
 	uint32_t rcv_nxt;    /* next byte expected from the guest */
 	uint32_t wnd;        /* the guest's window, bytes */
 	uint32_t wnd_adv;    /* the last window we advertised, bytes */
+	uint32_t sndbuf;     /* payload the host socket's send buffer holds */
 	uint64_t rto_at;     /* retransmit (or SYN/connect give-up) deadline */
 };
 

@@ -43,9 +43,10 @@
 #define TCP_IDLE_NS (7200 * NS_PER_S)
 #define TCP_TIME_WAIT_NS (2 * NS_PER_S)
 #define TCP_DEFAULT_MSS 536
-/* The host socket's send buffer, fixed (the kernel doubles it for its
- * overhead). The window we advertise is this minus what is queued, so the
- * socket takes whatever the guest sends within it. */
+/* The host socket's send buffer we ask for, fixed (the kernel doubles it for
+ * its overhead, and caps the request at net.core.wmem_max). The window we
+ * advertise is what we got minus what is queued, so the socket takes
+ * whatever the guest sends within it. */
 #define TCP_SNDBUF (4 << 20)
 
 /* The guest's TCP header and payload. */
@@ -94,7 +95,7 @@ static size_t tcp_build(struct slirp *s, uint8_t *frame, uint32_t src, uint16_t 
 /* The largest window we may advertise on f. */
 static uint32_t tcp_max_wnd(const struct tcp_flow *t)
 {
-	return MIN(t->flags & TF_WS ? 65535u << t->ws_ours : 65535u, TCP_SNDBUF);
+	return MIN(t->flags & TF_WS ? 65535u << t->ws_ours : 65535u, t->sndbuf);
 }
 
 /* The window we advertise: room in the host socket's send buffer. */
@@ -102,9 +103,10 @@ static uint32_t tcp_rcv_wnd(struct slirp_flow *f)
 {
 	int outq = 0;
 
-	if (f->w.fd < 0 || ioctl(f->w.fd, TIOCOUTQ, &outq) < 0 || outq >= TCP_SNDBUF)
+	if (f->w.fd < 0 || ioctl(f->w.fd, TIOCOUTQ, &outq) < 0 || outq < 0 ||
+	    (uint32_t)outq >= f->tcp.sndbuf)
 		return 0;
-	return MIN((uint32_t)(TCP_SNDBUF - outq), tcp_max_wnd(&f->tcp));
+	return MIN(f->tcp.sndbuf - (uint32_t)outq, tcp_max_wnd(&f->tcp));
 }
 
 /* Whether the last advertised window is small enough that the guest should
@@ -258,15 +260,20 @@ static void tcp_close(struct slirp_flow *f)
 	f->tcp.rto_at = f->s->now + TCP_TIME_WAIT_NS;
 }
 
-/* Options every host socket gets: no Nagle (the guest does its own), a
- * fixed send buffer, and the peek offset. */
-static void tcp_sock_setup(struct slirp *s, int fd)
+/* Options every host socket of f gets: no Nagle (the guest does its own),
+ * a fixed send buffer (its payload size goes to f->tcp.sndbuf), and the
+ * peek offset. */
+static void tcp_sock_setup(struct slirp_flow *f, int fd)
 {
 	int one = 1, zero = 0, sndbuf = TCP_SNDBUF;
+	socklen_t sl = sizeof(sndbuf);
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	if (s->peek_off)
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) < 0 || sndbuf < 2 * 65536)
+		sndbuf = 2 * 65536;
+	f->tcp.sndbuf = (uint32_t)MIN(sndbuf / 2, TCP_SNDBUF);
+	if (f->s->peek_off)
 		setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
 }
 
@@ -274,12 +281,11 @@ static void tcp_sock_setup(struct slirp *s, int fd)
  * (connected or in progress) or -errno. */
 static int tcp_connect(struct slirp_flow *f, const struct sockaddr_in *to)
 {
-	struct slirp *s = f->s;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), err;
 
 	if (fd < 0)
 		return -errno;
-	tcp_sock_setup(s, fd);
+	tcp_sock_setup(f, fd);
 	if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0 && errno != EINPROGRESS) {
 		err = -errno;
 		close(fd);
@@ -848,7 +854,7 @@ void tcp_fwd_accept(struct slirp *s, int idx)
 			close(fd);
 			continue;
 		}
-		tcp_sock_setup(s, fd);
+		tcp_sock_setup(f, fd);
 		if (flow_watch(f, fd, 0) < 0) {
 			stat_inc(s, SLIRP_STAT_DROP_SOCKET);
 			flow_kill(f);
