@@ -21,11 +21,23 @@
 #include "guest/mem.h"
 #include "virtio/queue.h"
 
+/* The UAPI headers define these feature names as BIT NUMBERS (32, 28, 29);
+ * here they are MASKS. Pull the UAPI headers in first and replace their
+ * definitions, so that whatever a file includes later (the headers are
+ * guarded) every file that sees device.h gets the masks: a bit number
+ * OR-ed into a feature word would silently offer the wrong features. */
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#undef VIRTIO_F_VERSION_1
+#undef VIRTIO_RING_F_INDIRECT_DESC
+#undef VIRTIO_RING_F_EVENT_IDX
+
 #define VDEV_MAX_QUEUES 4
 #define VIRTIO_F_VERSION_1_BIT 32
 #define VIRTIO_F_VERSION_1 (1ULL << 32)
 #define VIRTIO_RING_F_INDIRECT_DESC (1ULL << 28)
 #define VIRTIO_RING_F_EVENT_IDX (1ULL << 29)
+_Static_assert(VIRTIO_F_VERSION_1 == 0x100000000ULL, "feature names are masks here");
 
 #define VIRTIO_ID_NET 1
 #define VIRTIO_ID_VSOCK 19
