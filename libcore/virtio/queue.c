@@ -223,12 +223,15 @@ void vq_set_notify(struct vq *q, bool enable)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-uint32_t vq_chain_read(const struct vq_chain *c, uint32_t off, void *dst, uint32_t len)
+/* Copies up to len bytes between buf and segments [first, first+count) of
+ * c, starting off bytes into them; to_chain says which way. Returns bytes
+ * copied. */
+static uint32_t chain_copy(const struct vq_chain *c, unsigned first, unsigned count,
+			   uint32_t off, uint8_t *buf, uint32_t len, bool to_chain)
 {
-	uint8_t *d = dst;
 	uint32_t done = 0;
 
-	for (unsigned i = 0; i < c->n_out && done < len; i++) {
+	for (unsigned i = first; i < first + count && done < len; i++) {
 		const struct vq_seg *s = &c->seg[i];
 		uint32_t n;
 		if (off >= s->len) {
@@ -236,29 +239,22 @@ uint32_t vq_chain_read(const struct vq_chain *c, uint32_t off, void *dst, uint32
 			continue;
 		}
 		n = MIN_U32(s->len - off, len - done);
-		memcpy(d + done, s->p + off, n);
+		if (to_chain)
+			memcpy(s->p + off, buf + done, n);
+		else
+			memcpy(buf + done, s->p + off, n);
 		done += n;
 		off = 0;
 	}
 	return done;
 }
 
+uint32_t vq_chain_read(const struct vq_chain *c, uint32_t off, void *dst, uint32_t len)
+{
+	return chain_copy(c, 0, c->n_out, off, dst, len, false);
+}
+
 uint32_t vq_chain_write(const struct vq_chain *c, uint32_t off, const void *src, uint32_t len)
 {
-	const uint8_t *sp = src;
-	uint32_t done = 0;
-
-	for (unsigned i = c->n_out; i < (unsigned)c->n_out + c->n_in && done < len; i++) {
-		const struct vq_seg *s = &c->seg[i];
-		uint32_t n;
-		if (off >= s->len) {
-			off -= s->len;
-			continue;
-		}
-		n = MIN_U32(s->len - off, len - done);
-		memcpy(s->p + off, sp + done, n);
-		done += n;
-		off = 0;
-	}
-	return done;
+	return chain_copy(c, c->n_out, c->n_in, off, (uint8_t *)src, len, true);
 }
