@@ -143,9 +143,22 @@ if [ "$(id -u)" = 0 ]; then
 		*) fail mkinitramfs_curl_runs_in_chroot "$out" ;; esac
 	out=$(chroot "$TMP/x3" /bin/sh -c 'echo $((6*7))' 2>&1)
 	[ "$out" = 42 ] && pass mkinitramfs_busybox_runs_in_chroot || fail mkinitramfs_busybox_runs_in_chroot "$out"
+	# python3: the program by --add-binary, its standard library by --add DIR
+	stdlib=$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_path("stdlib"))' 2>/dev/null)
+	if [ -x /usr/bin/python3 ] && [ -d "$stdlib" ]; then
+		$MK --no-modules --level 1 --add-binary /usr/bin/python3 --add "$stdlib:$stdlib" \
+			-o "$TMP/py.gz" 2>"$TMP/err" && $MK --extract "$TMP/py.gz" "$TMP/x4" 2>>"$TMP/err"
+		out=$(chroot "$TMP/x4" /usr/bin/python3 -c 'import json; print(json.dumps([6*7]))' 2>&1)
+		[ "$out" = "[42]" ] && pass mkinitramfs_python3_runs_in_chroot ||
+			fail mkinitramfs_python3_runs_in_chroot "$out $(cat "$TMP/err")"
+		rm -rf "$TMP/x4" "$TMP/py.gz"
+	else
+		skip mkinitramfs_python3_runs_in_chroot "no /usr/bin/python3 with its standard library"
+	fi
 else
 	skip mkinitramfs_curl_runs_in_chroot "chroot needs root"
 	skip mkinitramfs_busybox_runs_in_chroot "chroot needs root"
+	skip mkinitramfs_python3_runs_in_chroot "chroot needs root"
 fi
 
 # 6. bad input: one line on stderr, non-zero exit, no output or temporary file
