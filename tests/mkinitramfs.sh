@@ -125,7 +125,7 @@ fi
 printf 'hello\n' >"$TMP/hello.txt"
 mkdir -p "$TMP/tree/sub" && echo deep >"$TMP/tree/sub/f" && ln -s sub/f "$TMP/tree/link"
 $MK --kver "$(cat "$GUEST_DIR/kver")" --modules-dir "$GUEST_DIR/modules" --module 9pnet_virtio \
-	--add-binary /usr/bin/curl --busybox "$GUEST_DIR/busybox" \
+	--add-binary curl --busybox "$GUEST_DIR/busybox" \
 	--add "$TMP/hello.txt:/etc/hello:0600" --add "$TMP/hello.txt:/opt/" --add "$TMP/tree:/srv/t" \
 	-o "$TMP/full.gz" 2>"$TMP/err" || fail mkinitramfs_full "$(cat "$TMP/err")"
 mkdir "$TMP/x3"
@@ -183,6 +183,8 @@ bad mkinitramfs_bad_add_syntax "want SRC:DST" 2 --kernel "$K" --add "$TMP/hello.
 bad mkinitramfs_bad_add_relative "absolute" 2 --kernel "$K" --add "$TMP/hello.txt:rel" -o "$O"
 bad mkinitramfs_bad_add_mode "octal" 2 --kernel "$K" --add "$TMP/hello.txt:/x:9z" -o "$O"
 bad mkinitramfs_bad_binary_dir "Is a directory" 1 --kernel "$K" --add-binary /usr -o "$O"
+bad mkinitramfs_bad_binary_relative "absolute path or a program name" 1 --kernel "$K" --add-binary ./curl -o "$O"
+bad mkinitramfs_bad_binary_not_in_path "not found in" 1 --kernel "$K" --add-binary no-such-prog-xyz -o "$O"
 bad mkinitramfs_bad_busybox "busybox.*not an ELF" 1 --kernel "$K" --busybox /etc/passwd -o "$O"
 bad mkinitramfs_bad_modules_dir "modules directory" 1 --kernel "$K" --modules-dir "$TMP/nomods" -o "$O"
 bad mkinitramfs_bad_kver "no modules for kernel 0.0-none" 1 --kver 0.0-none -o "$O"

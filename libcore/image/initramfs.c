@@ -313,6 +313,33 @@ static int add_binary(struct tree *t, const char *what, const char *prog, const 
 	return e;
 }
 
+/* Resolves an --add-binary argument: an absolute path as it is, a bare
+ * name through $PATH (as the shell would). Returns 0 or -ENOENT/-EINVAL. */
+static int find_program(const char *arg, char *out, size_t outlen, char *err, size_t errlen)
+{
+	const char *path = getenv("PATH");
+
+	if (arg[0] == '/') {
+		snprintf(out, outlen, "%s", arg);
+		return 0;
+	}
+	if (strchr(arg, '/') || !arg[0]) {
+		snprintf(err, errlen, "--add-binary %s: give an absolute path or a program name", arg);
+		return -EINVAL;
+	}
+	for (path = path ? path : "/usr/bin:/bin"; *path;) {
+		size_t n = strcspn(path, ":");
+
+		if (n && path[0] == '/' &&
+		    (size_t)snprintf(out, outlen, "%.*s/%s", (int)n, path, arg) < outlen &&
+		    access(out, X_OK) == 0)
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	snprintf(err, errlen, "--add-binary %s: not found in $PATH", arg);
+	return -ENOENT;
+}
+
 /* Runs "bb --list-full" and returns its output (malloc'd) in *out. */
 static int busybox_list(const char *bb, char **out, char *err, size_t errlen)
 {
@@ -472,10 +499,13 @@ static int gather(struct tree *t, const struct initramfs_spec *spec, char *err, 
 		return e;
 	if (spec->busybox && (e = add_busybox(t, spec->busybox, err, errlen)))
 		return e;
-	for (size_t i = 0; i < spec->n_binaries; i++)
-		if ((e = add_binary(t, "--add-binary", spec->binaries[i], spec->binaries[i], 0,
-				      err, errlen)))
+	for (size_t i = 0; i < spec->n_binaries; i++) {
+		char prog[4096];
+
+		if ((e = find_program(spec->binaries[i], prog, sizeof(prog), err, errlen)) ||
+		    (e = add_binary(t, "--add-binary", prog, prog, 0, err, errlen)))
 			return e;
+	}
 	for (size_t i = 0; i < spec->n_adds; i++) {
 		const struct initramfs_add *a = &spec->adds[i];
 		char dst[4096];
