@@ -31,12 +31,12 @@ TAPB=${SLIRP_TAP:-$TOOLS/slirp-tap} PEER=$TOOLS/slirp-peer
 [ -x "$TAPB" ] && [ -x "$PEER" ] || { fail $T "build/tools/slirp-tap or slirp-peer missing"; exit 0; }
 
 P=vb-slirp-$$
-H=$P-h G=$P-g S=$P-s
+H=$P-h G=$P-g S=$P-s G2=$P-o
 PIDS=""
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	for n in $G $S $H; do ip netns del "$n" 2>/dev/null; done
+	for n in $G $G2 $S $H; do ip netns del "$n" 2>/dev/null; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -62,6 +62,12 @@ wait_port() {
 		_i=$((_i + 1)); [ $_i -gt 200 ] && return 1
 		sleep 0.05
 	done
+}
+# csum_errors NS: TCP+UDP+ICMP checksum errors the namespace's kernel saw
+csum_errors() {
+	ip netns exec "$1" cat /proc/net/snmp | awk '$1 ~ /^(Tcp|Udp|Icmp):$/ {
+		if (!($1 in seen)) { seen[$1] = 1; for (i = 2; i <= NF; i++) if ($i == "InCsumErrors") col[$1] = i; next }
+		if (col[$1]) sum += $(col[$1]) } END { print sum + 0 }'
 }
 stat_of() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/stats"; }
 # nonzero counters now (SIGUSR1 makes the harness write them), for FAIL lines
@@ -178,6 +184,8 @@ grep -q "eof after 1073741824 ok" "$TMP/verify.out" && pass slirp_1g_upload ||
 out=$(ing timeout 120 $PEER read 10.0.2.2 9005 2>&1)
 [ "$out" = "eof after 1073741824 ok" ] && pass slirp_1g_download || fail slirp_1g_download "$out"
 echo "# 1 GiB each way: $(($(date +%s) - start)) s" >&2
+n=$(csum_errors $G)
+[ "$n" = 0 ] && pass slirp_guest_checksums || fail slirp_guest_checksums "$n checksum errors in the namespace"
 
 # --- many connections: no fd or memory growth in the harness -----------------
 nfd() { ls /proc/$TAPPID/fd | wc -l; }
@@ -215,6 +223,28 @@ ing curl -s --max-time 10 http://169.254.169.254/ >/dev/null; rc2=$?
 out=$(inh timeout 20 $PEER conns 127.0.0.1 18080 20 5 2>&1) && pass slirp_fwd_tcp || fail slirp_fwd_tcp "'$out' $(stats_now)"
 out=$(echo vb-udp | inh timeout 5 socat -T 3 - UDP4:127.0.0.1:17000 2>&1)
 [ "$out" = vb-udp ] && pass slirp_fwd_udp || fail slirp_fwd_udp "got '$out'"
+
+# --- checksum offload: virtio-net headers on a second harness's TAP ----------------
+ip netns add $G2 && ip -n $G2 link set lo up
+bg tap2 $H $TAPB --netns /run/netns/$G2 --tap vbtap1 --mtu 65520 --allow-host-loopback --offload \
+	--dns 127.0.0.1:5353 --ready "$TMP/ready2" --stats "$TMP/stats2"
+if wait_file "$TMP/ready2"; then
+	ip -n $G2 link set vbtap1 address 52:54:00:12:34:56 mtu 65520 up
+	ip -n $G2 addr add 10.0.2.15/24 dev vbtap1
+	ip -n $G2 route add default via 10.0.2.2
+	h=$(ip netns exec $G2 curl -sS --max-time 20 http://10.0.2.2:8000/blob | sha256sum | cut -d' ' -f1)
+	d=$(ip netns exec $G2 timeout 60 $PEER read 10.0.2.2 9002 2>&1)
+	ip netns exec $G2 timeout 60 $PEER send 10.0.2.2 9004 64M >/dev/null 2>&1
+	wait_for "$TMP/verify.out" "eof after 67108864 ok"; u=$?
+	q=$(ip netns exec $G2 timeout 10 $BB nslookup test.vb 10.0.2.3 2>&1)
+	n=$(csum_errors $G2)
+	case "$h/$d/$u/$n/$q" in
+	"$WANT/eof after 67108864 ok/0/0/"*203.0.113.7*) pass slirp_offload ;;
+	*) fail slirp_offload "http ${h%${h#????????}} down '$d' up $u csum errors $n dns '$(echo "$q" | tail -n 1)'" ;;
+	esac
+else
+	fail slirp_offload "second harness not ready: $(cat "$TMP/tap2.out")"
+fi
 
 # --- upstream DNS down: an error, not a hang --------------------------------------
 kill $DNSPID; wait $DNSPID 2>/dev/null

@@ -56,15 +56,24 @@ uint16_t csum_fold(uint64_t sum)
 	return (uint16_t)~sum;
 }
 
-uint16_t csum_l4(uint32_t src, uint32_t dst, uint8_t proto, const void *l4, size_t len)
+/* The sum of the IPv4 pseudo-header, unfolded. */
+static uint64_t pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, size_t len)
 {
 	uint8_t ph[4] = { 0, proto, (uint8_t)(len >> 8), (uint8_t)len };
 	uint32_t w;
-	uint64_t sum;
 
 	memcpy(&w, ph, 4);
-	sum = (uint64_t)src + dst + w;
-	return csum_fold(csum_partial(l4, len, sum));
+	return (uint64_t)src + dst + w;
+}
+
+uint16_t csum_l4(uint32_t src, uint32_t dst, uint8_t proto, const void *l4, size_t len)
+{
+	return csum_fold(csum_partial(l4, len, pseudo_sum(src, dst, proto, len)));
+}
+
+uint16_t csum_l4_partial(uint32_t src, uint32_t dst, uint8_t proto, size_t len)
+{
+	return (uint16_t)~csum_fold(pseudo_sum(src, dst, proto, len));
 }
 
 uint8_t *ip_build(struct slirp *s, uint8_t *buf, uint8_t proto, uint32_t src,

@@ -137,6 +137,9 @@ uint64_t csum_partial(const void *p, size_t len, uint64_t sum);
 uint16_t csum_fold(uint64_t sum);
 /* The L4 checksum (pseudo-header included) of l4[0..len). */
 uint16_t csum_l4(uint32_t src, uint32_t dst, uint8_t proto, const void *l4, size_t len);
+/* What an offloaded L4 checksum field holds (cfg.csum_offload): the folded
+ * pseudo-header sum, not complemented, for the receiver to complete. */
+uint16_t csum_l4_partial(uint32_t src, uint32_t dst, uint8_t proto, size_t len);
 /* Writes the Ethernet and IPv4 headers for an l4len-byte L4 packet into buf;
  * returns buf + OFF_L4. */
 uint8_t *ip_build(struct slirp *s, uint8_t *buf, uint8_t proto, uint32_t src,

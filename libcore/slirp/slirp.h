@@ -56,6 +56,11 @@ struct slirp_cfg {
 	struct slirp_fwd fwd[SLIRP_MAX_FWD];
 	unsigned n_fwd;
 	unsigned max_flows;                     /* default 16384 */
+	/* Checksum offload: TCP/UDP checksum fields of output frames hold
+	 * only the pseudo-header sum (csum_l4_partial), and the front end
+	 * marks those frames for the guest either NEEDS_CSUM (csum_start 34,
+	 * csum_offset 16 for TCP, 6 for UDP) or DATA_VALID. */
+	bool csum_offload;
 };
 
 /* What the front end provides. output() places one Ethernet frame for the

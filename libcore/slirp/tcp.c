@@ -87,7 +87,8 @@ static size_t tcp_build(struct slirp *s, uint8_t *frame, uint32_t src, uint16_t 
 	wr32(l4 + 16, 0);
 	if (opts)
 		memcpy(l4 + TCP_HLEN, opts, optlen);
-	c = csum_l4(src, dst, IPPROTO_TCP, l4, hl + plen);
+	c = s->cfg.csum_offload ? csum_l4_partial(src, dst, IPPROTO_TCP, hl + plen)
+				: csum_l4(src, dst, IPPROTO_TCP, l4, hl + plen);
 	memcpy(l4 + 16, &c, 2);
 	return OFF_L4 + hl + plen;
 }

@@ -25,9 +25,13 @@ int udp_send_guest(struct slirp *s, uint8_t *buf, uint32_t src, uint16_t sport,
 	wr16(l4 + 2, dport);
 	wr16(l4 + 4, (uint16_t)(UDP_HLEN + plen));
 	wr16(l4 + 6, 0);
-	c = csum_l4(src, s->cfg.guest_ip.s_addr, IPPROTO_UDP, l4, UDP_HLEN + plen);
-	if (c == 0)
-		c = 0xffff;
+	if (s->cfg.csum_offload) {
+		c = csum_l4_partial(src, s->cfg.guest_ip.s_addr, IPPROTO_UDP, UDP_HLEN + plen);
+	} else {
+		c = csum_l4(src, s->cfg.guest_ip.s_addr, IPPROTO_UDP, l4, UDP_HLEN + plen);
+		if (c == 0)
+			c = 0xffff;
+	}
 	memcpy(l4 + 6, &c, 2);
 	if (slirp_out(s, buf, OFF_L4 + UDP_HLEN + plen) < 0) {
 		stat_inc(s, SLIRP_STAT_DROP_GUEST_NOBUF);

@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,7 +21,9 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#include <linux/virtio_net.h>
 
 #include "base/loop.h"
 #include "base/util.h"
@@ -34,6 +37,7 @@ struct harness {
 	struct slirp slirp;
 	struct loop_watch tap, sig;
 	bool tap_out; /* waiting for EPOLLOUT after -ENOBUFS */
+	bool vnet;    /* frames carry a virtio_net_hdr (--offload) */
 	const char *stats;
 	uint8_t buf[14 + SLIRP_MTU_MAX + 64];
 };
@@ -49,15 +53,36 @@ static const char usage[] =
 	"  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]\n"
 	"  -D, --dns IP[:PORT]       upstream DNS (repeatable; default resolv.conf)\n"
 	"  -F, --max-flows N\n"
+	"  -o, --offload             virtio-net headers on the TAP: checksums of\n"
+	"                            TCP/UDP frames left to the kernel both ways\n"
 	"  -r, --ready FILE          created once the TAP device exists\n"
 	"  -s, --stats FILE          counters written here at exit\n";
+
+/* The virtio-net header of an output frame: TCP and UDP checksums are left
+ * to the kernel (NEEDS_CSUM; the stack wrote the pseudo-header sum). */
+static void tap_vnet_hdr(const uint8_t *frame, size_t len, struct virtio_net_hdr *vh)
+{
+	memset(vh, 0, sizeof(*vh));
+	if (len < 34 + 8 || frame[12] != 0x08 || frame[13] != 0x00 || frame[14] != 0x45)
+		return;
+	if (frame[23] == IPPROTO_TCP || frame[23] == IPPROTO_UDP) {
+		vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh->csum_start = 34;
+		vh->csum_offset = frame[23] == IPPROTO_TCP ? 16 : 6;
+	}
+}
 
 static int tap_output(void *ctx, const uint8_t *frame, size_t len)
 {
 	struct harness *h = ctx;
+	struct virtio_net_hdr vh;
+	struct iovec iov[2] = { { &vh, sizeof(vh) }, { (void *)frame, len } };
+
+	if (h->vnet)
+		tap_vnet_hdr(frame, len, &vh);
 
 	for (;;) {
-		ssize_t n = write(h->tap.fd, frame, len);
+		ssize_t n = h->vnet ? writev(h->tap.fd, iov, 2) : write(h->tap.fd, frame, len);
 
 		if (n >= 0)
 			return 0;
@@ -84,13 +109,15 @@ static void tap_event(struct loop_watch *w, uint32_t events)
 	}
 	for (int i = 0; i < BATCH && (events & EPOLLIN); i++) {
 		ssize_t n = read(w->fd, h->buf, sizeof(h->buf));
+		size_t skip = h->vnet ? sizeof(struct virtio_net_hdr) : 0;
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				loop_stop(&h->loop, 1);
 			return;
 		}
-		slirp_input(&h->slirp, h->buf, (size_t)n);
+		if ((size_t)n >= skip)
+			slirp_input(&h->slirp, h->buf + skip, (size_t)n - skip);
 	}
 }
 
@@ -120,11 +147,12 @@ static void sig_event(struct loop_watch *w, uint32_t events)
 		loop_stop(&h->loop, 0);
 }
 
-/* Opens the TAP device inside the namespace at path. Returns fd or -errno. */
-static int tap_open(const char *ns_path, const char *name)
+/* Opens the TAP device inside the namespace at path, with virtio-net
+ * headers and checksum offload when vnet. Returns fd or -errno. */
+static int tap_open(const char *ns_path, const char *name, bool vnet)
 {
 	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), ns, fd, err = 0;
-	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0) };
 
 	if (self < 0)
 		return -errno;
@@ -135,7 +163,8 @@ static int tap_open(const char *ns_path, const char *name)
 	}
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
+	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0 ||
+	    (vnet && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM) < 0)) {
 		err = -errno;
 		if (fd >= 0)
 			close(fd);
@@ -186,6 +215,7 @@ int main(int argc, char **argv)
 		{ "allow-host-loopback", 0, 0, 'L' }, { "allow-net", 1, 0, 'a' },
 		{ "deny-net", 1, 0, 'd' }, { "publish", 1, 0, 'p' }, { "dns", 1, 0, 'D' },
 		{ "max-flows", 1, 0, 'F' }, { "ready", 1, 0, 'r' }, { "stats", 1, 0, 's' },
+		{ "offload", 0, 0, 'o' },
 		{ "help", 0, 0, 'h' }, { 0 }
 	};
 	static struct harness h;
@@ -195,7 +225,7 @@ int main(int argc, char **argv)
 	int c, err, rc;
 
 	slirp_cfg_default(&cfg);
-	while ((c = getopt_long(argc, argv, "n:t:m:La:d:p:D:F:r:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:t:m:La:d:p:D:F:r:s:oh", opts, NULL)) != -1) {
 		err = 0;
 		switch (c) {
 		case 'n': ns = optarg; break;
@@ -215,6 +245,7 @@ int main(int argc, char **argv)
 			break;
 		case 'r': ready = optarg; break;
 		case 's': h.stats = optarg; break;
+		case 'o': h.vnet = cfg.csum_offload = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: return 2;
 		}
@@ -232,7 +263,7 @@ int main(int argc, char **argv)
 		vb_err(NAME, err, "event loop");
 		return 1;
 	}
-	h.tap.fd = tap_open(ns, tap);
+	h.tap.fd = tap_open(ns, tap, h.vnet);
 	if (h.tap.fd < 0) {
 		vb_err(NAME, h.tap.fd, "TAP %s in %s", tap, ns);
 		return 1;
