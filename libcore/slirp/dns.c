@@ -26,10 +26,10 @@ bool dns_upstream(struct slirp *s, unsigned try, struct sockaddr_in *to)
 	return true;
 }
 
-/* Answers query q with SERVFAIL: its header and first question, QR set. */
-static void dns_servfail(struct slirp_flow *f, const uint8_t *q, size_t len)
+/* Answers query q from guest port gport with SERVFAIL: its header and
+ * first question, QR set. */
+static void dns_servfail(struct slirp *s, uint16_t gport, const uint8_t *q, size_t len)
 {
-	struct slirp *s = f->s;
 	uint8_t *r = s->tx + OFF_L4 + UDP_HLEN;
 	size_t end = DNS_HLEN;
 
@@ -47,7 +47,7 @@ static void dns_servfail(struct slirp_flow *f, const uint8_t *q, size_t len)
 	wr16(r + 4, end > DNS_HLEN ? 1 : 0);
 	memset(r + 6, 0, 6);
 	stat_inc(s, SLIRP_STAT_DNS_SERVFAIL);
-	udp_send_guest(s, s->tx, s->cfg.dns_ip.s_addr, 53, f->gport, end);
+	udp_send_guest(s, s->tx, s->cfg.dns_ip.s_addr, 53, gport, end);
 }
 
 /* Points the flow's socket at upstream index f->dns->server. */
@@ -69,7 +69,7 @@ static void dns_failover(struct slirp_flow *f)
 		if (++d->tries >= s->cfg.n_dns) {
 			for (int i = 0; i < DNS_MAX_PENDING; i++) {
 				if (d->q[i].len)
-					dns_servfail(f, d->q[i].data, d->q[i].len);
+					dns_servfail(s, f->gport, d->q[i].data, d->q[i].len);
 				d->q[i].len = 0;
 			}
 			d->tries = 0;
@@ -129,15 +129,15 @@ void dns_input(struct slirp *s, const struct ip_pkt *p, uint16_t sport,
 		return;
 	}
 	stat_inc(s, SLIRP_STAT_DNS_QUERIES);
+	if (s->cfg.n_dns == 0) {
+		dns_servfail(s, sport, q, qlen);
+		return;
+	}
 	f = flow_find(s, IPPROTO_UDP, sport, p->dst, 53);
 	if (!f && !(f = dns_flow_new(s, sport)))
 		return;
 	f->last = s->now;
 	d = f->dns;
-	if (s->cfg.n_dns == 0) {
-		dns_servfail(f, q, qlen);
-		return;
-	}
 	/* Keep it for failover: a free slot, or the same id, or the oldest. */
 	for (int i = 0; i < DNS_MAX_PENDING; i++) {
 		if (!d->q[i].len || rd16(d->q[i].data) == rd16(q)) {
