@@ -373,15 +373,15 @@ static void test_kmod_made_up(void)
 	const char *a[] = { "a" }, *x[] = { "x" }, *vn[] = { "virtio_net" };
 
 	T_REQUIRE(mkdtemp(dir), "mkdtemp");
-	put(dir, "modules.dep", "kernel/a.ko: kernel/b.ko kernel/c-d.ko\nkernel/b.ko: kernel/c-d.ko\n"
-	    "kernel/c-d.ko:\nkernel/x.ko: kernel/y.ko\nkernel/y.ko: kernel/x.ko\n"
+	put(dir, "modules.dep", "kernel/a.ko: kernel/b.ko.zst kernel/c-d.ko.xz\nkernel/b.ko.zst: kernel/c-d.ko.xz\n"
+	    "kernel/c-d.ko.xz:\nkernel/x.ko: kernel/y.ko\nkernel/y.ko: kernel/x.ko\n"
 	    "kernel/m.ko: kernel/gone.ko\nkernel/a/u.ko:\nupdates/u.ko:\nkernel/z/u.ko:\n");
 	put(dir, "modules.builtin", "kernel/drivers/builtin_one.ko\n");
 	T_REQUIRE(kmod_open(dir, &db, err, sizeof(err)) == 0, "%s", err);
 	T_CHECK(kmod_has_depfile(db), "depfile");
 	T_REQUIRE(kmod_resolve(db, a, 1, &paths, &n, err, sizeof(err)) == 0, "%s", err);
-	T_CHECK(n == 3 && !strcmp(paths[0], "kernel/c-d.ko") && !strcmp(paths[1], "kernel/b.ko") &&
-		!strcmp(paths[2], "kernel/a.ko"), "order");
+	T_CHECK(n == 3 && !strcmp(paths[0], "kernel/c-d.ko.xz") && !strcmp(paths[1], "kernel/b.ko.zst") &&
+		!strcmp(paths[2], "kernel/a.ko"), "order, compressed names kept");
 	free(paths);
 	{
 		const char *bi[] = { "builtin-one", "c_d" };
@@ -418,6 +418,20 @@ static void test_kmod_made_up(void)
 			const char *b[] = { "broken" };
 			T_CHECK(kmod_resolve(db, b, 1, &paths, &n, err, sizeof(err)) == -ENOEXEC &&
 				strstr(err, "broken"), "broken module: %s", err);
+		}
+		kmod_close(db);
+		/* compressed modules: .gz is read through zlib, .xz needs modules.dep */
+		snprintf(cmd, sizeof(cmd), "cd %s && gzip virtio_ring.ko && cp virtio.ko x.ko && "
+			 "xz x.ko", dir);
+		T_REQUIRE(system(cmd) == 0, "gzip/xz");
+		T_REQUIRE(kmod_open(dir, &db, err, sizeof(err)) == 0, "%s", err);
+		{
+			const char *v[] = { "virtio" }, *xx[] = { "x" };
+			T_CHECK(kmod_resolve(db, v, 1, &paths, &n, err, sizeof(err)) == 0 && n == 2 &&
+				!strcmp(paths[0], "virtio_ring.ko.gz"), "gz module: %s", n ? paths[0] : err);
+			free(paths);
+			T_CHECK(kmod_resolve(db, xx, 1, &paths, &n, err, sizeof(err)) == -EOPNOTSUPP &&
+				strstr(err, "x.ko.xz") && strstr(err, "depmod"), "xz without depfile: %s", err);
 		}
 		kmod_close(db);
 	}
