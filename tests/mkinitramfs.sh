@@ -161,6 +161,45 @@ else
 	skip mkinitramfs_python3_runs_in_chroot "chroot needs root"
 fi
 
+# 5b. xz-compressed modules with a modules.dep written by kmod's depmod:
+# stored as they are, listed in depmod's dependency order
+if command -v depmod >/dev/null && command -v xz >/dev/null; then
+	kv=$(cat "$GUEST_DIR/kver")
+	R=$TMP/kroot; M=$R/lib/modules/$kv
+	for m in $(grep -v '^#' "$TMP/x1/etc/voidbox/modules.load"); do
+		rel=${m#/lib/modules/$kv/}
+		mkdir -p "$M/$(dirname "$rel")" && cp "$GUEST_DIR/modules/$kv/$rel" "$M/$rel" && xz "$M/$rel"
+	done
+	cp "$GUEST_DIR/modules/$kv/modules.builtin" "$GUEST_DIR/modules/$kv/modules.order" "$M/" 2>/dev/null
+	if depmod -b "$R" "$kv" 2>"$TMP/err" && [ -s "$M/modules.dep" ]; then
+		$MK --kver "$kv" --modules-dir "$R/lib/modules" -o "$TMP/xz.gz" 2>"$TMP/err"
+		got=$($MK --list "$TMP/xz.gz" | grep -c '\.ko\.xz$')
+		mkdir "$TMP/x5" && (cd "$TMP/x5" && zcat "$TMP/xz.gz" | cpio -id --quiet 2>/dev/null)
+		order=$(grep -v '^#' "$TMP/x5/etc/voidbox/modules.load" | sed 's,.*/,,; s,\.ko.*,,' | tr '\n' ' ')
+		# every module comes after everything depmod says it needs
+		ok=1
+		while IFS=: read -r mod deps; do
+			mn=$(basename "$mod" | sed 's,\.ko.*,,')
+			pm=$(echo "$order" | tr ' ' '\n' | grep -nx "$mn" | cut -d: -f1)
+			for d in $deps; do
+				dn=$(basename "$d" | sed 's,\.ko.*,,')
+				pd=$(echo "$order" | tr ' ' '\n' | grep -nx "$dn" | cut -d: -f1)
+				[ -n "$pm" ] && [ -n "$pd" ] && [ "$pd" -lt "$pm" ] || ok=0
+			done
+		done <"$M/modules.dep"
+		if [ "$got" = 9 ] && [ $ok = 1 ] && cmp -s "$TMP/x5/lib/modules/$kv/kernel/drivers/virtio/virtio.ko.xz" \
+			"$M/kernel/drivers/virtio/virtio.ko.xz"; then
+			pass mkinitramfs_xz_modules_depmod_order
+		else
+			fail mkinitramfs_xz_modules_depmod_order "$got .ko.xz, order ok=$ok: $order $(cat "$TMP/err")"
+		fi
+	else
+		skip mkinitramfs_xz_modules_depmod_order "depmod failed: $(head -n 1 "$TMP/err")"
+	fi
+else
+	skip mkinitramfs_xz_modules_depmod_order "no depmod or xz (run make deps)"
+fi
+
 # 6. bad input: one line on stderr, non-zero exit, no output or temporary file
 # bad NAME PATTERN EXPECTED_RC ARGS...
 bad() {
