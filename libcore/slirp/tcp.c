@@ -209,11 +209,15 @@ static uint32_t tcp_isn(struct slirp *s, const struct slirp_flow *f)
 	return h + (uint32_t)(s->now >> 12);
 }
 
-/* The epoll interest that matches f's state. */
+/* The epoll interest that matches f's state. Edge-triggered: data we have
+ * peeked but the guest has not acknowledged stays in the socket, so a
+ * level-triggered EPOLLIN would fire for it forever. An edge comes with
+ * each new arrival; what the guest's window held back is sent when its
+ * ACKs open the window. */
 static void tcp_events(struct slirp_flow *f)
 {
 	struct tcp_flow *t = &f->tcp;
-	uint32_t ev = 0;
+	uint32_t ev = EPOLLET;
 
 	if (t->state == TS_CONNECTING)
 		ev = EPOLLOUT;

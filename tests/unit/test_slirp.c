@@ -282,44 +282,76 @@ static size_t mk_tcp(uint8_t *f, uint16_t dport, uint32_t seq, uint32_t ack, uin
 	for (int i_ = 0; i_ < 200 && !(cond); i_++)                           \
 		loop_once(&(r)->loop, 10)
 
-static void test_tcp_nobuf_hold_resume(void)
+/* A guest TCP connection (port 40000, ISN 999) through the stack to a
+ * loopback listener; the SYN-ACK must come only after the host connect. */
+struct tcp_rig {
+	struct rig r;
+	int lfd, cfd;     /* listener, accepted host side */
+	uint16_t port;
+	uint32_t isn;     /* the stack's ISN toward the guest */
+};
+
+static const char *tcp_rig_connect(struct tcp_rig *t)
 {
-	static struct rig r;
-	static uint8_t f[2048], data[20000], got[20000];
+	static uint8_t f[2048];
 	struct slirp_cfg cfg;
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t al = sizeof(a);
-	int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd = -1;
-	uint32_t isn, seq = 1000, next;
-	size_t have = 0;
-	unsigned first;
 
-	for (size_t i = 0; i < sizeof(data); i++)
-		data[i] = (uint8_t)(i * 7 + i / 251);
-	T_REQUIRE(lfd >= 0 && bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(lfd, 4) == 0 &&
-		  getsockname(lfd, (struct sockaddr *)&a, &al) == 0, "listener");
+	t->cfd = -1;
+	t->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (t->lfd < 0 || bind(t->lfd, (struct sockaddr *)&a, sizeof(a)) || listen(t->lfd, 4) ||
+	    getsockname(t->lfd, (struct sockaddr *)&a, &al))
+		return "listener";
+	t->port = ntohs(a.sin_port);
 	slirp_cfg_default(&cfg);
 	cfg.allow_host_loopback = true;
-	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
-	slirp_input(&r.s, f, mk_tcp(f, ntohs(a.sin_port), seq, 0, 0x02, NULL, 0));
-	PUMP(&r, r.cap.n > 0);
-	T_REQUIRE(r.cap.n == 1 && r.cap.f[0][47] == 0x12 && rd32(r.cap.f[0] + 42) == seq + 1,
-		  "SYN-ACK only after connect");
-	isn = rd32(r.cap.f[0] + 38);
-	slirp_input(&r.s, f, mk_tcp(f, ntohs(a.sin_port), seq + 1, isn + 1, 0x10, NULL, 0));
-	cfd = accept(lfd, NULL, NULL);
-	T_REQUIRE(cfd >= 0 && write(cfd, data, sizeof(data)) == (ssize_t)sizeof(data), "server write");
-	r.cap.nobuf = 1; /* the guest has no RX buffer for the first frame */
-	first = r.cap.n;
-	PUMP(&r, r.s.rx_blocked);
-	T_CHECK(r.s.rx_blocked && r.s.pending && r.cap.n == first, "held: %u frames", r.cap.n - first);
+	if (rig_start(&t->r, &cfg))
+		return "init";
+	slirp_input(&t->r.s, f, mk_tcp(f, t->port, 999, 0, 0x02, NULL, 0));
+	PUMP(&t->r, t->r.cap.n > 0);
+	if (t->r.cap.n != 1 || t->r.cap.f[0][47] != 0x12 || rd32(t->r.cap.f[0] + 42) != 1000)
+		return "SYN-ACK only after connect";
+	t->isn = rd32(t->r.cap.f[0] + 38);
+	slirp_input(&t->r.s, f, mk_tcp(f, t->port, 1000, t->isn + 1, 0x10, NULL, 0));
+	t->cfd = accept(t->lfd, NULL, NULL);
+	return t->cfd < 0 ? "accept" : NULL;
+}
+
+static void tcp_rig_stop(struct tcp_rig *t)
+{
+	if (t->cfd >= 0)
+		close(t->cfd);
+	close(t->lfd);
+	rig_stop(&t->r);
+}
+
+static void test_tcp_nobuf_hold_resume(void)
+{
+	static struct tcp_rig tr;
+	struct rig *r = &tr.r;
+	static uint8_t f[2048], data[20000], got[20000];
+	const char *why = tcp_rig_connect(&tr);
+	uint32_t isn = tr.isn, seq = 999, next;
+	size_t have = 0;
+	unsigned first;
+	int cfd = tr.cfd;
+
+	T_REQUIRE(!why, "%s", why);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + i / 251);
+	T_REQUIRE(write(cfd, data, sizeof(data)) == (ssize_t)sizeof(data), "server write");
+	r->cap.nobuf = 1; /* the guest has no RX buffer for the first frame */
+	first = r->cap.n;
+	PUMP(r, r->s.rx_blocked);
+	T_CHECK(r->s.rx_blocked && r->s.pending && r->cap.n == first, "held: %u frames", r->cap.n - first);
 	for (int i = 0; i < 20; i++)
-		loop_once(&r.loop, 5);
-	T_CHECK(r.cap.n == first, "no output while blocked");
-	slirp_rx_ready(&r.s);
+		loop_once(&r->loop, 5);
+	T_CHECK(r->cap.n == first, "no output while blocked");
+	slirp_rx_ready(&r->s);
 	next = isn + 1;
-	for (unsigned i = first; i < r.cap.n; i++) {
-		const uint8_t *fr = r.cap.f[i];
+	for (unsigned i = first; i < r->cap.n; i++) {
+		const uint8_t *fr = r->cap.f[i];
 		size_t plen = rd16(fr + 16) - 40;
 		uint32_t ipsrc, ipdst;
 
@@ -335,11 +367,65 @@ static void test_tcp_nobuf_hold_resume(void)
 	}
 	T_CHECK(have == sizeof(data) && !memcmp(got, data, sizeof(data)), "resumed data %zu", have);
 	/* The guest acknowledges: the data leaves the host socket. */
-	slirp_input(&r.s, f, mk_tcp(f, ntohs(a.sin_port), seq + 1, next, 0x10, NULL, 0));
-	T_CHECK(r.s.flows && r.s.flows->tcp.snd_una == next, "acknowledged");
-	close(cfd);
-	close(lfd);
-	rig_stop(&r);
+	slirp_input(&r->s, f, mk_tcp(f, tr.port, seq + 1, next, 0x10, NULL, 0));
+	T_CHECK(r->s.flows && r->s.flows->tcp.snd_una == next, "acknowledged");
+	tcp_rig_stop(&tr);
+}
+
+/* Guest segments on an established flow: data in order reaches the host
+ * socket and is acknowledged; out-of-order and out-of-window data and ACKs
+ * for unsent data are dropped and counted; unacknowledged data is sent
+ * again on the timer; FIN half-closes; RST resets the host side. */
+static void test_tcp_guest_segments(void)
+{
+	static struct tcp_rig tr;
+	static uint8_t f[2048];
+	struct rig *r = &tr.r;
+	const char *why = tcp_rig_connect(&tr);
+	uint8_t buf[256], msg[100];
+	const uint8_t *last;
+	uint32_t seq;
+	unsigned n0;
+
+	T_REQUIRE(!why, "%s", why);
+	memset(msg, 'g', sizeof(msg));
+	n0 = r->cap.n;
+	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1000, tr.isn + 1, 0x18, msg, sizeof(msg)));
+	T_CHECK(read(tr.cfd, buf, sizeof(buf)) == (ssize_t)sizeof(msg) && !memcmp(buf, msg, 100),
+		"data to the host");
+	last = r->cap.f[r->cap.n - 1];
+	T_CHECK(r->cap.n == n0 + 1 && rd32(last + 42) == 1100, "acknowledged");
+	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1100 + 5000, tr.isn + 1, 0x18, msg, 10));
+	T_CHECK(r->s.stats[SLIRP_STAT_DROP_TCP_OOO] == 1, "out of order counted");
+	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1100 + 100000000, tr.isn + 1, 0x18, msg, 10));
+	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1100, tr.isn + 1000000, 0x10, NULL, 0));
+	T_CHECK(r->s.stats[SLIRP_STAT_DROP_TCP_WINDOW] == 2, "out of window counted: %llu",
+		(unsigned long long)r->s.stats[SLIRP_STAT_DROP_TCP_WINDOW]);
+	T_CHECK(rd32(r->cap.f[r->cap.n - 1] + 42) == 1100, "dup ACK for the gap");
+	/* Host data the guest never acknowledges comes again. */
+	T_REQUIRE(write(tr.cfd, "hello", 5) == 5, "host write");
+	n0 = r->cap.n;
+	PUMP(r, r->cap.n > n0);
+	T_REQUIRE(r->cap.n > n0, "data to the guest");
+	seq = rd32(r->cap.f[n0] + 38);
+	PUMP(r, r->s.stats[SLIRP_STAT_TCP_RETRANS] > 0);
+	last = r->cap.f[r->cap.n - 1];
+	T_CHECK(r->s.stats[SLIRP_STAT_TCP_RETRANS] > 0 && rd32(last + 38) == seq &&
+		!memcmp(last + 54, "hello", 5), "retransmitted");
+	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1100, seq + 5, 0x11, NULL, 0));
+	T_CHECK(read(tr.cfd, buf, sizeof(buf)) == 0, "guest FIN: host sees EOF");
+	T_CHECK(write(tr.cfd, "more", 4) == 4, "half-close: the host still sends");
+	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1101, seq + 5, 0x04, NULL, 0));
+	{
+		int err = 0;
+		socklen_t el = sizeof(err);
+
+		/* After its EOF the host socket reports the reset as EPIPE. */
+		getsockopt(tr.cfd, SOL_SOCKET, SO_ERROR, &err, &el);
+		T_CHECK(err == EPIPE || err == ECONNRESET, "guest RST: host reset (%d)", err);
+	}
+	T_CHECK(r->s.stats[SLIRP_STAT_TCP_RST_TO_HOST] == 1, "counted");
+	tcp_rig_stop(&tr);
 }
 
 /* Hostile frames: 50,000 mutations of valid ARP/TCP/UDP/ICMP/DNS frames
@@ -406,6 +492,7 @@ int main(void)
 	T_RUN(test_policy_refusals);
 	T_RUN(test_cfg_parsers);
 	T_RUN(test_tcp_nobuf_hold_resume);
+	T_RUN(test_tcp_guest_segments);
 	T_RUN(test_random_frames);
 	T_EXIT();
 }
