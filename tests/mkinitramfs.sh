@@ -109,6 +109,18 @@ else
 	fail mkinitramfs_levels "level 1 not larger than level 9, or different contents"
 fi
 
+# GNU cpio's crc format (070702) and stdin
+(cd "$TMP/x1" && find . | LC_ALL=C sort | cpio -o -H crc --quiet >"$TMP/crc.cpio" 2>/dev/null)
+(cd "$TMP/x1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet >"$TMP/newc.cpio" 2>/dev/null)
+if $MK --list - <"$TMP/crc.cpio" >"$TMP/crc-t" 2>"$TMP/err" &&
+	$MK --list "$TMP/newc.cpio" | cmp -s - "$TMP/crc-t" && [ -s "$TMP/crc-t" ] &&
+	$MK --extract - "$TMP/x6" <"$TMP/crc.cpio" 2>>"$TMP/err" && cmp -s "$TMP/x6/init" "$VOIDBOX"; then
+	pass mkinitramfs_list_crc_stdin
+else
+	fail mkinitramfs_list_crc_stdin "$(cat "$TMP/err")"
+fi
+rm -rf "$TMP/x6"
+
 # early-cpio style: a plain archive, then a gzip one; then junk after an archive
 cat "$TMP/plain.cpio" "$IMG" >"$TMP/concat.img"
 n1=$(wc -l <"$TMP/cpio-t")

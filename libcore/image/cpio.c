@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define HDR_LEN 110
 
@@ -125,10 +126,8 @@ int cpio_next(struct cpio_reader *r, struct cpio_entry *e, const uint8_t **data,
 		return r_bad(r, err, errlen, "archive ends without a TRAILER!!! entry");
 	if (r->len - r->off < HDR_LEN)
 		return r_bad(r, err, errlen, "truncated header");
-	if (memcmp(h, "070701", 6))
-		return r_bad(r, err, errlen, memcmp(h, "070702", 6) ?
-			     "bad magic (not a cpio newc archive)" :
-			     "newc with checksums (070702) is not supported");
+	if (memcmp(h, "070701", 6) && memcmp(h, "070702", 6))
+		return r_bad(r, err, errlen, "bad magic (not a cpio newc archive)");
 	for (int i = 0; i < 13; i++)
 		if (hex8(h + 6 + 8 * i, &f[i]))
 			return r_bad(r, err, errlen, "header field is not hexadecimal");
@@ -159,6 +158,15 @@ int cpio_next(struct cpio_reader *r, struct cpio_entry *e, const uint8_t **data,
 		return r_bad(r, err, errlen, "truncated data");
 	data_end = name_end + e->size;
 	*data = r->buf + name_end;
+	if (h[5] == '2' && S_ISREG(e->mode)) {
+		/* "crc" format: a regular file's check field sums its bytes */
+		uint32_t sum = 0;
+
+		for (uint32_t i = 0; i < e->size; i++)
+			sum += (*data)[i];
+		if (sum != f[12])
+			return r_bad(r, err, errlen, "data checksum mismatch (070702)");
+	}
 	r->off = pad4(data_end);
 	if (r->off > r->len)
 		r->off = r->len;

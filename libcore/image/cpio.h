@@ -1,6 +1,7 @@
 /* The cpio "newc" format (magic 070701) that the Linux kernel unpacks as
  * its initramfs: a writer that streams entries to a sink, and a reader that
- * walks an archive held in memory. The reader trusts nothing: every field
+ * walks an archive held in memory (newc, and its "crc" variant 070702,
+ * whose data checksums it verifies). The reader trusts nothing: every field
  * is checked against the buffer, and names that could escape an extraction
  * directory are reported by cpio_name_is_safe(). */
 #ifndef VOIDBOX_CPIO_H

@@ -118,7 +118,8 @@ static int walk(const char *image, const uint8_t *buf, size_t len, entry_fn fn, 
 			free(plain);
 			return rc;
 		}
-		if (r.off && (len - r.off < 6 || memcmp(buf + r.off, "070701", 6))) {
+		if (r.off && (len - r.off < 6 || (memcmp(buf + r.off, "070701", 6) &&
+						    memcmp(buf + r.off, "070702", 6)))) {
 			snprintf(err, errlen, "%s: data at offset %zu after the archive is neither cpio "
 				 "nor gzip", image, r.off);
 			return -EBADMSG;

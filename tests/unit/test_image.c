@@ -148,6 +148,10 @@ static void test_cpio_truncated_and_corrupt(void)
 	T_CHECK(read_all(m.p, trailer_end, &count) == 0 && count == 3, "unpadded end");
 	c = malloc(m.len);
 	memcpy(c, m.p, m.len);
+	for (uint8_t *h = c; (h = memmem(h, m.len - (size_t)(h - c), "070701", 6)); h += 6)
+		h[5] = '2'; /* 070702: the check field (0) does not match "hello" */
+	T_CHECK(read_all(c, m.len, &count) == -EBADMSG, "crc format, bad sum");
+	memcpy(c, m.p, m.len);
 	c[3] = '2'; /* 070201 */
 	T_CHECK(read_all(c, m.len, &count) == -EBADMSG, "bad magic");
 	memcpy(c, m.p, m.len);
