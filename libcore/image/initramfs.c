@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -123,9 +124,9 @@ static int get_kver(const struct initramfs_spec *spec, char *kver, size_t len,
 {
 	struct bzimage bz;
 	const char *why = "";
-	uint8_t *img;
-	size_t n;
-	int e;
+	struct stat st;
+	void *img;
+	int fd, e;
 
 	if (!spec->kernel) {
 		if (!spec->kver || !*spec->kver || strchr(spec->kver, '/')) {
@@ -135,12 +136,28 @@ static int get_kver(const struct initramfs_spec *spec, char *kver, size_t len,
 		snprintf(kver, len, "%s", spec->kver);
 		return 0;
 	}
-	if ((e = read_file(spec->kernel, MAX_KERNEL, &img, &n))) {
-		snprintf(err, errlen, "kernel %s: %s", spec->kernel, strerror(-e));
+	/* mapped, not read: only the header pages are ever touched */
+	e = 0;
+	fd = open(spec->kernel, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		e = -errno;
+	else if (S_ISDIR(st.st_mode))
+		e = -EISDIR;
+	else if (!S_ISREG(st.st_mode) || st.st_size == 0)
+		e = -ENOEXEC;
+	else if (st.st_size > MAX_KERNEL)
+		e = -EFBIG;
+	else if ((img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED)
+		e = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (e) {
+		snprintf(err, errlen, "kernel %s: %s", spec->kernel, e == -ENOEXEC ?
+			 "not a usable bzImage: empty or not a regular file" : strerror(-e));
 		return e;
 	}
-	e = bzimage_parse(img, n, &bz, &why);
-	free(img);
+	e = bzimage_parse(img, (size_t)st.st_size, &bz, &why);
+	munmap(img, (size_t)st.st_size);
 	if (e) {
 		snprintf(err, errlen, "kernel %s: not a usable bzImage: %s", spec->kernel, why);
 		return e;

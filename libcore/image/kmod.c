@@ -105,31 +105,35 @@ static int db_add(struct kmod_db *db, const char *rel)
 static int db_walk(struct kmod_db *db, const char *rel)
 {
 	char path[4096], sub[4096];
-	struct dirent **ents;
-	int n, err = 0;
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", db->dir, rel);
-	n = scandir(path, &ents, NULL, alphasort);
-	if (n < 0)
+	if (!(d = opendir(path)))
 		return -errno;
-	for (int i = 0; i < n; i++) {
-		const char *nm = ents[i]->d_name;
+	/* The entry type from getdents spares a stat per file (4000 of them);
+	 * only file systems that do not fill d_type need lstat. */
+	while (!err && (de = readdir(d))) {
+		const char *nm = de->d_name;
+		unsigned char type = de->d_type;
 		struct stat st;
 
-		if (!err && strcmp(nm, ".") && strcmp(nm, "..")) {
-			if ((size_t)snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", nm) >= sizeof(sub) ||
-			    (size_t)snprintf(path, sizeof(path), "%s/%s", db->dir, sub) >= sizeof(path))
-				err = -ENAMETOOLONG;
-			else if (lstat(path, &st) == 0) {
-				if (S_ISDIR(st.st_mode))
-					err = db_walk(db, sub);
-				else if (S_ISREG(st.st_mode))
-					err = db_add(db, sub);
-			}
+		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
+			continue;
+		if ((size_t)snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", nm) >= sizeof(sub) ||
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", db->dir, sub) >= sizeof(path)) {
+			err = -ENAMETOOLONG;
+			break;
 		}
-		free(ents[i]);
+		if (type == DT_UNKNOWN && lstat(path, &st) == 0)
+			type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_LNK;
+		if (type == DT_DIR)
+			err = db_walk(db, sub);
+		else if (type == DT_REG)
+			err = db_add(db, sub);
 	}
-	free(ents);
+	closedir(d);
 	return err;
 }
 
