@@ -121,6 +121,17 @@ else
 fi
 rm -rf "$TMP/x6"
 
+# hard links as GNU cpio writes them (data with the last link only)
+mkdir -p "$TMP/hl/d" && echo shared >"$TMP/hl/a" && ln "$TMP/hl/a" "$TMP/hl/d/b" && ln "$TMP/hl/a" "$TMP/hl/c"
+(cd "$TMP/hl" && find . | LC_ALL=C sort | cpio -o -H newc --quiet >"$TMP/hl.cpio" 2>/dev/null)
+if $MK --extract "$TMP/hl.cpio" "$TMP/hlx" 2>"$TMP/err" && [ "$(cat "$TMP/hlx/a")" = shared ] &&
+	[ "$(cat "$TMP/hlx/d/b")" = shared ] && [ "$(stat -c %i "$TMP/hlx/a")" = "$(stat -c %i "$TMP/hlx/c")" ] &&
+	[ "$(stat -c %h "$TMP/hlx/a")" = 3 ]; then
+	pass mkinitramfs_extract_hardlinks
+else
+	fail mkinitramfs_extract_hardlinks "$(cat "$TMP/err") a=$(cat "$TMP/hlx/a" 2>&1) links=$(stat -c %h "$TMP/hlx/a" 2>&1)"
+fi
+
 # early-cpio style: a plain archive, then a gzip one; then junk after an archive
 cat "$TMP/plain.cpio" "$IMG" >"$TMP/concat.img"
 n1=$(wc -l <"$TMP/cpio-t")

@@ -189,10 +189,21 @@ int initramfs_list(const char *image, FILE *out, int verbose, char *err, size_t 
 	return e;
 }
 
+#define MAX_HARDLINKS 4096
+
+/* A regular file with nlink > 1 already extracted: later entries with the
+ * same (inode, device) become hard links to it. */
+struct hardlink {
+	uint32_t ino, maj, min;
+	char *name;
+};
+
 struct extract_ctx {
 	int dirfd;
 	const char *dir;
 	int root;            /* running as root: keep owners, make device nodes */
+	struct hardlink *links;
+	size_t n_links;
 };
 
 /* Opens the directory that holds name's last component, walking from
@@ -222,6 +233,53 @@ static int open_parent(struct extract_ctx *x, const char *name, char *buf, size_
 	}
 	*last = p;
 	return fd < 0 ? -errno : fd;
+}
+
+/* Grows the hard-link table to n entries (frees it on failure). */
+static struct hardlink *realloc_links(struct hardlink *l, size_t n)
+{
+	struct hardlink *nl = realloc(l, n * sizeof(*l));
+
+	if (!nl)
+		free(l);
+	return nl;
+}
+
+/* For a regular file with nlink > 1: if an earlier entry had the same
+ * inode, makes pfd/last a hard link to it and returns 1; else remembers
+ * this one and returns 0. Returns -errno on failure. */
+static int link_to_earlier(struct extract_ctx *x, const struct cpio_entry *e, int pfd,
+			   const char *last)
+{
+	char buf[CPIO_MAX_NAME];
+	const char *olast = NULL;
+	struct hardlink *h;
+	int ofd, r = 0;
+
+	if (e->nlink < 2)
+		return 0;
+	for (size_t i = 0; i < x->n_links; i++) {
+		h = &x->links[i];
+		if (h->ino != e->ino || h->maj != e->dev_major || h->min != e->dev_minor)
+			continue;
+		ofd = open_parent(x, h->name, buf, sizeof(buf), &olast);
+		if (ofd < 0)
+			return ofd;
+		if (linkat(ofd, olast, pfd, last, 0) < 0)
+			r = -errno;
+		close(ofd);
+		return r ? r : 1;
+	}
+	if (x->n_links == MAX_HARDLINKS)
+		return -EMLINK;
+	if (!(x->links = realloc_links(x->links, x->n_links + 1)))
+		return -ENOMEM;
+	h = &x->links[x->n_links];
+	*h = (struct hardlink){ e->ino, e->dev_major, e->dev_minor, strdup(e->name) };
+	if (!h->name)
+		return -ENOMEM;
+	x->n_links++;
+	return 0;
 }
 
 static int extract_one(void *ctx, const struct cpio_entry *e, const uint8_t *data,
@@ -262,11 +320,19 @@ static int extract_one(void *ctx, const struct cpio_entry *e, const uint8_t *dat
 		if (unlinkat(pfd, last, 0) < 0 && errno != ENOENT)
 			r = -errno;
 		if (!r && S_ISREG(e->mode)) {
-			fd = openat(pfd, last, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-			if (fd < 0)
+			r = link_to_earlier(x, e, pfd, last);
+			/* the data may come with any of the links (the kernel takes the
+			 * first, GNU cpio writes the last): write it wherever it is */
+			fd = r < 0 ? -1 : openat(pfd, last, O_WRONLY | O_NOFOLLOW | O_CLOEXEC |
+						 (r ? 0 : O_CREAT | O_EXCL), 0600);
+			if (r >= 0 && fd < 0)
 				r = -errno;
-			else {
-				r = write_full(fd, data, e->size);
+			else if (fd >= 0) {
+				r = 0;
+				if (e->size && ftruncate(fd, 0) < 0)
+					r = -errno;
+				if (!r)
+					r = write_full(fd, data, e->size);
 				if (!r && fchmod(fd, perm) < 0)
 					r = -errno;
 				if (close(fd) < 0 && !r)
@@ -322,7 +388,7 @@ static int check_one(void *ctx, const struct cpio_entry *e, const uint8_t *data,
 
 int initramfs_extract(const char *image, const char *dir, char *err, size_t errlen)
 {
-	struct extract_ctx x = { -1, dir, geteuid() == 0 };
+	struct extract_ctx x = { .dirfd = -1, .dir = dir, .root = geteuid() == 0 };
 	uint8_t *buf;
 	size_t len;
 	int e;
@@ -344,6 +410,9 @@ int initramfs_extract(const char *image, const char *dir, char *err, size_t errl
 	}
 	e = walk(image, buf, len, extract_one, &x, err, errlen, 0);
 	close(x.dirfd);
+	for (size_t i = 0; i < x.n_links; i++)
+		free(x.links[i].name);
+	free(x.links);
 out:
 	free(buf);
 	return e;
