@@ -22,6 +22,8 @@
 
 #include "virtio/device.h"
 
+#define VIRTIO_NET_F_CSUM (1ULL << 0)
+#define VIRTIO_NET_F_GUEST_CSUM (1ULL << 1)
 #define VIRTIO_NET_F_MTU (1ULL << 3)
 #define VIRTIO_NET_F_MAC (1ULL << 5)
 #define VIRTIO_NET_F_MRG_RXBUF (1ULL << 15)
@@ -62,7 +64,7 @@ struct vnet_stats {
 	uint64_t rx_frames, rx_bytes;    /* host -> guest, placed in RX chains */
 	uint64_t tx_drop_short;          /* chain shorter than the header (+ETH) */
 	uint64_t tx_drop_big;            /* frame over VNET_MAX_FRAME */
-	uint64_t tx_drop_bad_hdr;        /* header asks for an offload not negotiated */
+	uint64_t tx_drop_bad_hdr;        /* offload not negotiated, or bad checksum offsets */
 	uint64_t tx_drop_output;         /* output() refused the frame */
 	uint64_t rx_drop_big;            /* frame larger than the guest's RX chain */
 	uint64_t rx_not_running;         /* -ENOBUFS because the driver is not running */
