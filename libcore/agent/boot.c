@@ -45,18 +45,26 @@ int agent_mount_all(char *why, size_t len)
 		{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", 0755 },
 	};
 
+	int first = 0;
+
+	/* one failure does not keep the others from being mounted */
 	for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
-		if (mkdir(m[i].dir, m[i].mode) < 0 && errno != EEXIST) {
-			snprintf(why, len, "mkdir %s: %s", m[i].dir, strerror(errno));
-			return -errno;
+		const char *step = "mkdir";
+		int e = 0;
+
+		if (mkdir(m[i].dir, m[i].mode) < 0 && errno != EEXIST)
+			e = -errno;
+		else if (mount(m[i].src, m[i].dir, m[i].type, m[i].flags, m[i].data) < 0 &&
+			 errno != EBUSY) {
+			e = -errno;
+			step = "mount";
 		}
-		if (mount(m[i].src, m[i].dir, m[i].type, m[i].flags, m[i].data) < 0 &&
-		    errno != EBUSY) {
-			snprintf(why, len, "mount %s on %s: %s", m[i].type, m[i].dir, strerror(errno));
-			return -errno;
+		if (e && !first) {
+			first = e;
+			snprintf(why, len, "%s %s (%s): %s", step, m[i].dir, m[i].type, strerror(-e));
 		}
 	}
-	return 0;
+	return first;
 }
 
 /* Reads the first line of a small file (/proc, /sys) into buf, without

@@ -14,8 +14,9 @@
 #define AGENT_NETDEV_TIMEOUT_MS 10000
 
 /* Mounts /proc, /sys, devtmpfs on /dev, /dev/pts, /dev/shm, /tmp and /run
- * (creating the mount points; one already mounted is left as it is).
- * Returns 0 or -errno with the failing mount in why. */
+ * (creating the mount points; one already mounted is left as it is; a
+ * failure does not stop the rest). Returns 0 or the first -errno with the
+ * failing mount in why. */
 int agent_mount_all(char *why, size_t len);
 /* Reads /proc/cmdline into buf (NUL-terminated, newline dropped).
  * Returns 0 or -errno. */
