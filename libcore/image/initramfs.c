@@ -125,7 +125,7 @@ static int get_kver(const struct initramfs_spec *spec, char *kver, size_t len,
 	struct bzimage bz;
 	const char *why = "";
 	struct stat st;
-	void *img;
+	void *img = MAP_FAILED;
 	int fd, e;
 
 	if (!spec->kernel) {
