@@ -98,4 +98,4 @@ bench: $(B)/voidbox $(TOOL_BINS)
 clean:
 	rm -rf $(B)/musl $(B)/asan $(B)/unit $(B)/tools $(B)/voidbox $(addprefix $(B)/,$(APPLET_LINKS))
 
--include $(shell find $(B)/musl $(B)/asan -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/musl $(B)/asan $(B)/unit $(B)/tools -name "*.d" 2>/dev/null)
