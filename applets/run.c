@@ -1,0 +1,166 @@
+/* `voidbox run [options] -- CMD [ARGS]`: boots a microVM and runs CMD in it
+ * (libcore/run/). This file only parses the options; the table below is the
+ * one place an option is declared (add new ones here and in the usage). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/applet.h"
+#include "base/util.h"
+#include "run/run.h"
+
+#define RUN_USAGE \
+	"usage: voidbox run [options] -- CMD [ARGS]\n" \
+	"Boots a microVM with a stock Linux kernel and runs CMD in it as the\n" \
+	"sandbox user; exits with CMD's exit code (128+N on signal N, 124 on\n" \
+	"--timeout, 125 setup error, 126 cannot execute, 127 not found).\n\n" \
+	"  -k, --kernel PATH     bzImage (default: $VOIDBOX_KERNEL, <voidbox dir>/guest/vmlinuz,\n" \
+	"                        /boot/vmlinuz-$(uname -r))\n" \
+	"  -I, --initrd PATH     initramfs to boot (default: built and cached)\n" \
+	"  -c, --cpus N          virtual CPUs (default 1)\n" \
+	"  -m, --memory SIZE     guest RAM, e.g. 512M, 1G (default 512M)\n" \
+	"  -e, --env K=V         set an environment variable (repeatable)\n" \
+	"  -w, --workdir DIR     working folder (default: the user's home, /workspace)\n" \
+	"  -u, --user USER       sandbox (uid 1000, default), root, UID or UID:GID\n" \
+	"      --timeout SECS    stop the VM after SECS seconds, exit 124\n" \
+	"      --append ARGS     extra kernel command line\n" \
+	"      --console         show the guest's console (kernel log) on stderr\n" \
+	"      --vmm VMM         kvm, qemu or auto (default)\n" \
+	"      --control PATH    the vsock control socket (CONNECT <port> protocol)\n" \
+	"      --attach SOCK     no VM: use a listening agent, unix:PATH or vsock:PATH\n" \
+	"  -i, --interactive     forward stdin (always on without -t)\n" \
+	"  -t, --tty             run CMD on a pty (raw host terminal, window size)\n" \
+	"  -v, --verbose         say what is started and why it ended\n" \
+	"  -h, --help            this text\n"
+
+enum { O_TIMEOUT = 256, O_APPEND, O_CONSOLE, O_VMM, O_CONTROL, O_ATTACH };
+
+static const struct option run_longopts[] = {
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "initrd", required_argument, NULL, 'I' },
+	{ "cpus", required_argument, NULL, 'c' },
+	{ "memory", required_argument, NULL, 'm' },
+	{ "env", required_argument, NULL, 'e' },
+	{ "workdir", required_argument, NULL, 'w' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "append", required_argument, NULL, O_APPEND },
+	{ "console", no_argument, NULL, O_CONSOLE },
+	{ "vmm", required_argument, NULL, O_VMM },
+	{ "control", required_argument, NULL, O_CONTROL },
+	{ "attach", required_argument, NULL, O_ATTACH },
+	{ "interactive", no_argument, NULL, 'i' },
+	{ "tty", no_argument, NULL, 't' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 }
+};
+
+/* Applies one option to o. Returns 0, or -EINVAL after printing why. */
+static int run_option(struct run_opts *o, int c, const char *arg)
+{
+	uint64_t v;
+
+	switch (c) {
+	case 'k': o->kernel = arg; break;
+	case 'I': o->initrd = arg; break;
+	case 'c':
+		if (parse_uint(arg, 1, 64, &v))
+			goto bad;
+		o->cpus = (unsigned)v;
+		break;
+	case 'm':
+		if (parse_size(arg, &o->mem_bytes) || o->mem_bytes < (64ULL << 20) ||
+		    o->mem_bytes > (64ULL << 30)) {
+			vb_err("run", 0, "--memory %s: expected a size from 64M to 64G", arg);
+			return -EINVAL;
+		}
+		break;
+	case 'e':
+		if (!strchr(arg, '=') || arg[0] == '=') {
+			vb_err("run", 0, "--env %s: expected K=V", arg);
+			return -EINVAL;
+		}
+		if (o->n_env == RUN_MAX_ENV) {
+			vb_err("run", 0, "--env: more than %d variables", RUN_MAX_ENV);
+			return -EINVAL;
+		}
+		o->env[o->n_env++] = arg;
+		break;
+	case 'w':
+		if (arg[0] != '/') {
+			vb_err("run", 0, "--workdir %s: must be an absolute path", arg);
+			return -EINVAL;
+		}
+		o->workdir = arg;
+		break;
+	case 'u':
+		if (run_parse_user(arg, &o->uid, &o->gid)) {
+			vb_err("run", 0, "--user %s: unknown user (sandbox, root, UID or UID:GID)", arg);
+			return -EINVAL;
+		}
+		break;
+	case O_TIMEOUT:
+		if (parse_uint(arg, 1, 7 * 86400, &v))
+			goto bad;
+		o->timeout_s = (unsigned)v;
+		break;
+	case O_APPEND: o->append = arg; break;
+	case O_CONSOLE: o->console = true; break;
+	case O_VMM:
+		if (strcmp(arg, "kvm") && strcmp(arg, "qemu") && strcmp(arg, "auto")) {
+			vb_err("run", 0, "--vmm %s: expected kvm, qemu or auto", arg);
+			return -EINVAL;
+		}
+		o->vmm = arg;
+		break;
+	case O_CONTROL: o->control = arg; break;
+	case O_ATTACH: o->attach = arg; break;
+	case 'i': o->interactive = true; break;
+	case 't': o->tty = true; break;
+	case 'v': o->verbose = true; break;
+	default:
+		return -EINVAL;
+	}
+	return 0;
+bad:
+	vb_err("run", 0, "bad value '%s' for an option", arg);
+	return -EINVAL;
+}
+
+static int run_main(int argc, char **argv)
+{
+	struct run_opts o = { .cpus = 1, .mem_bytes = 512ULL << 20, .uid = 1000, .gid = 1000,
+			      .vmm = "auto" };
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+k:I:c:m:e:w:u:itvh", run_longopts, NULL)) != -1) {
+		if (c == 'h')
+			return applet_help("run"), 0;
+		if (c == '?') {
+			if (optopt)
+				vb_err("run", 0, "unknown option -%c (see voidbox run --help)", optopt);
+			else
+				vb_err("run", 0, "unknown option %s (see voidbox run --help)", argv[optind - 1]);
+			return 2;
+		}
+		if (c == ':') {
+			vb_err("run", 0, "option %s needs a value", argv[optind - 1]);
+			return 2;
+		}
+		if (run_option(&o, c, optarg))
+			return RUN_EXIT_SETUP;
+	}
+	if (optind >= argc) {
+		vb_err("run", 0, "no command given (voidbox run [options] -- CMD [ARGS])");
+		return 2;
+	}
+	o.argv = argv + optind;
+	o.argc = argc - optind;
+	return o.attach ? run_attach(&o) : run_vm(&o);
+}
+
+APPLET(run, run_main, "run a command in a fresh microVM", RUN_USAGE);

@@ -1,0 +1,328 @@
+/* The host side of one command; see run/client.h. Output frames are written
+ * to fds 1 and 2 with blocking writes (a slow reader of voidbox's output
+ * slows the guest through vsock credit, never loses bytes); everything on
+ * the agent socket is non-blocking, with stdin read only while the send
+ * queue has room for a whole frame. */
+#include "run/client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "base/util.h"
+
+#define CLIENT_TX_CAP (2 * (PROTO_MAX_DATA + PROTO_HDR_LEN) + PROTO_MAX_EXEC)
+
+static void client_update(struct client *c);
+
+static void client_end(struct client *c, int code)
+{
+	if (c->done)
+		return;
+	c->done = true;
+	c->code = code;
+	loop_stop(c->loop, code);
+}
+
+/* Writes a frame's bytes to fd (1 or 2); a closed stdout just drops them. */
+static void out_write(int fd, const uint8_t *p, uint32_t n)
+{
+	if (n && write_full(fd, p, n) < 0) {
+		/* EPIPE: whoever read our output is gone; keep the command's exit code */
+	}
+}
+
+static void handle_frame(struct client *c, const struct proto_msg *m)
+{
+	switch (m->type) {
+	case PT_STARTED:
+		if (m->len == 4)
+			c->guest_pid = proto_get32(m->data);
+		break;
+	case PT_STDOUT:
+		out_write(1, m->data, m->len);
+		break;
+	case PT_STDERR:
+		out_write(2, m->data, m->len);
+		break;
+	case PT_EXIT:
+		if (m->len == 8)
+			client_end(c, (int)(proto_get32(m->data) & 0xff));
+		else
+			client_end(c, 125);
+		break;
+	case PT_ERROR: {
+		uint32_t code = m->len >= 4 ? proto_get32(m->data) : 125;
+		fprintf(stderr, "voidbox run: %.*s\n", m->len >= 4 ? (int)m->len - 4 : 0,
+			m->len >= 4 ? (const char *)m->data + 4 : "");
+		client_end(c, code >= 1 && code <= 255 ? (int)code : 125);
+		break;
+	}
+	default:
+		fprintf(stderr, "voidbox run: protocol: unexpected frame type %u from the agent\n", m->type);
+		client_end(c, 125);
+	}
+}
+
+static void on_sock(struct loop_watch *w, uint32_t ev)
+{
+	struct client *c = w->ctx;
+	struct proto_msg m;
+
+	if (ev & EPOLLOUT) {
+		int r = proto_tx_flush(&c->tx, c->sock);
+		if (r && r != -EAGAIN && r != -EPIPE && r != -ECONNRESET) {
+			vb_err("run", r, "sending to the agent");
+			client_end(c, 125);
+			return;
+		}
+	}
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		while (!c->done) {
+			int r = proto_rx_next(&c->rx, &m);
+			if (r < 0) {
+				fprintf(stderr, "voidbox run: protocol: bad frame from the agent\n");
+				client_end(c, 125);
+				return;
+			}
+			if (r == 1) {
+				handle_frame(c, &m);
+				continue;
+			}
+			ssize_t n = proto_rx_fill(&c->rx, c->sock);
+			if (n == -EAGAIN)
+				break;
+			if (n <= 0) {
+				fprintf(stderr, "voidbox run: the agent closed the connection before the command's exit status\n");
+				client_end(c, 125);
+				return;
+			}
+		}
+	}
+	client_update(c);
+}
+
+/* Reads one chunk of stdin into a STDIN frame (empty at EOF). */
+static void read_stdin(struct client *c)
+{
+	ssize_t n = read(0, c->scratch, PROTO_MAX_DATA);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		proto_tx_frame(&c->tx, PT_STDIN, NULL, 0);
+		c->in_done = true;
+		if (c->in_watched)
+			loop_del(c->loop, &c->w_in);
+		c->in_watched = false;
+		return;
+	}
+	proto_tx_frame(&c->tx, PT_STDIN, c->scratch, (uint32_t)n);
+}
+
+static void on_stdin(struct loop_watch *w, uint32_t ev)
+{
+	struct client *c = w->ctx;
+
+	read_stdin(c);
+	client_update(c);
+}
+
+static bool tx_has_room(const struct client *c)
+{
+	return proto_tx_room(&c->tx) >= PROTO_MAX_DATA + PROTO_HDR_LEN;
+}
+
+/* Flushes, and sets what the socket and stdin wait for. */
+static void client_update(struct client *c)
+{
+	uint32_t ev;
+
+	if (c->done)
+		return;
+	if (c->in_file && !c->in_done && tx_has_room(c))
+		read_stdin(c);
+	if (c->tx.len) {
+		int r = proto_tx_flush(&c->tx, c->sock);
+		if (r == -EPIPE || r == -ECONNRESET)
+			c->tx.len = 0; /* the reader side reports what happened */
+	}
+	ev = EPOLLIN | (c->tx.len || (c->in_file && !c->in_done) ? EPOLLOUT : 0);
+	if (ev != c->ev_sock) {
+		loop_mod(c->loop, &c->w_sock, ev);
+		c->ev_sock = ev;
+	}
+	if (!c->in_file && !c->in_done) {
+		bool want = tx_has_room(c);
+		if (want && !c->in_watched)
+			c->in_watched = loop_add(c->loop, &c->w_in, EPOLLIN) == 0;
+		else if (!want && c->in_watched) {
+			loop_del(c->loop, &c->w_in);
+			c->in_watched = false;
+		}
+	}
+}
+
+int client_start(struct client *c, struct loop *l, int sock, const struct proto_exec *e,
+		 bool forward_stdin)
+{
+	int r, n;
+
+	memset(c, 0, sizeof(*c));
+	c->loop = l;
+	c->sock = sock;
+	c->forward_stdin = forward_stdin;
+	c->in_done = !forward_stdin;
+	fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+	if ((r = proto_rx_init(&c->rx, PROTO_MAX_DATA + 1024)) ||
+	    (r = proto_tx_init(&c->tx, CLIENT_TX_CAP)))
+		return r;
+	c->scratch = malloc(PROTO_MAX_EXEC);
+	if (!c->scratch)
+		return -ENOMEM;
+	n = proto_exec_encode(e, c->scratch, PROTO_MAX_EXEC);
+	if (n < 0)
+		return n;
+	proto_tx_frame(&c->tx, PT_EXEC, c->scratch, (uint32_t)n);
+	c->w_sock = (struct loop_watch){ .fd = sock, .cb = on_sock, .ctx = c };
+	c->w_in = (struct loop_watch){ .fd = 0, .cb = on_stdin, .ctx = c };
+	c->ev_sock = EPOLLIN;
+	if ((r = loop_add(l, &c->w_sock, EPOLLIN)))
+		return r;
+	if (forward_stdin) {
+		/* regular files and /dev/null cannot be polled: read them as room allows */
+		r = loop_add(l, &c->w_in, EPOLLIN);
+		if (r == -EPERM)
+			c->in_file = true;
+		else if (r)
+			return r;
+		else
+			c->in_watched = true;
+		if (c->in_watched) {
+			loop_del(l, &c->w_in);
+			c->in_watched = false;
+		}
+	}
+	client_update(c);
+	return 0;
+}
+
+/* Queues a small control frame and flushes. */
+static void send_ctl(struct client *c, uint16_t type, const uint8_t *p, uint32_t len)
+{
+	if (c->done || proto_tx_frame(&c->tx, type, p, len))
+		return;
+	client_update(c);
+}
+
+void client_signal(struct client *c, int sig)
+{
+	uint8_t p[4];
+
+	proto_put32(p, (uint32_t)sig);
+	send_ctl(c, PT_SIGNAL, p, 4);
+}
+
+void client_resize(struct client *c, unsigned rows, unsigned cols)
+{
+	uint8_t p[4];
+
+	proto_put16(p, (uint16_t)rows);
+	proto_put16(p + 2, (uint16_t)cols);
+	send_ctl(c, PT_RESIZE, p, 4);
+}
+
+void client_poweroff(struct client *c)
+{
+	if (proto_tx_frame(&c->tx, PT_POWEROFF, NULL, 0) == 0)
+		proto_tx_flush(&c->tx, c->sock);
+}
+
+void client_fini(struct client *c)
+{
+	if (!c->loop)
+		return;
+	if (c->in_watched)
+		loop_del(c->loop, &c->w_in);
+	if (c->sock >= 0) {
+		loop_del(c->loop, &c->w_sock);
+		close(c->sock);
+	}
+	c->sock = -1;
+	proto_rx_free(&c->rx);
+	proto_tx_free(&c->tx);
+	free(c->scratch);
+	c->scratch = NULL;
+	c->loop = NULL;
+}
+
+int client_connect_unix(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(a.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+int client_connect_vsock(const char *uds, unsigned port, int timeout_ms)
+{
+	char line[64];
+	size_t n = 0;
+	int fd = client_connect_unix(uds), r;
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000;
+
+	if (fd < 0)
+		return fd;
+	r = snprintf(line, sizeof(line), "CONNECT %u\n", port);
+	if ((r = write_full(fd, line, (size_t)r)) < 0)
+		goto fail;
+	/* the reply line, one byte at a time so no stream byte is taken */
+	while (n < sizeof(line) - 1) {
+		uint64_t now = now_ns();
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (now >= deadline) {
+			r = -ETIMEDOUT;
+			goto fail;
+		}
+		r = poll(&p, 1, (int)((deadline - now) / 1000000) + 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			continue;
+		ssize_t k = read(fd, line + n, 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			r = k == 0 ? -ECONNREFUSED : -errno;
+			goto fail;
+		}
+		if (line[n++] == '\n')
+			break;
+	}
+	line[n] = 0;
+	if (strncmp(line, "OK ", 3)) {
+		r = -ECONNREFUSED;
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return r;
+}

@@ -1,0 +1,52 @@
+/* The host side of one command (docs/protocol.md): sends EXEC on a connected
+ * agent socket, forwards stdin (EOF included), signals and window-size
+ * changes, writes STDOUT/STDERR frames to fds 1 and 2 as they arrive, and
+ * ends with the command's exit code. It runs on the caller's loop (the
+ * caller also watches its VMM, timer and signals there) and stops that loop
+ * with the exit code when the command is over. */
+#ifndef VOIDBOX_RUN_CLIENT_H
+#define VOIDBOX_RUN_CLIENT_H
+
+#include <stdbool.h>
+
+#include "base/loop.h"
+#include "proto/proto.h"
+
+struct client {
+	struct loop *loop;
+	int sock;
+	bool forward_stdin;
+	struct loop_watch w_sock, w_in;
+	uint32_t ev_sock;
+	bool in_watched;      /* stdin is on the loop (pollable) */
+	bool in_file;         /* stdin cannot be polled (file, /dev/null): read when there is room */
+	bool in_done;         /* EOF sent (or stdin not forwarded) */
+	bool done;
+	int code;             /* exit code once done */
+	uint32_t guest_pid;   /* from STARTED, 0 before */
+	struct proto_rx rx;
+	struct proto_tx tx;
+	uint8_t *scratch;
+};
+
+/* Sends e on sock (connected, made non-blocking here) and joins loop l.
+ * With forward_stdin, fd 0 is streamed to the command. Returns 0 or -errno. */
+int client_start(struct client *c, struct loop *l, int sock, const struct proto_exec *e,
+		 bool forward_stdin);
+/* Forwards signal sig to the command's process group. */
+void client_signal(struct client *c, int sig);
+/* Tells the guest pty its new size. */
+void client_resize(struct client *c, unsigned rows, unsigned cols);
+/* Asks the agent to power off (best effort, not waited for). */
+void client_poweroff(struct client *c);
+/* Leaves the loop and frees buffers (closes sock). */
+void client_fini(struct client *c);
+
+/* Connects to a Unix socket path. Returns the fd or -errno. */
+int client_connect_unix(const char *path);
+/* Connects through a vsock device's Unix socket (Firecracker style):
+ * "CONNECT port\n", waits up to timeout_ms for "OK n\n". Returns the fd or
+ * -errno (-ECONNREFUSED when the guest refused or closed). */
+int client_connect_vsock(const char *uds, unsigned port, int timeout_ms);
+
+#endif

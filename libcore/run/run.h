@@ -1,0 +1,50 @@
+/* `voidbox run`: the options the applet parsed, and the two ways to run a
+ * command: in a fresh VM (run_vm: image, VMM, devices, agent connection,
+ * teardown) or through an agent that is already listening (run_attach:
+ * `voidbox agent --listen unix:PATH`, or a running VM's control socket).
+ * Both return the exit code run exits with: the command's, 128+N for a
+ * signal, 124 timeout, 125 setup failure, 126/127 cannot execute/not found. */
+#ifndef VOIDBOX_RUN_H
+#define VOIDBOX_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RUN_MAX_ENV 256
+#define RUN_EXIT_TIMEOUT 124
+#define RUN_EXIT_SETUP 125
+
+struct run_opts {
+	const char *kernel;      /* NULL: look it up (run_find_kernel) */
+	const char *initrd;      /* NULL: build (and cache) the default image */
+	unsigned cpus;
+	uint64_t mem_bytes;
+	const char *env[RUN_MAX_ENV];
+	unsigned n_env;
+	const char *workdir;     /* NULL: the user's home */
+	uint32_t uid, gid;
+	unsigned timeout_s;      /* 0: none */
+	const char *append;      /* extra kernel command line */
+	bool console;            /* show the guest's console on stderr */
+	const char *vmm;         /* kvm, qemu, auto */
+	bool verbose;
+	const char *control;     /* vsock control socket path, NULL: private */
+	bool interactive;        /* -i: forward stdin (always on without -t) */
+	bool tty;                /* -t: a pty in the guest */
+	const char *attach;      /* unix:PATH or vsock:PATH, NULL: boot a VM */
+	char **argv;             /* the command */
+	int argc;
+};
+
+/* Parses --user: sandbox, root, UID or UID:GID. Returns 0 or -EINVAL. */
+int run_parse_user(const char *s, uint32_t *uid, uint32_t *gid);
+/* Finds the kernel: o->kernel, $VOIDBOX_KERNEL, <dir of our binary>/guest/
+ * vmlinuz, /boot/vmlinuz-$(uname -r). Returns 0 with the path in out, or
+ * -ENOENT with the places tried in why. */
+int run_find_kernel(const struct run_opts *o, char *out, size_t len, char *why, size_t wlen);
+
+int run_attach(const struct run_opts *o);
+int run_vm(const struct run_opts *o);
+
+#endif

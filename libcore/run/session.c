@@ -1,0 +1,156 @@
+/* The command session of `voidbox run`; see run/session.h. */
+#include "run/session.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "base/util.h"
+
+static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH,
+				       SIGUSR1, SIGUSR2 };
+
+static void on_signal(struct loop_watch *w, uint32_t ev)
+{
+	struct run_session *s = w->ctx;
+	struct signalfd_siginfo si;
+
+	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+		if (sig == SIGWINCH) {
+			struct winsize ws;
+			if (s->cl_on && s->o->tty && ioctl(0, TIOCGWINSZ, &ws) == 0)
+				client_resize(&s->cl, ws.ws_row, ws.ws_col);
+			continue;
+		}
+		/* forwarded once; the same signal again (or any before the
+		 * command started) ends run */
+		if (s->cl_on && !s->cl.done && sig != s->last_sig) {
+			s->last_sig = sig;
+			client_signal(&s->cl, sig);
+			continue;
+		}
+		if (s->o->verbose)
+			fprintf(stderr, "voidbox run: %s: stopping\n", strsignal(sig));
+		loop_stop(&s->loop, 128 + sig);
+	}
+}
+
+static void on_timer(struct loop_watch *w, uint32_t ev)
+{
+	struct run_session *s = w->ctx;
+	uint64_t n;
+
+	if (read(w->fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: spurious */
+	}
+	fprintf(stderr, "voidbox run: timed out after %u s\n", s->o->timeout_s);
+	loop_stop(&s->loop, RUN_EXIT_TIMEOUT);
+}
+
+int run_session_init(struct run_session *s, const struct run_opts *o)
+{
+	sigset_t set;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->o = o;
+	s->sig_fd = s->timer_fd = -1;
+	s->loop.epfd = -1;
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	for (size_t i = 0; i < ARRAY_SIZE(handled_signals); i++)
+		sigaddset(&set, handled_signals[i]);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if ((r = loop_init(&s->loop)))
+		return r;
+	s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (s->sig_fd < 0)
+		return -errno;
+	s->w_sig = (struct loop_watch){ .fd = s->sig_fd, .cb = on_signal, .ctx = s };
+	if ((r = loop_add(&s->loop, &s->w_sig, EPOLLIN)))
+		return r;
+	if (o->timeout_s) {
+		struct itimerspec it = { .it_value.tv_sec = o->timeout_s };
+		s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (s->timer_fd < 0 || timerfd_settime(s->timer_fd, 0, &it, NULL) < 0)
+			return -errno;
+		s->w_timer = (struct loop_watch){ .fd = s->timer_fd, .cb = on_timer, .ctx = s };
+		if ((r = loop_add(&s->loop, &s->w_timer, EPOLLIN)))
+			return r;
+	}
+	if (o->tty && isatty(0) && tcgetattr(0, &s->saved) == 0) {
+		struct termios raw = s->saved;
+		cfmakeraw(&raw);
+		if (tcsetattr(0, TCSAFLUSH, &raw) == 0)
+			s->raw = true;
+	}
+	return 0;
+}
+
+int run_session_start(struct run_session *s, int sock)
+{
+	const struct run_opts *o = s->o;
+	char *env[RUN_MAX_ENV + 1];
+	char term[256];
+	struct proto_exec e = {
+		.version = PROTO_VERSION,
+		.uid = o->uid, .gid = o->gid,
+		.workdir = o->workdir ? o->workdir : "",
+		.argc = (uint32_t)o->argc, .argv = o->argv,
+		.envp = env,
+	};
+	struct winsize ws;
+	const char *t = getenv("TERM");
+	int r;
+
+	if (o->tty) {
+		e.flags |= PROTO_EXEC_PTY;
+		if (ioctl(0, TIOCGWINSZ, &ws) == 0) {
+			e.rows = ws.ws_row;
+			e.cols = ws.ws_col;
+		}
+		snprintf(term, sizeof(term), "TERM=%s", t && *t ? t : "xterm");
+		env[e.envc++] = term;
+	}
+	if (s->poweroff_after)
+		e.flags |= PROTO_EXEC_POWEROFF;
+	for (unsigned i = 0; i < o->n_env && e.envc < RUN_MAX_ENV; i++)
+		env[e.envc++] = (char *)o->env[i];
+	env[e.envc] = NULL;
+	r = client_start(&s->cl, &s->loop, sock, &e, o->interactive || !o->tty || isatty(0));
+	if (r)
+		return r;
+	s->cl_on = true;
+	return 0;
+}
+
+int run_session_wait(struct run_session *s)
+{
+	int r = loop_run(&s->loop);
+
+	return r < 0 ? RUN_EXIT_SETUP : r;
+}
+
+void run_session_fini(struct run_session *s)
+{
+	if (s->raw) {
+		tcsetattr(0, TCSAFLUSH, &s->saved);
+		s->raw = false;
+	}
+	if (s->cl_on)
+		client_fini(&s->cl);
+	s->cl_on = false;
+	if (s->timer_fd >= 0)
+		close(s->timer_fd);
+	if (s->sig_fd >= 0)
+		close(s->sig_fd);
+	s->timer_fd = s->sig_fd = -1;
+	loop_fini(&s->loop);
+}
