@@ -142,7 +142,9 @@ static void queue_clear(struct vhost_server *s, unsigned qi)
 }
 
 /* Ends the session: device reset, queues and memory dropped, socket
- * closed; logs fmt and tells the owner (unless fmt is NULL). */
+ * closed; tells the owner fmt (unless fmt is NULL), or logs it on stderr
+ * when there is no owner callback (the owner decides what to report: for
+ * run, a plain hang-up at power-off is no news). */
 static void session_end(struct vhost_server *s, const char *fmt, ...)
 {
 	va_list ap;
@@ -166,9 +168,10 @@ static void session_end(struct vhost_server *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->last_error, sizeof(s->last_error), fmt, ap);
 	va_end(ap);
-	vb_err("vhost-user", 0, "%s: %s", s->dev->name, s->last_error);
 	if (s->on_end)
 		s->on_end(s, s->last_error);
+	else
+		vb_err("vhost-user", 0, "%s: %s", s->dev->name, s->last_error);
 }
 
 /* Sends a reply to request req with body len bytes. Returns 0 or -1. */

@@ -10,10 +10,10 @@
  * writing the queue's call fd (always the newest one the VMM sent).
  *
  * One session at a time. A malformed message (bad size, unknown request,
- * wrong number of fds, region overflow, ring outside memory) is logged on
- * stderr ("voidbox vhost-user: ...") and ends the session; so does the VMM
- * hanging up. Either way, and when the back end fails the device, on_end()
- * tells the owner with a one-line reason (qemu keeps running when its back
+ * wrong number of fds, region overflow, ring outside memory) ends the
+ * session; so does the VMM hanging up. Either way, and when the back end
+ * fails the device, on_end() tells the owner with a one-line reason (with
+ * no on_end, it is logged on stderr: "voidbox vhost-user: ...") (qemu keeps running when its back
  * end goes away, so `run` must end the VM itself). Protocol: see
  * docs/vhost-user.md and qemu's docs/interop/vhost-user.rst. */
 #ifndef VOIDBOX_VHOST_SERVER_H
