@@ -1,8 +1,12 @@
 /* `voidbox agent`: the guest's init. main.c runs it when voidbox is PID 1
  * (as /init in the initramfs) or called as "init". It boots the guest
  * (agent/boot.h: mounts, modules, network interfaces, the ready line),
- * then serves — in this first version: runs the program named by the
- * kernel parameter voidbox.exec=PATH, if any — and powers the VM off. */
+ * then serves and powers the VM off. What it serves comes from the kernel
+ * command line: voidbox.serve=PORT runs the command server on that vsock
+ * port (agent/serve.h; `voidbox run` passes it) until the host asks for
+ * power-off; voidbox.cmd=CMD runs `sh -c CMD`, voidbox.exec=PATH runs
+ * PATH, each printing its exit status on the console. Not as PID 1,
+ * `--listen unix:PATH` serves on a Unix socket (for tests on the host). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -11,8 +15,10 @@
 #include <unistd.h>
 
 #include "agent/boot.h"
+#include "agent/serve.h"
 #include "base/applet.h"
 #include "base/util.h"
+#include "proto/proto.h"
 
 static const char usage[] =
 	"usage: voidbox agent   (runs as PID 1 inside the guest, from the initramfs)\n"
@@ -20,60 +26,127 @@ static const char usage[] =
 	"/etc/voidbox/modules.load (parameters from the kernel command line, as\n"
 	"modprobe passes them), waits for the network interfaces and prints\n"
 	"  voidbox-agent: ready: interfaces: lo eth0\n"
-	"on the console; then runs voidbox.exec=PATH from the kernel command line,\n"
-	"if given, and powers the machine off.\n"
-	"  -h, --help   this text\n";
+	"on the console; then, from the kernel command line: voidbox.serve=PORT serves\n"
+	"commands on that vsock port (voidbox run), voidbox.cmd=CMD runs sh -c CMD,\n"
+	"voidbox.exec=PATH runs PATH; then it powers the machine off.\n"
+	"  -l, --listen unix:PATH   not as PID 1: serve commands on a Unix socket\n"
+	"                           until a client asks for power-off\n"
+	"  -h, --help               this text\n";
 
-/* Runs path (no arguments) and waits for it; reports how it ended. */
-static void run_exec(const char *path)
+/* Runs argv and waits for it; reports how it ended as "voidbox-agent:
+ * what: exit N" (or "signal N") on the console. */
+static void run_exec(const char *what, char *const argv[])
 {
 	int status;
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		execl(path, path, (char *)NULL);
-		vb_err("agent", -errno, "voidbox.exec=%s", path);
+		execv(argv[0], argv);
+		vb_err("agent", -errno, "%s", what);
 		_exit(127);
 	}
 	if (pid < 0) {
-		vb_err("agent", -errno, "fork for voidbox.exec=%s", path);
+		vb_err("agent", -errno, "fork for %s", what);
 		return;
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (WIFEXITED(status))
-		printf("voidbox-agent: exec %s: exit %d\n", path, WEXITSTATUS(status));
+		printf("voidbox-agent: %s: exit %d\n", what, WEXITSTATUS(status));
 	else
-		printf("voidbox-agent: exec %s: signal %d\n", path, WTERMSIG(status));
+		printf("voidbox-agent: %s: signal %d\n", what, WTERMSIG(status));
 	fflush(stdout);
+}
+
+/* Serves commands on vsock port until the host asks for power-off. */
+static void serve_vsock(const char *port_s)
+{
+	uint64_t port;
+	int fd, r;
+
+	if (parse_uint(port_s, 1, 0xfffffffe, &port)) {
+		vb_err("agent", 0, "voidbox.serve=%s: not a port", port_s);
+		return;
+	}
+	fd = agent_listen_vsock((unsigned)port);
+	if (fd < 0) {
+		vb_err("agent", fd, "listening on vsock port %s", port_s);
+		return;
+	}
+	printf("%s %s\n", AGENT_LISTEN_LINE, port_s);
+	fflush(stdout);
+	r = agent_serve(fd);
+	if (r < 0)
+		vb_err("agent", r, "command server");
+	close(fd);
+}
+
+/* --listen unix:PATH: the command server on the host, for tests. */
+static int listen_unix(const char *spec)
+{
+	int fd, r;
+
+	if (strncmp(spec, "unix:", 5) || !spec[5]) {
+		vb_err("agent", 0, "--listen %s: expected unix:PATH", spec);
+		return 2;
+	}
+	fd = agent_listen_unix(spec + 5);
+	if (fd < 0) {
+		vb_err("agent", fd, "listening on %s", spec + 5);
+		return 1;
+	}
+	r = agent_serve(fd);
+	close(fd);
+	unlink(spec + 5);
+	if (r < 0) {
+		vb_err("agent", r, "command server");
+		return 1;
+	}
+	return 0;
 }
 
 static int agent_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "listen", required_argument, NULL, 'l' },
 		{ 0 },
 	};
 	struct agent_boot b;
-	char exec_path[512];
+	char exec_path[512], cmd[4096], port[16];
+	const char *listen = NULL;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hl:", opts, NULL)) != -1) {
 		if (c == 'h')
 			return applet_help("agent");
+		if (c == 'l') {
+			listen = optarg;
+			continue;
+		}
 		return 2;
 	}
+	if (listen)
+		return listen_unix(listen);
 	if (getpid() != 1) {
 		vb_err("agent", 0, "must run as PID 1, the guest's init (voidbox mkinitramfs "
 		       "puts voidbox at /init)");
 		return 2;
 	}
 	agent_boot(&b);
-	/* Serving goes here: the run applet's request server, between boot
-	 * and poweroff. For now, voidbox.exec= runs one program. */
 	if (agent_cmdline_get(b.cmdline, "voidbox.exec", exec_path, sizeof(exec_path)) &&
-	    exec_path[0])
-		run_exec(exec_path);
+	    exec_path[0]) {
+		char *const argv[] = { exec_path, NULL };
+		char what[600];
+		snprintf(what, sizeof(what), "exec %s", exec_path);
+		run_exec(what, argv);
+	}
+	if (agent_cmdline_get(b.cmdline, "voidbox.cmd", cmd, sizeof(cmd)) && cmd[0]) {
+		char *const argv[] = { "/bin/sh", "-c", cmd, NULL };
+		run_exec("cmd", argv);
+	}
+	if (agent_cmdline_get(b.cmdline, "voidbox.serve", port, sizeof(port)) && port[0])
+		serve_vsock(port);
 	agent_poweroff();
 }
 

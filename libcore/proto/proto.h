@@ -21,8 +21,8 @@
 #define PROTO_MAX_DATA (64u << 10)   /* largest STDIN/STDOUT/STDERR payload */
 #define PROTO_MAX_STRINGS 8192       /* argv + env entries in one EXEC */
 #define PROTO_MAX_FRAME PROTO_MAX_EXEC
-/* The line the agent prints on the console once it listens. */
-#define PROTO_READY_LINE "voidbox-agent: ready\n"
+/* What the agent prints on the console once it listens (then the port). */
+#define AGENT_LISTEN_LINE "voidbox-agent: listening on vsock port"
 
 enum proto_type {
 	/* host -> agent */

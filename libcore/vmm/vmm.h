@@ -78,7 +78,7 @@ struct vmm_ops {
 };
 
 extern const struct vmm_ops vmm_qemu_ops;
-extern const struct vmm_ops vmm_kvm_ops; /* weak in vmm.c until kvm/ defines it */
+extern const struct vmm_ops vmm_kvm_ops;  /* kvm/vmm.c */
 
 /* Picks the VMM named name ("kvm", "qemu" or "auto": KVM where /dev/kvm opens
  * and the CPU has vmx/svm, else qemu if found). Returns 0 and *out, or

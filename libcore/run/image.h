@@ -1,0 +1,16 @@
+/* The default guest image of `voidbox run`: built with the mkinitramfs code
+ * (image/initramfs.h) from this voidbox binary, the kernel's modules and
+ * the static busybox beside the kernel (make guest's folder), and cached in
+ * $XDG_CACHE_HOME/voidbox (else ~/.cache/voidbox, else /tmp/voidbox-cache-UID)
+ * under a name keyed on the content of our binary and the identity (path,
+ * size, mtime) of the kernel, its modules folder and busybox. */
+#ifndef VOIDBOX_RUN_IMAGE_H
+#define VOIDBOX_RUN_IMAGE_H
+
+#include <stddef.h>
+
+/* Finds or builds the image for kernel. Returns 0 with its path in out, or
+ * -errno with one line in why. */
+int run_image_get(const char *kernel, char *out, size_t len, char *why, size_t wlen, int verbose);
+
+#endif

@@ -1,0 +1,396 @@
+/* run_vm: one command in a fresh VM. Order of events:
+ *   pick the VMM (a missing one fails first and fast) -> find and check the
+ *   kernel -> find or build the image -> private run folder -> the vsock
+ *   device (control socket: --control or run folder) on the device loop,
+ *   served over vhost-user for qemu -> start the VMM with the serial
+ *   console on a pipe -> the agent prints AGENT_LISTEN_LINE on the console
+ *   once it listens -> CONNECT to its port, send the command -> stream
+ *   until EXIT -> the agent powers off (bounded wait) -> teardown.
+ * Every exit path goes through one teardown: VMM stopped (qemu killed and
+ * reaped, device thread joined), sockets and run folder removed, terminal
+ * restored. The console is shown with --console, else kept in a ring
+ * buffer and printed when the VM fails before the command's end. */
+#include "run/run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "base/util.h"
+#include "image/bzimage.h"
+#include "proto/proto.h"
+#include "run/image.h"
+#include "run/session.h"
+#include "vhost/server.h"
+#include "virtio/vsock.h"
+#include "vmm/vmm.h"
+
+#define CON_RING (64 << 10)
+#define BOOT_TIMEOUT_S 120
+#define POWEROFF_WAIT_MS 3000
+
+struct run_vm {
+	const struct run_opts *o;
+	struct run_session s;
+	bool s_on;
+	char dir[64];
+	bool dir_made;
+	char control[108], vhost[108], kernel[4096], initrd[4096];
+	char cmdline[4096];
+	struct loop dev_loop;
+	bool dev_loop_on;
+	struct vsock_dev vs;
+	bool vs_on;
+	struct vhost_server vh;
+	bool vh_on;
+	const struct vmm_ops *ops;
+	struct vmm v;
+	bool v_on;
+	struct vmm_config c;
+	int con_r, con_w;
+	struct loop_watch w_con, w_done, w_boot;
+	int boot_fd;                    /* timerfd: the agent must be ready by then */
+	char ring[CON_RING];            /* the console's last bytes */
+	size_t ring_len, ring_pos;
+	char line[256];                 /* the console line being assembled */
+	size_t line_len;
+	bool ready, vm_ended;
+};
+
+/* Keeps the console's last CON_RING bytes. */
+static void ring_put(struct run_vm *r, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		r->ring[r->ring_pos] = p[i];
+		r->ring_pos = (r->ring_pos + 1) % CON_RING;
+	}
+	r->ring_len = MIN(r->ring_len + n, CON_RING);
+}
+
+/* Prints the kept console to stderr (when the VM failed). */
+static void ring_dump(struct run_vm *r)
+{
+	size_t start = (r->ring_pos + CON_RING - r->ring_len) % CON_RING;
+
+	if (r->o->console || !r->ring_len)
+		return;
+	fprintf(stderr, "voidbox run: the guest console said:\n");
+	fflush(stderr);
+	for (size_t i = 0; i < r->ring_len; i++)
+		fputc(r->ring[(start + i) % CON_RING], stderr);
+	fputc('\n', stderr);
+}
+
+/* The agent listens: connect and send the command. */
+static void agent_ready(struct run_vm *r)
+{
+	int fd, e;
+
+	r->ready = true;
+	loop_del(&r->s.loop, &r->w_boot);
+	fd = client_connect_vsock(r->control, PROTO_VSOCK_PORT, 10000);
+	if (fd < 0) {
+		vb_err("run", fd, "connecting to the agent (vsock port %u)", PROTO_VSOCK_PORT);
+		ring_dump(r);
+		loop_stop(&r->s.loop, RUN_EXIT_SETUP);
+		return;
+	}
+	if ((e = run_session_start(&r->s, fd))) {
+		vb_err("run", e, "sending the command");
+		loop_stop(&r->s.loop, RUN_EXIT_SETUP);
+	}
+}
+
+static void on_console(struct loop_watch *w, uint32_t ev)
+{
+	struct run_vm *r = w->ctx;
+	char buf[4096];
+	ssize_t n = read(w->fd, buf, sizeof(buf));
+
+	if (n <= 0) {
+		loop_del(&r->s.loop, w);
+		return;
+	}
+	if (r->o->console && write_full(2, buf, (size_t)n) < 0) {
+		/* stderr gone: nothing to report it on */
+	}
+	ring_put(r, buf, (size_t)n);
+	for (ssize_t i = 0; i < n && !r->ready; i++) {
+		if (buf[i] == '\n' || buf[i] == '\r') {
+			r->line[r->line_len] = 0;
+			if (strstr(r->line, AGENT_LISTEN_LINE))
+				agent_ready(r);
+			r->line_len = 0;
+		} else if (r->line_len < sizeof(r->line) - 1) {
+			r->line[r->line_len++] = buf[i];
+		}
+	}
+}
+
+static void on_done(struct loop_watch *w, uint32_t ev)
+{
+	struct run_vm *r = w->ctx;
+
+	loop_del(&r->s.loop, w);
+	r->vm_ended = true;
+	if (r->s.cl_on && r->s.cl.done)
+		return;
+	/* drain what the console still had */
+	on_console(&r->w_con, EPOLLIN);
+	if (r->v.end == VMM_FAILED)
+		vb_err("run", 0, "the VM failed: %s", r->v.why);
+	else
+		vb_err("run", 0, "the VM powered off before the command's exit status arrived");
+	ring_dump(r);
+	loop_stop(&r->s.loop, RUN_EXIT_SETUP);
+}
+
+static void on_boot_timeout(struct loop_watch *w, uint32_t ev)
+{
+	struct run_vm *r = w->ctx;
+
+	vb_err("run", 0, "the guest agent was not ready after %d s", BOOT_TIMEOUT_S);
+	ring_dump(r);
+	loop_stop(&r->s.loop, RUN_EXIT_SETUP);
+}
+
+/* The vhost-user session ended: qemu's own exit is reported by its pidfd,
+ * anything else (protocol error, device failure) ends the VM here. Runs on
+ * the device thread. */
+static void on_vhost_end(struct vhost_server *s, const char *why)
+{
+	struct run_vm *r = s->user;
+
+	if (strstr(why, "closed the vhost-user connection"))
+		return;
+	vmm_finish(&r->v, VMM_FAILED, "vsock back end: %s", why);
+}
+
+/* Checks the kernel is a bzImage and the initrd fits in memory. Returns 0
+ * or -errno after printing the reason. */
+static int check_inputs(struct run_vm *r)
+{
+	uint8_t *k;
+	size_t klen;
+	struct bzimage bz;
+	const char *why = NULL;
+	struct stat st;
+	int e = read_file(r->kernel, 256 << 20, &k, &klen);
+
+	if (e) {
+		vb_err("run", e, "kernel %s", r->kernel);
+		return e;
+	}
+	e = bzimage_parse(k, klen, &bz, &why);
+	free(k);
+	if (e) {
+		vb_err("run", 0, "kernel %s: not a bzImage: %s", r->kernel, why ? why : "bad header");
+		return -EINVAL;
+	}
+	if (r->o->initrd) {
+		if (stat(r->o->initrd, &st) < 0) {
+			e = -errno;
+			vb_err("run", e, "initrd %s", r->o->initrd);
+			return e;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			vb_err("run", 0, "initrd %s: not a regular file", r->o->initrd);
+			return -EINVAL;
+		}
+		if ((uint64_t)st.st_size >= r->o->mem_bytes / 2) {
+			vb_err("run", 0, "initrd %s (%lld bytes) does not fit in --memory %llu MiB",
+			       r->o->initrd, (long long)st.st_size,
+			       (unsigned long long)(r->o->mem_bytes >> 20));
+			return -E2BIG;
+		}
+	}
+	return 0;
+}
+
+/* Everything before the VM starts. Returns 0 or -errno (reported). */
+static int vm_setup(struct run_vm *r)
+{
+	const struct run_opts *o = r->o;
+	char why[512];
+	int e;
+
+	if ((e = vmm_pick(o->vmm, &r->ops, why, sizeof(why)))) {
+		vb_err("run", 0, "%s", why);
+		return e;
+	}
+	if ((e = run_find_kernel(o, r->kernel, sizeof(r->kernel), why, sizeof(why)))) {
+		vb_err("run", 0, "no kernel found; looked at: %s (use --kernel or VOIDBOX_KERNEL)", why);
+		return e;
+	}
+	if ((e = check_inputs(r)))
+		return e;
+	if (o->initrd)
+		snprintf(r->initrd, sizeof(r->initrd), "%s", o->initrd);
+	else if ((e = run_image_get(r->kernel, r->initrd, sizeof(r->initrd), why, sizeof(why),
+				    o->verbose))) {
+		vb_err("run", 0, "%s", why);
+		return e;
+	}
+	if (!mkdtemp(r->dir)) {
+		e = -errno;
+		vb_err("run", e, "run folder %s", r->dir);
+		return e;
+	}
+	r->dir_made = true;
+	snprintf(r->control, sizeof(r->control), "%s", o->control ? o->control : "");
+	if (!o->control)
+		snprintf(r->control, sizeof(r->control), "%s/vsock.sock", r->dir);
+	snprintf(r->vhost, sizeof(r->vhost), "%s/vsock.vhost", r->dir);
+	if ((e = loop_init(&r->dev_loop))) {
+		vb_err("run", e, "device loop");
+		return e;
+	}
+	r->dev_loop_on = true;
+	if ((e = vsock_dev_init(&r->vs, &r->dev_loop, VSOCK_DEFAULT_CID, r->control))) {
+		vb_err("run", e, "vsock control socket %s", r->control);
+		return e;
+	}
+	r->vs_on = true;
+	if (r->ops == &vmm_qemu_ops) {
+		if ((e = vhost_server_init(&r->vh, &r->dev_loop, vsock_dev_vdev(&r->vs), r->vhost))) {
+			vb_err("run", e, "vhost-user socket %s", r->vhost);
+			return e;
+		}
+		r->vh_on = true;
+		r->vh.on_end = on_vhost_end;
+		r->vh.user = r;
+	}
+	snprintf(r->cmdline, sizeof(r->cmdline), "quiet panic=-1 voidbox.serve=%u%s%s",
+		 PROTO_VSOCK_PORT, o->append ? " " : "", o->append ? o->append : "");
+	return 0;
+}
+
+/* Starts the VM with the console on a pipe into the main loop. */
+static int vm_start(struct run_vm *r)
+{
+	int p[2], e;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		e = -errno;
+		vb_err("run", e, "console pipe");
+		return e;
+	}
+	r->con_r = p[0];
+	r->con_w = p[1];
+	r->c = (struct vmm_config){
+		.kernel = r->kernel, .initrd = r->initrd, .cmdline = r->cmdline,
+		.cpus = r->o->cpus, .mem_bytes = r->o->mem_bytes, .console_fd = r->con_w,
+		.run_dir = r->dir, .loop = &r->dev_loop, .ndevs = 1,
+		.devs = { { .dev = vsock_dev_vdev(&r->vs), .vhost_path = r->vhost } },
+		.verbose = r->o->verbose,
+	};
+	if ((e = vmm_init(&r->v, r->ops))) {
+		vb_err("run", e, "VMM");
+		return e;
+	}
+	r->v_on = true;
+	r->w_con = (struct loop_watch){ .fd = r->con_r, .cb = on_console, .ctx = r };
+	r->w_done = (struct loop_watch){ .fd = r->v.done_fd, .cb = on_done, .ctx = r };
+	if ((e = loop_add(&r->s.loop, &r->w_con, EPOLLIN)) ||
+	    (e = loop_add(&r->s.loop, &r->w_done, EPOLLIN))) {
+		vb_err("run", e, "epoll");
+		return e;
+	}
+	r->boot_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (r->boot_fd >= 0) {
+		struct itimerspec it = { .it_value.tv_sec = BOOT_TIMEOUT_S };
+		timerfd_settime(r->boot_fd, 0, &it, NULL);
+		r->w_boot = (struct loop_watch){ .fd = r->boot_fd, .cb = on_boot_timeout, .ctx = r };
+		loop_add(&r->s.loop, &r->w_boot, EPOLLIN);
+	}
+	if ((e = r->ops->start(&r->v, &r->c))) {
+		vb_err("run", 0, "starting the VM (%s): %s", r->ops->name, r->v.why);
+		return e;
+	}
+	/* qemu has its copy of the console's write end */
+	return 0;
+}
+
+/* After the command: let the agent power off (it does once we close), but
+ * no longer than POWEROFF_WAIT_MS; the VMM's stop() ends it regardless. */
+static void vm_wait_poweroff(struct run_vm *r)
+{
+	uint64_t deadline = now_ns() + (uint64_t)POWEROFF_WAIT_MS * 1000000;
+
+	if (!r->v_on || r->vm_ended)
+		return;
+	if (r->s.cl_on)
+		client_fini(&r->s.cl);
+	r->s.cl_on = false;
+	while (!r->vm_ended && now_ns() < deadline) {
+		struct pollfd pf = { .fd = r->v.done_fd, .events = POLLIN };
+		if (poll(&pf, 1, (int)((deadline - now_ns()) / 1000000) + 1) == 1)
+			r->vm_ended = true;
+	}
+}
+
+static void vm_teardown(struct run_vm *r)
+{
+	if (r->v_on)
+		vmm_fini(&r->v);
+	if (r->vh_on)
+		vhost_server_fini(&r->vh);
+	if (r->vs_on)
+		vsock_dev_fini(&r->vs);
+	if (r->dev_loop_on)
+		loop_fini(&r->dev_loop);
+	if (r->con_r >= 0)
+		close(r->con_r);
+	if (r->con_w >= 0)
+		close(r->con_w);
+	if (r->boot_fd >= 0)
+		close(r->boot_fd);
+	if (r->s_on)
+		run_session_fini(&r->s);
+	if (r->dir_made) {
+		char p[128];
+		snprintf(p, sizeof(p), "%s/qemu.log", r->dir);
+		unlink(p);
+		rmdir(r->dir);
+	}
+}
+
+int run_vm(const struct run_opts *o)
+{
+	struct run_vm *r = calloc(1, sizeof(*r));
+	int code = RUN_EXIT_SETUP, e;
+
+	if (!r) {
+		vb_err("run", -ENOMEM, "starting");
+		return RUN_EXIT_SETUP;
+	}
+	r->o = o;
+	r->con_r = r->con_w = r->boot_fd = -1;
+	snprintf(r->dir, sizeof(r->dir), "/tmp/vb-run-XXXXXX");
+	/* signals are blocked before the device thread exists */
+	if ((e = run_session_init(&r->s, o))) {
+		vb_err("run", e, "setting up");
+		goto out;
+	}
+	r->s_on = true;
+	r->s.poweroff_after = true;
+	if (vm_setup(r) || vm_start(r))
+		goto out;
+	code = run_session_wait(&r->s);
+	if (code != RUN_EXIT_TIMEOUT && r->s.cl_on && r->s.cl.done)
+		vm_wait_poweroff(r);
+out:
+	if (o->verbose && r->v_on)
+		fprintf(stderr, "voidbox run: VM ended: %s\n",
+			r->v.end == VMM_POWEROFF ? "powered off" :
+			r->v.end == VMM_FAILED ? r->v.why : "stopped by voidbox");
+	vm_teardown(r);
+	free(r);
+	return code;
+}
