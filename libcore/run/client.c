@@ -99,7 +99,7 @@ static void on_sock(struct loop_watch *w, uint32_t ev)
 			if (n == -EAGAIN)
 				break;
 			if (n <= 0) {
-				fprintf(stderr, "voidbox run: the agent closed the connection before the command's exit status\n");
+				c->lost = true; /* the caller says why: it may know more */
 				client_end(c, 125);
 				return;
 			}

@@ -22,6 +22,7 @@ struct client {
 	bool in_file;         /* stdin cannot be polled (file, /dev/null): read when there is room */
 	bool in_done;         /* EOF sent (or stdin not forwarded) */
 	bool done;
+	bool lost;            /* the connection ended before EXIT (not reported yet) */
 	int code;             /* exit code once done */
 	uint32_t guest_pid;   /* from STARTED, 0 before */
 	struct proto_rx rx;

@@ -76,15 +76,7 @@ int run_session_init(struct run_session *s, const struct run_opts *o)
 	s->w_sig = (struct loop_watch){ .fd = s->sig_fd, .cb = on_signal, .ctx = s };
 	if ((r = loop_add(&s->loop, &s->w_sig, EPOLLIN)))
 		return r;
-	if (o->timeout_s) {
-		struct itimerspec it = { .it_value.tv_sec = o->timeout_s };
-		s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (s->timer_fd < 0 || timerfd_settime(s->timer_fd, 0, &it, NULL) < 0)
-			return -errno;
-		s->w_timer = (struct loop_watch){ .fd = s->timer_fd, .cb = on_timer, .ctx = s };
-		if ((r = loop_add(&s->loop, &s->w_timer, EPOLLIN)))
-			return r;
-	}
+	s->w_timer = (struct loop_watch){ .fd = -1, .cb = on_timer, .ctx = s };
 	if (o->tty && isatty(0) && tcgetattr(0, &s->saved) == 0) {
 		struct termios raw = s->saved;
 		cfmakeraw(&raw);
@@ -128,6 +120,16 @@ int run_session_start(struct run_session *s, int sock)
 	if (r)
 		return r;
 	s->cl_on = true;
+	/* --timeout counts from the command's start, not the VM's boot */
+	if (o->timeout_s) {
+		struct itimerspec it = { .it_value.tv_sec = o->timeout_s };
+		s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (s->timer_fd < 0 || timerfd_settime(s->timer_fd, 0, &it, NULL) < 0)
+			return -errno;
+		s->w_timer.fd = s->timer_fd;
+		if ((r = loop_add(&s->loop, &s->w_timer, EPOLLIN)))
+			return r;
+	}
 	return 0;
 }
 

@@ -34,6 +34,7 @@
 #define CON_RING (64 << 10)
 #define BOOT_TIMEOUT_S 120
 #define POWEROFF_WAIT_MS 3000
+#define LOST_WAIT_MS 2000
 
 struct run_vm {
 	const struct run_opts *o;
@@ -335,6 +336,27 @@ static void vm_wait_poweroff(struct run_vm *r)
 	}
 }
 
+/* The agent's connection broke: usually because the VM died (the vsock
+ * device then drops its connections first); wait a moment for the VMM to
+ * say so, and report the better reason. */
+static void connection_lost(struct run_vm *r)
+{
+	struct pollfd pf = { .fd = r->v.done_fd, .events = POLLIN };
+
+	if (!r->vm_ended && poll(&pf, 1, LOST_WAIT_MS) == 1) {
+		r->vm_ended = true;
+		loop_del(&r->s.loop, &r->w_done);
+	}
+	if (r->vm_ended && r->v.end == VMM_FAILED)
+		vb_err("run", 0, "the VM failed: %s", r->v.why);
+	else if (r->vm_ended)
+		vb_err("run", 0, "the VM powered off before the command's exit status arrived");
+	else
+		vb_err("run", 0, "the agent closed the connection before the command's exit status");
+	if (r->vm_ended)
+		ring_dump(r);
+}
+
 static void vm_teardown(struct run_vm *r)
 {
 	if (r->v_on)
@@ -383,7 +405,9 @@ int run_vm(const struct run_opts *o)
 	if (vm_setup(r) || vm_start(r))
 		goto out;
 	code = run_session_wait(&r->s);
-	if (code != RUN_EXIT_TIMEOUT && r->s.cl_on && r->s.cl.done)
+	if (r->s.cl_on && r->s.cl.lost)
+		connection_lost(r);
+	else if (code != RUN_EXIT_TIMEOUT && r->s.cl_on && r->s.cl.done)
 		vm_wait_poweroff(r);
 out:
 	if (o->verbose && r->v_on)

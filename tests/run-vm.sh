@@ -1,0 +1,141 @@
+#!/bin/sh
+# `voidbox run --vmm qemu` end to end: Debian's kernel under qemu TCG, the
+# default image, the agent serving on vsock through the vhost-user device.
+# Four boots serve every check: (A) a long-running command while other
+# commands reach the same guest through the control socket (exit codes,
+# user, /workspace, --cpus, --env, a pty with Ctrl-C, a second CONNECT
+# client); (B) 32 MiB stdin into sha256sum, 32 MiB stdout, 8 MiB stderr;
+# (C) --timeout with --console; (D) qemu killed under run. Plus bad inputs.
+. tests/lib.sh
+need_guest run-vm || exit 0
+need_cmd run-vm qemu-system-x86_64 || exit 0
+V=$VOIDBOX
+T=${VOIDBOX_VM_TIMEOUT:-120}
+export XDG_CACHE_HOME=$TMP/cache
+
+# --- bad inputs (no boot) ---
+bad() { # name args...: exit 125 with one line on stderr, nothing on stdout
+	_n=$1; shift
+	timeout 60 "$V" run --vmm qemu "$@" >"$TMP/bo" 2>"$TMP/be"; _r=$?
+	if [ $_r = 125 ] && [ "$(wc -l <"$TMP/be")" = 1 ] && [ ! -s "$TMP/bo" ]; then pass "run-vm-bad-$_n"
+	else fail "run-vm-bad-$_n" "rc $_r: $(head -c 300 "$TMP/be")"; fi
+}
+bad not-bzimage --kernel /etc/passwd -- true
+bad no-kernel-file --kernel "$TMP/nonexistent" -- true
+head -c 300000000 /dev/zero >"$TMP/huge.img"
+bad initrd-too-big --memory 128M --initrd "$TMP/huge.img" -- true
+rm -f "$TMP/huge.img"
+mkdir -p "$TMP/lonely"
+cp "$V" "$TMP/lonely/voidbox"
+VOIDBOX_KERNEL=$TMP/nope timeout 30 "$TMP/lonely/voidbox" run --vmm qemu -- true >/dev/null 2>"$TMP/be"; rc=$?
+if [ -e "/boot/vmlinuz-$(uname -r)" ]; then
+	skip run-vm-kernel-lookup "/boot/vmlinuz-$(uname -r) exists here"
+elif [ $rc = 125 ] && grep -q "$TMP/nope" "$TMP/be" && grep -q "$TMP/lonely/guest/vmlinuz" "$TMP/be" &&
+	grep -q "/boot/vmlinuz-" "$TMP/be"; then pass run-vm-kernel-lookup
+else fail run-vm-kernel-lookup "rc $rc: $(cat "$TMP/be")"; fi
+VOIDBOX_QEMU=/nonexistent/qemu timeout 30 "$V" run --vmm qemu -- true >/dev/null 2>"$TMP/be"; rc=$?
+[ $rc = 125 ] && grep -q "not found" "$TMP/be" && pass run-vm-no-qemu || fail run-vm-no-qemu "rc $rc: $(cat "$TMP/be")"
+
+# --- boot A ---
+C=$TMP/vb-run-ctl.sock
+timeout $T "$V" run --vmm qemu --control "$C" --cpus 2 -e FOO=bar -- sh -c \
+	'echo "main $FOO $(nproc)"; while [ ! -e /tmp/stop ]; do sleep 0.1; done; echo main-done; exit 42' \
+	>"$TMP/a.out" 2>"$TMP/a.err" &
+AP=$!
+for _ in $(seq $((T * 10))); do grep -q '^main' "$TMP/a.out" 2>/dev/null && break; kill -0 $AP 2>/dev/null || break; sleep 0.1; done
+if ! grep -q '^main' "$TMP/a.out"; then
+	fail run-vm-boot "no output from the guest: $(tail -n 5 "$TMP/a.err" | tr '\n' '|')"
+	kill $AP 2>/dev/null; wait $AP; exit 0
+fi
+pass run-vm-boot
+[ "$(head -n 1 "$TMP/a.out")" = "main bar 2" ] && pass run-vm-env-cpus || fail run-vm-env-cpus "got '$(head -n 1 "$TMP/a.out")'"
+X() { timeout 60 "$V" run --attach "vsock:$C" "$@"; }
+X -- true; a=$?; X -- false; b=$?; X -- sh -c 'exit 42'; c=$?; X -- sh -c 'kill -9 $$'; d=$?
+X -- no-such-command 2>"$TMP/e"; e=$?
+[ "$a$b$c$d$e" = "0142137127" ] && pass run-vm-exit-codes || fail run-vm-exit-codes "true/false/42/kill-9/missing gave $a/$b/$c/$d/$e"
+grep -q "no-such-command" "$TMP/e" && pass run-vm-missing-message || fail run-vm-missing-message "$(cat "$TMP/e")"
+out=$(X -- sh -c 'echo "$(id -u) $(stat -c %u /workspace) $(pwd) $HOME"')
+[ "$out" = "1000 1000 /workspace /workspace" ] && pass run-vm-user-workspace || fail run-vm-user-workspace "got '$out'"
+out=$(X -u root -w /tmp/wd -e A=1 -- sh -c 'echo "$(id -u) $(pwd) $A"')
+[ "$out" = "0 /tmp/wd 1" ] && pass run-vm-root-workdir-env || fail run-vm-root-workdir-env "got '$out'"
+out=$(X -- sh -c 'echo out; echo err >&2' 2>"$TMP/e")
+[ "$out" = out ] && [ "$(cat "$TMP/e")" = err ] && pass run-vm-separate-streams || fail run-vm-separate-streams "out '$out' err '$(cat "$TMP/e")'"
+# a raw CONNECT client (socat) talks the protocol's first bytes: the agent
+# answers a bad frame with ERROR, and the VM keeps serving
+printf 'CONNECT 1024\n\377\377\377\377\1\0\0\0' | timeout 10 socat - "UNIX-CONNECT:$C" >"$TMP/raw" 2>&1
+grep -q '^OK ' "$TMP/raw" && grep -q 'frame too large' "$TMP/raw" && pass run-vm-second-client-raw ||
+	fail run-vm-second-client-raw "$(head -c 200 "$TMP/raw" | tr -c '[:print:]' .)"
+if command -v python3 >/dev/null; then
+	cat >"$TMP/vbpty.py" <<'PY'
+import os, pty, sys, termios, struct, fcntl, select, time
+argv = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 33, 101, 0, 0))
+before = termios.tcgetattr(fd)
+out = b''; sent = False; deadline = time.time() + 60
+while time.time() < deadline:
+    r, _, _ = select.select([fd], [], [], 0.2)
+    if r:
+        try: d = os.read(fd, 4096)
+        except OSError: break
+        if not d: break
+        out += d
+    if b'READY' in out and not sent:
+        os.write(fd, b'\x03'); sent = True
+after = termios.tcgetattr(fd)
+_, st = os.waitpid(pid, 0)
+print(out.decode(errors='replace').replace('\r', ''))
+print('EXIT', os.waitstatus_to_exitcode(st))
+print('RESTORED' if before == after else 'CHANGED')
+PY
+	python3 "$TMP/vbpty.py" "$V" run --attach "vsock:$C" -it -- sh -c 'stty size; tty; echo READY; sleep 100' >"$TMP/p" 2>&1
+	grep -q '^33 101$' "$TMP/p" && grep -q '^/dev/pts/' "$TMP/p" && grep -q '^EXIT 130$' "$TMP/p" &&
+		grep -q RESTORED "$TMP/p" && pass run-vm-pty-ctrl-c || fail run-vm-pty-ctrl-c "$(tr '\n' ' ' <"$TMP/p" | head -c 300)"
+else
+	skip run-vm-pty-ctrl-c "python3 not installed"
+fi
+X -- touch /tmp/stop
+wait $AP; rc=$?
+[ $rc = 42 ] && grep -q main-done "$TMP/a.out" && pass run-vm-main-exit-42 || fail run-vm-main-exit-42 "rc $rc: $(tail -n 3 "$TMP/a.err" | tr '\n' '|')"
+[ ! -e "$C" ] && pass run-vm-control-removed || fail run-vm-control-removed "$C left behind"
+
+# --- boot B: 32 MiB in, 32 MiB out, 8 MiB err ---
+head -c 33554432 /dev/urandom >"$TMP/in.bin"
+yes abcdefghi | head -c 8388608 >"$TMP/err.want"
+want=$(sha256sum <"$TMP/in.bin" | cut -d' ' -f1)
+timeout $T "$V" run --vmm qemu -- sh -c 'cat >/tmp/in; sha256sum </tmp/in >&2; cat /tmp/in; yes abcdefghi | head -c 8388608 >&2' \
+	<"$TMP/in.bin" >"$TMP/b.out" 2>"$TMP/b.err"; rc=$?
+head -n 1 "$TMP/b.err" | cut -d' ' -f1 >"$TMP/b.sha"
+tail -c +$(( $(head -n 1 "$TMP/b.err" | wc -c) + 1 )) "$TMP/b.err" >"$TMP/b.rest"
+[ $rc = 0 ] && [ "$(cat "$TMP/b.sha")" = "$want" ] && pass run-vm-stdin-32M-sha256 || fail run-vm-stdin-32M-sha256 "rc $rc, guest sha '$(cat "$TMP/b.sha")'"
+cmp -s "$TMP/b.out" "$TMP/in.bin" && pass run-vm-stdout-32M || fail run-vm-stdout-32M "stdout differs ($(wc -c <"$TMP/b.out") bytes)"
+cmp -s "$TMP/b.rest" "$TMP/err.want" && pass run-vm-stderr-8M || fail run-vm-stderr-8M "stderr differs ($(wc -c <"$TMP/b.rest") bytes)"
+rm -f "$TMP/in.bin" "$TMP/b.out"
+
+# --- boot C: --timeout, --console ---
+s=$(date +%s)
+timeout $T "$V" run --vmm qemu --console --timeout 2 -- sh -c 'echo started; sleep 100' >"$TMP/c.out" 2>"$TMP/c.err"; rc=$?
+el=$(( $(date +%s) - s ))
+[ $rc = 124 ] && grep -q started "$TMP/c.out" && grep -q "timed out" "$TMP/c.err" && pass run-vm-timeout-124 ||
+	fail run-vm-timeout-124 "rc $rc after $el s: $(tail -n 2 "$TMP/c.err" | tr '\n' '|')"
+grep -q "voidbox-agent: listening on vsock port 1024" "$TMP/c.err" &&
+	pass run-vm-console || fail run-vm-console "no agent line on the console"
+pgrep -f "vb-run-.*vsock.vhost" >/dev/null && fail run-vm-no-leftover-qemu "a qemu survived" || pass run-vm-no-leftover-qemu
+
+# --- boot D: qemu dies under run ---
+timeout $T "$V" run --vmm qemu -- sh -c 'echo up; sleep 100' >"$TMP/d.out" 2>"$TMP/d.err" &
+DP=$!
+for _ in $(seq $((T * 10))); do grep -q up "$TMP/d.out" 2>/dev/null && break; kill -0 $DP 2>/dev/null || break; sleep 0.1; done
+RUNPID=$(pgrep -P $DP -x voidbox)
+QP=$(pgrep -P "$RUNPID" -f qemu-system)
+if [ -n "$QP" ]; then
+	kill -9 "$QP"
+	wait $DP; rc=$?
+	[ $rc = 125 ] && grep -q "qemu killed by signal 9" "$TMP/d.err" && pass run-vm-qemu-death ||
+		fail run-vm-qemu-death "rc $rc: $(tail -n 3 "$TMP/d.err" | tr '\n' '|')"
+else
+	kill $DP; wait $DP
+	fail run-vm-qemu-death "no qemu found under run"
+fi
