@@ -62,7 +62,17 @@ out=$(X -- sh -c 'echo out; echo err >&2' 2>"$TMP/e")
 [ "$out" = out ] && [ "$(cat "$TMP/e")" = err ] && pass run-vm-separate-streams || fail run-vm-separate-streams "out '$out' err '$(cat "$TMP/e")'"
 # a raw CONNECT client (socat) talks the protocol's first bytes: the agent
 # answers a bad frame with ERROR, and the VM keeps serving
-printf 'CONNECT 1024\n\377\377\377\377\1\0\0\0' | timeout 10 socat - "UNIX-CONNECT:$C" >"$TMP/raw" 2>&1
+python3 - "$C" >"$TMP/raw" 2>&1 <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.settimeout(20); s.connect(sys.argv[1])
+s.sendall(b'CONNECT 1024\n\xff\xff\xff\xff\x01\x00\x00\x00')
+got = b''
+while b'frame too large' not in got:
+    d = s.recv(4096)
+    if not d: break
+    got += d
+print(got.decode(errors='replace'))
+PY
 grep -q '^OK ' "$TMP/raw" && grep -q 'frame too large' "$TMP/raw" && pass run-vm-second-client-raw ||
 	fail run-vm-second-client-raw "$(head -c 200 "$TMP/raw" | tr -c '[:print:]' .)"
 if command -v python3 >/dev/null; then
