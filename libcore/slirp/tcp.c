@@ -543,6 +543,8 @@ static void tcp_from_guest(struct slirp_flow *f, const struct tcp_seg *g)
 	ssize_t n = 0;
 
 	if (t->flags & TF_GUEST_FIN) {
+		if (seq_lt(t->rcv_nxt - 1, g->seq) && len)
+			stat_inc(f->s, SLIRP_STAT_DROP_TCP_STATE); /* data after its FIN */
 		tcp_send_ctl(f, TH_ACK);
 		return;
 	}
@@ -692,6 +694,8 @@ void tcp_input(struct slirp *s, const struct ip_pkt *p)
 		return;
 	}
 	if (t->state == TS_TIME_WAIT) {
+		if (g.len)
+			stat_inc(s, SLIRP_STAT_DROP_TCP_STATE);
 		if (g.flags & TH_FIN)
 			tcp_send_ctl(f, TH_ACK);
 		return;
