@@ -39,6 +39,8 @@ int slirp_out(struct slirp *s, const uint8_t *frame, size_t len)
 
 void slirp_flush(struct slirp *s)
 {
+	if (s->batching)
+		return;
 	if (s->out_since_flush && s->ops->flush)
 		s->ops->flush(s->ctx);
 	s->out_since_flush = false;
@@ -70,6 +72,17 @@ void slirp_rx_ready(struct slirp *s)
 			slirp_hold(s, f);
 		f = next;
 	}
+	slirp_flush(s);
+}
+
+void slirp_batch_begin(struct slirp *s)
+{
+	s->batching = true;
+}
+
+void slirp_batch_end(struct slirp *s)
+{
+	s->batching = false;
 	slirp_flush(s);
 }
 

@@ -145,6 +145,7 @@ struct slirp {
 	unsigned n_flows;
 	bool rx_blocked;             /* last output() said -ENOBUFS */
 	bool out_since_flush;
+	bool batching;               /* inside slirp_batch_begin/end */
 
 	struct loop_watch timer;
 	uint64_t now;                /* ns, refreshed per event */
@@ -182,8 +183,13 @@ int slirp_cfg_add_fwd(struct slirp_cfg *c, const char *spec);
  * opens the port-forward listeners. Returns 0 or -errno (nothing to undo). */
 int slirp_init(struct slirp *s, const struct slirp_cfg *c, struct loop *l,
 	       const struct slirp_ops *ops, void *ctx);
-/* Handles one frame from the guest (any content; bad frames are counted). */
+/* Handles one frame from the guest (any content; bad frames are counted).
+ * Its answers are flushed at once, unless inside a batch. */
 void slirp_input(struct slirp *s, const uint8_t *frame, size_t len);
+/* Brackets several slirp_input() calls (one TX kick's worth of frames) so
+ * that their answers end in one ops->flush() (one interrupt), at the end. */
+void slirp_batch_begin(struct slirp *s);
+void slirp_batch_end(struct slirp *s);
 /* The guest has receive buffers again: resumes the flows that were held. */
 void slirp_rx_ready(struct slirp *s);
 /* Prints every counter as "name value" lines. */

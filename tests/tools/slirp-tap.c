@@ -107,6 +107,7 @@ static void tap_event(struct loop_watch *w, uint32_t events)
 		loop_mod(&h->loop, &h->tap, EPOLLIN);
 		slirp_rx_ready(&h->slirp);
 	}
+	slirp_batch_begin(&h->slirp);
 	for (int i = 0; i < BATCH && (events & EPOLLIN); i++) {
 		ssize_t n = read(w->fd, h->buf, sizeof(h->buf));
 		size_t skip = h->vnet ? sizeof(struct virtio_net_hdr) : 0;
@@ -114,11 +115,12 @@ static void tap_event(struct loop_watch *w, uint32_t events)
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				loop_stop(&h->loop, 1);
-			return;
+			break;
 		}
 		if ((size_t)n >= skip)
 			slirp_input(&h->slirp, h->buf + skip, (size_t)n - skip);
 	}
+	slirp_batch_end(&h->slirp);
 }
 
 /* Writes the counters to the --stats file, or stderr. */

@@ -111,6 +111,13 @@ static void test_arp_reply_bytes(void)
 	slirp_input(&r.s, req, sizeof(req));
 	T_CHECK(r.cap.n == 1 && r.cap.len[0] == 42 && !memcmp(r.cap.f[0], want, 42), "reply bytes");
 	T_CHECK(r.cap.flushes == 1, "one flush per batch");
+	slirp_batch_begin(&r.s);
+	slirp_input(&r.s, req, sizeof(req));
+	slirp_input(&r.s, req, sizeof(req));
+	T_CHECK(r.cap.flushes == 1, "no flush inside a batch");
+	slirp_batch_end(&r.s);
+	T_CHECK(r.cap.n == 3 && r.cap.flushes == 2, "one flush at its end");
+	r.cap.n = 1;
 	req[41] = 99; /* another subnet address: answered too */
 	slirp_input(&r.s, req, sizeof(req));
 	T_CHECK(r.cap.n == 2 && r.cap.f[1][31] == 99, "any 10.0.2.x");
