@@ -78,6 +78,8 @@ struct tcp_flow {
 	uint32_t wnd_adv;    /* the last window we advertised, bytes */
 	uint32_t sndbuf;     /* payload the host socket's send buffer holds */
 	uint64_t rto_at;     /* retransmit (or SYN/connect give-up) deadline */
+	uint64_t sent_at;    /* when the oldest unacknowledged data went out */
+	uint32_t srtt_us, rttvar_us; /* the guest's ACK delay, smoothed */
 };
 
 #define DNS_MAX_PENDING 4

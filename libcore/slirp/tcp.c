@@ -36,7 +36,9 @@
 #define TH_ACK 0x10
 
 #define TCP_WS_OURS 7
-#define TCP_RTO_NS (250 * NS_PER_MS)
+#define TCP_RTO_NS (250 * NS_PER_MS)      /* before any RTT sample */
+#define TCP_RTO_MIN_NS (200 * NS_PER_MS)
+#define TCP_RTO_MAX_NS (3 * NS_PER_S)
 #define TCP_MAX_RETRIES 8
 #define TCP_SYN_RETRIES 5
 #define TCP_CONNECT_NS (30 * NS_PER_S)
@@ -378,6 +380,44 @@ static void tcp_conn_new(struct slirp *s, const struct ip_pkt *p, const struct t
 	}
 }
 
+/* The retransmission timeout: smoothed RTT + 4 deviations (RFC 6298),
+ * clamped; 250 ms before the first sample. */
+static uint64_t tcp_rto(const struct tcp_flow *t)
+{
+	uint64_t rto = ((uint64_t)t->srtt_us + 4ULL * t->rttvar_us) * 1000;
+
+	if (!t->srtt_us)
+		return TCP_RTO_NS;
+	return MIN(MAX(rto, TCP_RTO_MIN_NS), TCP_RTO_MAX_NS);
+}
+
+/* Arms the retransmission timer when data goes out with none in flight. */
+static void tcp_arm_rto(struct slirp *s, struct tcp_flow *t)
+{
+	if (t->rto_at)
+		return;
+	t->sent_at = s->now;
+	t->rto_at = s->now + tcp_rto(t);
+}
+
+/* Folds one ACK delay into the smoothed RTT (not after a retransmission:
+ * Karn's rule). */
+static void tcp_rtt_sample(struct tcp_flow *t, uint64_t now)
+{
+	uint32_t m;
+
+	if (t->retries || !t->sent_at || now < t->sent_at)
+		return;
+	m = (uint32_t)MIN((now - t->sent_at) / 1000, 60000000ULL);
+	if (!t->srtt_us) {
+		t->srtt_us = MAX(m, 1);
+		t->rttvar_us = m / 2;
+		return;
+	}
+	t->rttvar_us = (3 * t->rttvar_us + (uint32_t)(m > t->srtt_us ? m - t->srtt_us : t->srtt_us - m)) / 4;
+	t->srtt_us = MAX((7 * t->srtt_us + m) / 8, 1);
+}
+
 /* Rewinds to the oldest unacknowledged byte and sends again. */
 static void tcp_retransmit(struct slirp_flow *f)
 {
@@ -462,8 +502,7 @@ static void tcp_to_guest(struct slirp_flow *f)
 				if (seq_lt(t->snd_max, t->snd_nxt))
 					t->snd_max = t->snd_nxt;
 				tcp_send_ctl(f, TH_FIN | TH_ACK);
-				if (!t->rto_at)
-					t->rto_at = s->now + TCP_RTO_NS;
+				tcp_arm_rto(s, t);
 			}
 			break;
 		}
@@ -483,8 +522,7 @@ static void tcp_to_guest(struct slirp_flow *f)
 			if (seq_lt(t->snd_max, t->snd_nxt))
 				t->snd_max = t->snd_nxt;
 			got -= plen;
-			if (!t->rto_at)
-				t->rto_at = s->now + TCP_RTO_NS;
+			tcp_arm_rto(s, t);
 		}
 		if ((size_t)n < want + (s->peek_off ? 0 : inflight))
 			break; /* drained what the socket had */
@@ -526,11 +564,14 @@ static void tcp_on_ack(struct slirp_flow *f, const struct tcp_seg *g)
 			break;
 		bytes -= (uint32_t)n;
 	}
+	tcp_rtt_sample(t, f->s->now);
 	t->snd_una = g->ack;
 	t->wnd = wnd;
 	t->dupacks = 0;
 	t->retries = 0;
-	t->rto_at = t->snd_una != t->snd_nxt ? f->s->now + TCP_RTO_NS : 0;
+	t->rto_at = 0;
+	if (t->snd_una != t->snd_nxt)
+		tcp_arm_rto(f->s, t); /* restart for what is still in flight */
 }
 
 /* Guest data (and FIN) into the host socket; ACKs what the socket took. */
@@ -826,7 +867,7 @@ void tcp_timer(struct slirp_flow *f)
 			tcp_reset_guest(f, true);
 			return;
 		}
-		t->rto_at = s->now + (TCP_RTO_NS << MIN(t->retries, 6));
+		t->rto_at = s->now + MIN(tcp_rto(t) << MIN(t->retries, 6), 30 * NS_PER_S);
 		tcp_retransmit(f);
 		if (!f->dead)
 			tcp_events(f);
