@@ -28,6 +28,8 @@
 	"      --append ARGS     extra kernel command line\n" \
 	"      --console         show the guest's console (kernel log) on stderr\n" \
 	"      --vmm VMM         kvm, qemu or auto (default)\n" \
+	"      --dump-boot DIR   write what the KVM monitor would give the guest (zero page,\n" \
+	"                        command line, e820, ACPI tables as SIG.dat) and exit\n" \
 	"      --control PATH    the vsock control socket (CONNECT <port> protocol)\n" \
 	"      --attach SOCK     no VM: use a listening agent, unix:PATH or vsock:PATH\n" \
 	"  -i, --interactive     forward stdin (always on without -t)\n" \
@@ -35,7 +37,7 @@
 	"  -v, --verbose         say what is started and why it ended\n" \
 	"  -h, --help            this text\n"
 
-enum { O_TIMEOUT = 256, O_APPEND, O_CONSOLE, O_VMM, O_CONTROL, O_ATTACH };
+enum { O_TIMEOUT = 256, O_APPEND, O_CONSOLE, O_VMM, O_CONTROL, O_ATTACH, O_DUMP_BOOT };
 
 static const struct option run_longopts[] = {
 	{ "kernel", required_argument, NULL, 'k' },
@@ -49,6 +51,7 @@ static const struct option run_longopts[] = {
 	{ "append", required_argument, NULL, O_APPEND },
 	{ "console", no_argument, NULL, O_CONSOLE },
 	{ "vmm", required_argument, NULL, O_VMM },
+	{ "dump-boot", required_argument, NULL, O_DUMP_BOOT },
 	{ "control", required_argument, NULL, O_CONTROL },
 	{ "attach", required_argument, NULL, O_ATTACH },
 	{ "interactive", no_argument, NULL, 'i' },
@@ -116,6 +119,7 @@ static int run_option(struct run_opts *o, int c, const char *arg)
 		}
 		o->vmm = arg;
 		break;
+	case O_DUMP_BOOT: o->dump_boot = arg; break;
 	case O_CONTROL: o->control = arg; break;
 	case O_ATTACH: o->attach = arg; break;
 	case 'i': o->interactive = true; break;
@@ -154,7 +158,7 @@ static int run_main(int argc, char **argv)
 		if (run_option(&o, c, optarg))
 			return RUN_EXIT_SETUP;
 	}
-	if (optind >= argc) {
+	if (optind >= argc && !o.dump_boot) {
 		vb_err("run", 0, "no command given (voidbox run [options] -- CMD [ARGS])");
 		return 2;
 	}

@@ -28,6 +28,7 @@ struct run_opts {
 	const char *append;      /* extra kernel command line */
 	bool console;            /* show the guest's console on stderr */
 	const char *vmm;         /* kvm, qemu, auto */
+	const char *dump_boot;   /* write the KVM monitor's boot data here, exit */
 	bool verbose;
 	const char *control;     /* vsock control socket path, NULL: private */
 	bool interactive;        /* -i: forward stdin (always on without -t) */

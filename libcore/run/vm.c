@@ -24,6 +24,7 @@
 
 #include "base/util.h"
 #include "image/bzimage.h"
+#include "kvm/vm.h"
 #include "proto/proto.h"
 #include "run/image.h"
 #include "run/session.h"
@@ -221,7 +222,7 @@ static int vm_setup(struct run_vm *r)
 	char why[512];
 	int e;
 
-	if ((e = vmm_pick(o->vmm, &r->ops, why, sizeof(why)))) {
+	if (!o->dump_boot && (e = vmm_pick(o->vmm, &r->ops, why, sizeof(why)))) {
 		vb_err("run", 0, "%s", why);
 		return e;
 	}
@@ -291,6 +292,11 @@ static int vm_start(struct run_vm *r)
 		.devs = { { .dev = vsock_dev_vdev(&r->vs), .vhost_path = r->vhost } },
 		.verbose = r->o->verbose,
 	};
+	if (r->o->dump_boot) { /* --dump-boot: the KVM monitor's view of r->c, no VM */
+		if ((e = kvm_vmm_dump_boot(&r->c, r->o->dump_boot, r->v.why, sizeof(r->v.why))))
+			vb_err("run", 0, "--dump-boot: %s", r->v.why);
+		return e;
+	}
 	if ((e = vmm_init(&r->v, r->ops))) {
 		vb_err("run", e, "VMM");
 		return e;
@@ -404,6 +410,10 @@ int run_vm(const struct run_opts *o)
 	r->s.poweroff_after = true;
 	if (vm_setup(r) || vm_start(r))
 		goto out;
+	if (o->dump_boot) {
+		code = 0;
+		goto out;
+	}
 	code = run_session_wait(&r->s);
 	if (r->s.cl_on && r->s.cl.lost)
 		connection_lost(r);
