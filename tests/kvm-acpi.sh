@@ -98,3 +98,28 @@ bad kvm-bad-small-memory "kernel too large for --memory" "$K" "$TMP/x" 1 64M
 head -c $((40 << 20)) /dev/zero >"$TMP/big-initrd"
 bad kvm-bad-big-initrd "initrd too large for --memory" "$K" "$TMP/x" 1 96M 0 "$TMP/big-initrd"
 bad kvm-bad-cpus "cpus" "$K" "$TMP/x" 0
+
+# The same through `voidbox run --dump-boot` (run's image, devices and command
+# line; no /dev/kvm needed).
+if "$VOIDBOX" run --help 2>/dev/null | grep -q -- --dump-boot; then
+	d=$TMP/run-dump
+	if "$VOIDBOX" run --kernel "$K" --cpus 2 --memory 1G --dump-boot "$d" >"$TMP/out" 2>"$TMP/err"; then
+		why=
+		for t in "$d"/*.dat; do
+			(cd "$d" && iasl -d "${t##*/}" >"${t%.dat}.log" 2>&1) || why="$why iasl ${t##*/} failed"
+			grep -qiE 'error|warning|incorrect|unknown|invalid|fail' "${t%.dat}.log" && why="$why ${t##*/} has messages"
+		done
+		[ "$(grep -c 'Processor Local APIC\]' "$d/APIC.dsl" 2>/dev/null)" = 2 ] || why="$why MADT not 2 CPUs"
+		grep -q 'Name (_HID, "LNRO0005")' "$d/DSDT.dsl" 2>/dev/null || why="$why no LNRO0005"
+		grep -q 'voidbox.serve=.*virtio_mmio.device=512@0xfeb00000:5' "$d/cmdline.txt" || why="$why cmdline: $(cat "$d/cmdline.txt")"
+		grep -q '^initrd 0x[0-9a-f]* ([1-9]' "$d/layout.txt" || why="$why no initrd in layout"
+		[ -z "$why" ] && pass kvm-run-dump-boot || fail kvm-run-dump-boot "$why"
+	else
+		fail kvm-run-dump-boot "rc $?: $(head -c 300 "$TMP/err")"
+	fi
+	"$VOIDBOX" run --kernel "$TMP/notbz" --dump-boot "$TMP/x" >"$TMP/out" 2>"$TMP/err"; rc=$?
+	[ "$rc" = 125 ] && [ "$(wc -l <"$TMP/err")" = 1 ] && pass kvm-run-dump-boot-bad-kernel ||
+		fail kvm-run-dump-boot-bad-kernel "rc $rc: $(head -c 300 "$TMP/err")"
+else
+	skip kvm-run-dump-boot "no run --dump-boot in $VOIDBOX"
+fi

@@ -1,8 +1,7 @@
 /* The KVM monitor behind vmm/vmm.h (--vmm kvm): maps the kernel and initrd
  * files (read-only, unmapped again once copied into guest RAM, so they cost
  * no resident memory), composes the command line (console=ttyS0 for the
- * UART, panic=-1 so a guest panic ends the VM instead of hanging it, then
- * the guest's own), attaches a virtio-mmio window to each device and runs
+ * UART, then the guest's own), attaches a virtio-mmio window to each device and runs
  * the VM (kvm/vm.h). The VM's end is reported through vmm_finish(): guest
  * poweroff or reboot as VMM_POWEROFF, anything else as VMM_FAILED with one
  * line. kvm_vmm_dump_boot() is run's --dump-boot. */
@@ -19,7 +18,7 @@
 #include "kvm/vm.h"
 #include "vmm/vmm.h"
 
-#define KVM_CMDLINE_PREFIX "console=ttyS0 panic=-1"
+#define KVM_CMDLINE_PREFIX "console=ttyS0"
 
 struct kvm_files {
 	void *kernel, *initrd;
