@@ -48,6 +48,25 @@ static void *watchdog(void *arg)
 	return NULL;
 }
 
+/* kvm_vm_wait() with a watchdog that kills the VM after GUEST_TIMEOUT_S.
+ * Returns how the VM ended; *fired says whether the watchdog did it. */
+static enum kvm_exit wait_guarded(struct kvm_vm *vm, bool *fired)
+{
+	struct watchdog w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .vm = vm };
+	enum kvm_exit ex;
+	pthread_t wt;
+
+	pthread_create(&wt, NULL, watchdog, &w);
+	ex = kvm_vm_wait(vm);
+	pthread_mutex_lock(&w.mu);
+	w.done = true;
+	pthread_cond_signal(&w.cv);
+	pthread_mutex_unlock(&w.mu);
+	pthread_join(wt, NULL);
+	*fired = w.fired;
+	return ex;
+}
+
 /* Number of open fds of this process. */
 static int count_fds(void)
 {
@@ -70,8 +89,7 @@ static void test_tiny_guest(void)
 	struct tg_echo echo;
 	struct vdev *devs[1] = { &echo.dev };
 	struct loop loop;
-	struct watchdog w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .vm = &vm };
-	pthread_t wt;
+	bool fired;
 	size_t klen;
 	uint8_t *k = tg_bzimage(&klen);
 	char out[UART_RING + 1];
@@ -105,13 +123,7 @@ static void test_tiny_guest(void)
 	T_REQUIRE(r == 0, "kvm_vm_create: %s", vm.why);
 	t0 = now_ns();
 	T_REQUIRE(kvm_vm_start(&vm) == 0, "kvm_vm_start: %s", vm.why);
-	pthread_create(&wt, NULL, watchdog, &w);
-	ex = kvm_vm_wait(&vm);
-	pthread_mutex_lock(&w.mu);
-	w.done = true;
-	pthread_cond_signal(&w.cv);
-	pthread_mutex_unlock(&w.mu);
-	pthread_join(wt, NULL);
+	ex = wait_guarded(&vm, &fired);
 
 	/* what the guest wrote to COM1 */
 	T_REQUIRE(pipe(pipefd) == 0, "pipe");
@@ -130,7 +142,7 @@ static void test_tiny_guest(void)
 		free(k);
 		T_SKIP("host KVM cannot run the test guest: %s; console: %.60s", why, out);
 	}
-	T_CHECK(!w.fired, "guest did not power off in %d s; console: %.200s", GUEST_TIMEOUT_S, out);
+	T_CHECK(!fired, "guest did not power off in %d s; console: %.200s", GUEST_TIMEOUT_S, out);
 	T_CHECK(ex == KVM_VM_POWEROFF, "exit %s (%.100s); console: %.200s", kvm_exit_name(ex), vm.why, out);
 	T_CHECK(strstr(out, "console=ttyS0 vb-test=1 virtio_mmio.device=512@0xfeb00000:5\n"),
 		"command line not echoed from the zero page: %.200s", out);
@@ -251,8 +263,7 @@ static void test_ends(void)
 		uint8_t *k = tg_bzimage_mode(&klen, ends[i].mode);
 		struct kvm_vm_cfg cfg = { .kernel = k, .kernel_size = klen, .cpus = 2, .mem_size = 32ULL << 20,
 					  .loop = &loop, .console_fd = -1 };
-		struct watchdog w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .vm = &vm };
-		pthread_t wt;
+		bool fired;
 		enum kvm_exit ex;
 
 		T_REQUIRE(loop_init(&loop) == 0, "loop");
@@ -265,13 +276,8 @@ static void test_ends(void)
 				T_SKIP("host KVM lacks it: %s", why);
 			T_REQUIRE(0, "create/start: %s", why);
 		}
-		pthread_create(&wt, NULL, watchdog, &w);
-		ex = kvm_vm_wait(&vm);
-		pthread_mutex_lock(&w.mu);
-		w.done = true;
-		pthread_cond_signal(&w.cv);
-		pthread_mutex_unlock(&w.mu);
-		pthread_join(wt, NULL);
+		ex = wait_guarded(&vm, &fired);
+		T_CHECK(!fired, "mode %d: the guest did not stop", ends[i].mode);
 		T_CHECK(ex == ends[i].want, "mode %d: %s (%s), want %s", ends[i].mode, kvm_exit_name(ex), vm.why,
 			kvm_exit_name(ends[i].want));
 		if (ends[i].mode == TG_TRIPLE_FAULT)
