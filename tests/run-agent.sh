@@ -1,18 +1,16 @@
 #!/bin/sh
 # `voidbox run --attach` against the agent's command server listening on a
-# Unix socket on the host (build/tools/agent-listen): the protocol, exec,
+# Unix socket on the host (`voidbox agent --listen`): the protocol, exec,
 # streams, users and the pty path in milliseconds, no VM. run-vm.sh proves
 # the same through a real guest.
 . tests/lib.sh
-AL=$TOOLS/agent-listen
-[ -x "$AL" ] || { skip run-agent "build/tools/agent-listen missing (make check builds it)"; exit 0; }
 if [ "$(id -u)" != 0 ]; then skip run-agent "needs root (the agent switches users)"; exit 0; fi
 
 SOCK=$TMP/vb-run-agent.sock
 W=$TMP/work
 mkdir -p "$W"
 chmod 777 "$TMP" "$W"
-"$AL" "unix:$SOCK" 2>"$TMP/agent.err" &
+"$VOIDBOX" agent --listen "unix:$SOCK" 2>"$TMP/agent.err" &
 APID=$!
 trap 'kill $APID 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
@@ -96,54 +94,19 @@ kill -TERM $P; wait $P; rc=$?
 
 # -t through a pty: size, Ctrl-C reaches the command, terminal restored
 if need_cmd run-agent-pty python3; then
-	cat >"$TMP/vbpty.py" <<'PY'
-import os, pty, sys, termios, struct, fcntl, select, time
-argv = sys.argv[1:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(argv[0], argv)
-fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 33, 101, 0, 0))
-before = termios.tcgetattr(fd)
-out = b''; sent = False; deadline = time.time() + 30
-while time.time() < deadline:
-    r, _, _ = select.select([fd], [], [], 0.2)
-    if r:
-        try: d = os.read(fd, 4096)
-        except OSError: break
-        if not d: break
-        out += d
-    if b'READY' in out and not sent:
-        os.write(fd, b'\x03'); sent = True
-_, st = os.waitpid(pid, 0)
-print(out.decode(errors='replace').replace('\r', ''))
-print('EXIT', os.waitstatus_to_exitcode(st))
-PY
-	python3 "$TMP/vbpty.py" "$VOIDBOX" run --attach "unix:$SOCK" -w "$W" -t -- \
+	python3 tests/run_pty.py "$VOIDBOX" run --attach "unix:$SOCK" -w "$W" -t -- \
 		sh -c 'stty size; tty; echo READY; sleep 100' >"$TMP/p" 2>&1
 	grep -q '^33 101$' "$TMP/p" && grep -q '^/dev/pts/' "$TMP/p" && grep -q '^EXIT 130$' "$TMP/p" &&
-		pass run-agent-pty-ctrl-c || fail run-agent-pty-ctrl-c "$(tr '\n' ' ' <"$TMP/p" | head -c 300)"
-	cat >"$TMP/vbpty2.py" <<'PY'
-import os, pty, sys, termios
-argv = sys.argv[1:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(argv[0], argv)
-before = termios.tcgetattr(fd)
-out = b''
-while True:
-    try: d = os.read(fd, 4096)
-    except OSError: break
-    if not d: break
-    out += d
-after = termios.tcgetattr(fd)
-os.waitpid(pid, 0)
-print('RESTORED' if before == after else 'CHANGED', out)
-PY
-	python3 "$TMP/vbpty2.py" "$VOIDBOX" run --attach "unix:$SOCK" -w "$W" -t -- sh -c 'exit 5' >"$TMP/p2" 2>&1
-	grep -q RESTORED "$TMP/p2" && pass run-agent-pty-restored || fail run-agent-pty-restored "$(cat "$TMP/p2")"
+		grep -q RESTORED "$TMP/p" && pass run-agent-pty-ctrl-c || fail run-agent-pty-ctrl-c "$(tr '\n' ' ' <"$TMP/p" | head -c 300)"
+	python3 tests/run_pty.py "$VOIDBOX" run --attach "unix:$SOCK" -w "$W" -t -- sh -c 'exit 5' >"$TMP/p2" 2>&1
+	grep -q '^EXIT 5$' "$TMP/p2" && grep -q RESTORED "$TMP/p2" && pass run-agent-pty-restored || fail run-agent-pty-restored "$(cat "$TMP/p2")"
 fi
+
+# a client that half-closes still gets the output and the exit status
+out=$(python3 tests/run_halfclose.py "$SOCK" 2>&1)
+[ "$out" = HALFCLOSE-OK ] && pass run-agent-half-close || fail run-agent-half-close "$out"
 
 # power-off request ends the server
 printf '\0\0\0\0\5\0\0\0' | timeout 5 socat - "UNIX-CONNECT:$SOCK" >/dev/null 2>&1
 wait $APID 2>/dev/null; rc=$?
-[ $rc = 0 ] && pass run-agent-poweroff || fail run-agent-poweroff "agent-listen exited $rc"
+[ $rc = 0 ] && [ ! -e "$SOCK" ] && pass run-agent-poweroff || fail run-agent-poweroff "agent --listen exited $rc"

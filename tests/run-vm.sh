@@ -76,36 +76,14 @@ PY
 grep -q '^OK ' "$TMP/raw" && grep -q 'frame too large' "$TMP/raw" && pass run-vm-second-client-raw ||
 	fail run-vm-second-client-raw "$(head -c 200 "$TMP/raw" | tr -c '[:print:]' .)"
 if command -v python3 >/dev/null; then
-	cat >"$TMP/vbpty.py" <<'PY'
-import os, pty, sys, termios, struct, fcntl, select, time
-argv = sys.argv[1:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(argv[0], argv)
-fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 33, 101, 0, 0))
-before = termios.tcgetattr(fd)
-out = b''; sent = False; deadline = time.time() + 60
-while time.time() < deadline:
-    r, _, _ = select.select([fd], [], [], 0.2)
-    if r:
-        try: d = os.read(fd, 4096)
-        except OSError: break
-        if not d: break
-        out += d
-    if b'READY' in out and not sent:
-        os.write(fd, b'\x03'); sent = True
-after = termios.tcgetattr(fd)
-_, st = os.waitpid(pid, 0)
-print(out.decode(errors='replace').replace('\r', ''))
-print('EXIT', os.waitstatus_to_exitcode(st))
-print('RESTORED' if before == after else 'CHANGED')
-PY
-	python3 "$TMP/vbpty.py" "$V" run --attach "vsock:$C" -it -- sh -c 'stty size; tty; echo READY; sleep 100' >"$TMP/p" 2>&1
+	python3 tests/run_pty.py "$V" run --attach "vsock:$C" -it -- sh -c 'stty size; tty; echo READY; sleep 100' >"$TMP/p" 2>&1
 	grep -q '^33 101$' "$TMP/p" && grep -q '^/dev/pts/' "$TMP/p" && grep -q '^EXIT 130$' "$TMP/p" &&
 		grep -q RESTORED "$TMP/p" && pass run-vm-pty-ctrl-c || fail run-vm-pty-ctrl-c "$(tr '\n' ' ' <"$TMP/p" | head -c 300)"
 else
 	skip run-vm-pty-ctrl-c "python3 not installed"
 fi
+out=$(python3 tests/run_halfclose.py "$C" vsock 2>&1)
+[ "$out" = HALFCLOSE-OK ] && pass run-vm-half-close || fail run-vm-half-close "$out"
 X -- touch /tmp/stop
 wait $AP; rc=$?
 [ $rc = 42 ] && grep -q main-done "$TMP/a.out" && pass run-vm-main-exit-42 || fail run-vm-main-exit-42 "rc $rc: $(tail -n 3 "$TMP/a.err" | tr '\n' '|')"
@@ -126,13 +104,14 @@ rm -f "$TMP/in.bin" "$TMP/b.out"
 
 # --- boot C: --timeout, --console ---
 s=$(date +%s)
-timeout $T "$V" run --vmm qemu --console --timeout 2 -- sh -c 'echo started; sleep 100' >"$TMP/c.out" 2>"$TMP/c.err"; rc=$?
+MARK=vb-run-test-$$
+timeout $T "$V" run --vmm qemu --console --timeout 2 --append "$MARK" -- sh -c 'echo started; sleep 100' >"$TMP/c.out" 2>"$TMP/c.err"; rc=$?
 el=$(( $(date +%s) - s ))
 [ $rc = 124 ] && grep -q started "$TMP/c.out" && grep -q "timed out" "$TMP/c.err" && pass run-vm-timeout-124 ||
 	fail run-vm-timeout-124 "rc $rc after $el s: $(tail -n 2 "$TMP/c.err" | tr '\n' '|')"
 grep -q "voidbox-agent: listening on vsock port 1024" "$TMP/c.err" &&
 	pass run-vm-console || fail run-vm-console "no agent line on the console"
-pgrep -f "vb-run-.*vsock.vhost" >/dev/null && fail run-vm-no-leftover-qemu "a qemu survived" || pass run-vm-no-leftover-qemu
+pgrep -f "$MARK" >/dev/null && fail run-vm-no-leftover-qemu "a qemu survived" || pass run-vm-no-leftover-qemu
 
 # --- boot D: qemu dies under run ---
 timeout $T "$V" run --vmm qemu -- sh -c 'echo up; sleep 100' >"$TMP/d.out" 2>"$TMP/d.err" &

@@ -46,6 +46,7 @@ struct session {
 	struct proto_tx tx;
 	struct agent_child ch;
 	bool started, reaped, exit_sent, host_gone, poweroff_after;
+	bool rx_eof;               /* the host shut its sending side: it may still read */
 	int status;
 	/* the STDIN payload being written to the command */
 	uint8_t *in_buf;
@@ -249,12 +250,24 @@ static void session_read(struct session *s, bool fill)
 			pump_stdin(s);
 			continue;
 		}
-		if (!fill)
+		if (!fill || s->rx_eof)
 			return;
 		ssize_t n = proto_rx_fill(&s->rx, s->sock);
 		if (n == -EAGAIN)
 			return;
-		if (n <= 0)
+		if (n == 0) {
+			/* a half-close: no more frames, but the host still reads
+			 * (a full close also raises EPOLLHUP, handled by on_sock) */
+			s->rx_eof = true;
+			if (!s->started && !s->exit_sent)
+				s->host_gone = true;
+			if (s->started && !s->in_eof) {
+				s->in_eof = true;
+				pump_stdin(s);
+			}
+			return;
+		}
+		if (n < 0)
 			s->host_gone = true;
 	}
 }
@@ -270,14 +283,19 @@ static void on_sock(struct loop_watch *w, uint32_t ev)
 	}
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		session_read(s, true);
-		if (s->exit_sent && !s->host_gone) {
+		if (s->exit_sent && !s->host_gone && !s->rx_eof) {
 			/* after EXIT or ERROR, only the host's close matters */
 			char junk[256];
 			ssize_t n = recv(s->sock, junk, sizeof(junk), MSG_DONTWAIT);
-			if (n == 0 || (n < 0 && errno != EAGAIN))
+			if (n == 0 && s->tx.len)
+				s->rx_eof = true; /* half-closed: let it read the rest */
+			else if (n == 0 || (n < 0 && errno != EAGAIN))
 				s->host_gone = true;
 		}
 	}
+	/* both directions shut (or an error): nobody reads any more */
+	if (ev & (EPOLLHUP | EPOLLERR))
+		s->host_gone = true;
 	session_update(s);
 }
 
@@ -349,6 +367,9 @@ static void session_update(struct session *s)
 		if (r && r != -EAGAIN)
 			s->host_gone = true;
 	}
+	/* half-closed host, everything said: close our side too */
+	if (s->rx_eof && s->exit_sent && !s->tx.len)
+		s->host_gone = true;
 	room = proto_tx_room(&s->tx) >= PROTO_MAX_DATA + PROTO_HDR_LEN;
 	if (s->host_gone) {
 		s->tx.len = 0;
@@ -363,8 +384,10 @@ static void session_update(struct session *s)
 		/* wait for the reaper; output is read and dropped meanwhile */
 		room = true;
 	}
+	/* EPOLLHUP keeps the watch (and a full close visible) when nothing
+	 * else is wanted, e.g. after a half-close */
 	watch_set(srv, &s->w_sock, &s->ev_sock, s->host_gone ? 0 :
-		  ((s->in_len ? 0 : EPOLLIN) | (s->tx.len ? EPOLLOUT : 0)));
+		  ((s->in_len || s->rx_eof ? 0 : EPOLLIN) | (s->tx.len ? EPOLLOUT : 0) | EPOLLHUP));
 	watch_set(srv, &s->w_out, &s->ev_out, room ? EPOLLIN : 0);
 	watch_set(srv, &s->w_err, &s->ev_err, room ? EPOLLIN : 0);
 	watch_set(srv, &s->w_in, &s->ev_in, s->in_len ? EPOLLOUT : 0);
