@@ -3,7 +3,10 @@
  * is always empty and LSR always says so. */
 #include "kvm/uart.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/util.h"
 
@@ -27,11 +30,12 @@
 #define MSR_DCD 0x80
 #define MCR_LOOP 0x10
 
-void uart_init(struct uart *u, int out_fd, void (*irq)(void *), void *irq_ctx)
+void uart_init(struct uart *u, int out_fd, const int *stop, void (*irq)(void *), void *irq_ctx)
 {
 	memset(u, 0, sizeof(*u));
 	pthread_mutex_init(&u->lock, NULL);
 	u->out_fd = out_fd;
+	u->stop = stop;
 	u->irq = irq;
 	u->irq_ctx = irq_ctx;
 	u->lcr = 0x03;
@@ -43,10 +47,34 @@ void uart_fini(struct uart *u)
 	pthread_mutex_destroy(&u->lock);
 }
 
+/* Writes the line buffer to out_fd. A line (<= UART_LINE < PIPE_BUF bytes)
+ * is written once poll() says the fd can take it; while it cannot, *stop is
+ * checked every 100 ms and, once set, the line is dropped (it is in the
+ * ring). A reader that went away (POLLERR) drops it too, without SIGPIPE. */
 static void flush_locked(struct uart *u)
 {
-	if (u->out_fd >= 0 && u->line_len)
-		write_full(u->out_fd, u->line, u->line_len);
+	size_t off = 0;
+
+	while (u->out_fd >= 0 && off < u->line_len) {
+		struct pollfd p = { .fd = u->out_fd, .events = POLLOUT };
+		int r = poll(&p, 1, 100);
+		ssize_t n;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			if (u->stop && __atomic_load_n(u->stop, __ATOMIC_ACQUIRE))
+				break;
+			continue;
+		}
+		if (r < 0 || (p.revents & (POLLERR | POLLNVAL)))
+			break;
+		n = write(u->out_fd, u->line + off, u->line_len - off);
+		if (n > 0)
+			off += (size_t)n;
+		else if (n < 0 && errno != EINTR && errno != EAGAIN)
+			break;
+	}
 	u->line_len = 0;
 }
 

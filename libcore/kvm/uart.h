@@ -18,6 +18,7 @@
 struct uart {
 	pthread_mutex_t lock;
 	int out_fd;               /* -1: ring buffer only */
+	const int *stop;          /* when *stop is set, output waiting for out_fd is dropped */
 	void (*irq)(void *ctx);   /* pulses the interrupt line */
 	void *irq_ctx;
 	uint8_t ier, lcr, mcr, scr, dll, dlm;
@@ -28,7 +29,10 @@ struct uart {
 	uint64_t ring_total;      /* bytes ever written */
 };
 
-void uart_init(struct uart *u, int out_fd, void (*irq)(void *), void *irq_ctx);
+/* stop (may be NULL) is polled while out_fd cannot take more: once it is
+ * set, pending output goes only to the ring, so a reader that has stopped
+ * reading cannot hold a vCPU (and the VM's teardown) in write(). */
+void uart_init(struct uart *u, int out_fd, const int *stop, void (*irq)(void *), void *irq_ctx);
 void uart_fini(struct uart *u);
 /* A guest access to port offset off (0..7) of the UART, one byte. */
 uint8_t uart_read(struct uart *u, unsigned off);

@@ -302,7 +302,7 @@ int kvm_vm_create(struct kvm_vm *vm, const struct kvm_vm_cfg *cfg)
 	if ((r = validate(vm)) || (r = open_kvm(vm)) || (r = create_vm(vm)) || (r = kvm_vm_map_ram(vm, vm->vm_fd)) ||
 	    (r = kvm_vm_load(vm)))
 		return r;
-	uart_init(&vm->uart, cfg->console_fd, uart_irq, vm);
+	uart_init(&vm->uart, cfg->console_fd, &vm->stopping, uart_irq, vm);
 	vm->uart_ready = true;
 	if ((r = create_devices(vm)))
 		return r;

@@ -3,6 +3,7 @@
  * the divisor latch, the transmitter-empty interrupt (raised on enabling
  * THRI and after each byte, cleared by reading IIR), line-buffered output to
  * an fd, and the ring buffer kept for a failed boot (wrapping). */
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -24,7 +25,7 @@ static void test_probe(void)
 {
 	struct uart u;
 
-	uart_init(&u, -1, irq, NULL);
+	uart_init(&u, -1, NULL, irq, NULL);
 	/* IER test of autoconfig(): 0 reads 0, 0x0f reads 0x0f */
 	uart_write(&u, IER, 0);
 	T_CHECK((uart_read(&u, IER) & 0x0f) == 0, "IER 0");
@@ -61,7 +62,7 @@ static void test_thri(void)
 	struct uart u;
 
 	pulses = 0;
-	uart_init(&u, -1, irq, NULL);
+	uart_init(&u, -1, NULL, irq, NULL);
 	T_CHECK(uart_read(&u, IIR) == 0x01, "no interrupt at first");
 	uart_write(&u, IER, 0x02); /* THRI on: THR is empty, so it fires */
 	T_CHECK(pulses == 1, "pulses %d on enabling THRI", pulses);
@@ -83,7 +84,7 @@ static void test_output(void)
 	ssize_t n;
 
 	T_REQUIRE(pipe(p) == 0, "pipe");
-	uart_init(&u, p[1], NULL, NULL);
+	uart_init(&u, p[1], NULL, NULL, NULL);
 	for (const char *s = "hello\nwor"; *s; s++)
 		uart_write(&u, 0, (uint8_t)*s);
 	uart_fini(&u); /* flushes the partial line */
@@ -92,7 +93,7 @@ static void test_output(void)
 	close(p[0]);
 	T_CHECK(n == 9 && !memcmp(buf, "hello\nwor", 9), "fd got %zd bytes", n);
 	/* the ring keeps the last UART_RING bytes, oldest first */
-	uart_init(&u, -1, NULL, NULL);
+	uart_init(&u, -1, NULL, NULL, NULL);
 	for (unsigned i = 0; i < UART_RING + 100; i++)
 		uart_write(&u, 0, (uint8_t)('A' + i % 26));
 	T_REQUIRE(pipe(p) == 0, "pipe");
@@ -105,10 +106,42 @@ static void test_output(void)
 	uart_fini(&u);
 }
 
+/* A console reader that stops reading must not hold the writer: with the
+ * pipe full, output waits until *stop is set, then goes to the ring only;
+ * a closed reader drops output without SIGPIPE. */
+static void test_stuck_reader(void)
+{
+	static char junk[4096];
+	struct uart u;
+	int p[2], stop = 1;
+	uint64_t t0;
+
+	T_REQUIRE(pipe(p) == 0, "pipe");
+	/* fill the pipe, as a reader that stopped reading leaves it */
+	fcntl(p[1], F_SETFL, O_NONBLOCK);
+	while (write(p[1], junk, sizeof(junk)) > 0)
+		;
+	fcntl(p[1], F_SETFL, 0);
+	uart_init(&u, p[1], &stop, NULL, NULL);
+	t0 = now_ns();
+	for (int i = 0; i < 64; i++)
+		uart_write(&u, 0, (uint8_t)(i == 63 ? '\n' : 'y'));
+	T_CHECK(now_ns() - t0 < 2000000000ULL, "a full pipe held the writer %llu ms after stop",
+		(unsigned long long)((now_ns() - t0) / 1000000));
+	T_CHECK(u.ring_total == 64, "ring %llu", (unsigned long long)u.ring_total);
+	close(p[0]);
+	stop = 0;
+	for (int i = 0; i < 64; i++) /* reader gone: no SIGPIPE, no hang */
+		uart_write(&u, 0, (uint8_t)(i == 63 ? '\n' : 'z'));
+	uart_fini(&u);
+	close(p[1]);
+}
+
 int main(void)
 {
 	T_RUN(test_probe);
 	T_RUN(test_thri);
 	T_RUN(test_output);
+	T_RUN(test_stuck_reader);
 	T_EXIT();
 }
