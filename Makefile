@@ -78,7 +78,7 @@ $(B)/voidbox: $(MUSL_APPLET_OBJS) $(B)/musl/libcore.a
 	$(CC_MUSL) $(MUSL_LDFLAGS) -o $@ $(MUSL_APPLET_OBJS) $(B)/musl/libcore.a -lz
 	@for l in $(APPLET_LINKS); do ln -sfn voidbox $(B)/$$l; done
 
-$(B)/unit/%: tests/unit/%.c $(B)/asan/libcore.a tests/unit/t.h
+$(B)/unit/%: tests/unit/%.c $(B)/asan/libcore.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC_HOST) $(ASAN_CFLAGS) -o $@ $< $(B)/asan/libcore.a $(ASAN_LDFLAGS) -lz -lpthread
 
