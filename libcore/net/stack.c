@@ -21,6 +21,17 @@ static void stack_vnet_rx_ready(void *ctx)
 	slirp_rx_ready(&s->slirp);
 }
 
+/* One TX pass: SLIRP answers it with one flush. */
+static void stack_tx_batch(void *ctx, bool begin)
+{
+	struct net_stack *s = ctx;
+
+	if (begin)
+		slirp_batch_begin(&s->slirp);
+	else
+		slirp_batch_end(&s->slirp);
+}
+
 /* Every frame crossing the device, both ways. */
 static void stack_capture(void *ctx, enum vnet_dir dir, const uint8_t *frame, size_t len)
 {
@@ -54,11 +65,13 @@ static const char *const slirp_stat_names[SLIRP_STAT_N] = {
 static const struct vnet_ops vnet_ops_plain = {
 	.output = stack_vnet_output,
 	.rx_ready = stack_vnet_rx_ready,
+	.tx_batch = stack_tx_batch,
 };
 
 static const struct vnet_ops vnet_ops_capture = {
 	.output = stack_vnet_output,
 	.rx_ready = stack_vnet_rx_ready,
+	.tx_batch = stack_tx_batch,
 	.capture = stack_capture,
 };
 

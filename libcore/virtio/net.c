@@ -175,6 +175,8 @@ void vnet_tx_process(struct vnet *n)
 	if (!n->dev.started || n->dev.failed || !q->ready)
 		return;
 	n->st.tx_passes++;
+	if (n->ops->tx_batch)
+		n->ops->tx_batch(n->ctx, true);
 	for (;;) {
 		unsigned budget = VNET_TX_BATCH;
 		int r = 0;
@@ -197,6 +199,8 @@ void vnet_tx_process(struct vnet *n)
 		if (!vq_has_avail(q))
 			break;
 	}
+	if (n->ops->tx_batch)
+		n->ops->tx_batch(n->ctx, false);
 	vnet_signal(n, VNET_TXQ, &n->tx_pending);
 	vnet_signal(n, VNET_RXQ, &n->rx_pending);
 }

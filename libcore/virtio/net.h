@@ -47,6 +47,10 @@ struct vnet_ops {
 	int (*output)(void *ctx, const uint8_t *frame, size_t len);
 	/* The guest added RX buffers after vnet_rx() said -ENOBUFS. */
 	void (*rx_ready)(void *ctx);
+	/* Optional: called with true before a TX pass hands frames to
+	 * output() and with false after it, so the owner can answer the whole
+	 * pass with one flush (one interrupt). May be NULL. */
+	void (*tx_batch)(void *ctx, bool begin);
 	/* Optional: every frame crossing the device, both ways, as it
 	 * crosses (for --pcap). May be NULL. */
 	void (*capture)(void *ctx, enum vnet_dir dir, const uint8_t *frame, size_t len);
