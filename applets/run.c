@@ -9,6 +9,7 @@
 
 #include "base/applet.h"
 #include "base/util.h"
+#include "net/opts.h"
 #include "run/run.h"
 
 #define RUN_USAGE \
@@ -35,9 +36,10 @@
 	"  -i, --interactive     forward stdin (always on without -t)\n" \
 	"  -t, --tty             run CMD on a pty (raw host terminal, window size)\n" \
 	"  -v, --verbose         say what is started and why it ended\n" \
-	"  -h, --help            this text\n"
+	"  -h, --help            this text\n\n" \
+	NET_OPTS_USAGE
 
-enum { O_TIMEOUT = 256, O_APPEND, O_CONSOLE, O_VMM, O_CONTROL, O_ATTACH, O_DUMP_BOOT };
+enum { OPT_TIMEOUT = 256, OPT_APPEND, OPT_CONSOLE, OPT_VMM, OPT_CONTROL, OPT_ATTACH, O_DUMP_BOOT };
 
 static const struct option run_longopts[] = {
 	{ "kernel", required_argument, NULL, 'k' },
@@ -47,17 +49,18 @@ static const struct option run_longopts[] = {
 	{ "env", required_argument, NULL, 'e' },
 	{ "workdir", required_argument, NULL, 'w' },
 	{ "user", required_argument, NULL, 'u' },
-	{ "timeout", required_argument, NULL, O_TIMEOUT },
-	{ "append", required_argument, NULL, O_APPEND },
-	{ "console", no_argument, NULL, O_CONSOLE },
-	{ "vmm", required_argument, NULL, O_VMM },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "append", required_argument, NULL, OPT_APPEND },
+	{ "console", no_argument, NULL, OPT_CONSOLE },
+	{ "vmm", required_argument, NULL, OPT_VMM },
 	{ "dump-boot", required_argument, NULL, O_DUMP_BOOT },
-	{ "control", required_argument, NULL, O_CONTROL },
-	{ "attach", required_argument, NULL, O_ATTACH },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "attach", required_argument, NULL, OPT_ATTACH },
 	{ "interactive", no_argument, NULL, 'i' },
 	{ "tty", no_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	NET_OPTS_LONG,
 	{ 0 }
 };
 
@@ -105,14 +108,14 @@ static int run_option(struct run_opts *o, int c, const char *arg)
 			return -EINVAL;
 		}
 		break;
-	case O_TIMEOUT:
+	case OPT_TIMEOUT:
 		if (parse_uint(arg, 1, 7 * 86400, &v))
 			goto bad;
 		o->timeout_s = (unsigned)v;
 		break;
-	case O_APPEND: o->append = arg; break;
-	case O_CONSOLE: o->console = true; break;
-	case O_VMM:
+	case OPT_APPEND: o->append = arg; break;
+	case OPT_CONSOLE: o->console = true; break;
+	case OPT_VMM:
 		if (strcmp(arg, "kvm") && strcmp(arg, "qemu") && strcmp(arg, "auto")) {
 			vb_err("run", 0, "--vmm %s: expected kvm, qemu or auto", arg);
 			return -EINVAL;
@@ -120,13 +123,19 @@ static int run_option(struct run_opts *o, int c, const char *arg)
 		o->vmm = arg;
 		break;
 	case O_DUMP_BOOT: o->dump_boot = arg; break;
-	case O_CONTROL: o->control = arg; break;
-	case O_ATTACH: o->attach = arg; break;
+	case OPT_CONTROL: o->control = arg; break;
+	case OPT_ATTACH: o->attach = arg; break;
 	case 'i': o->interactive = true; break;
 	case 't': o->tty = true; break;
 	case 'v': o->verbose = true; break;
-	default:
-		return -EINVAL;
+	default: {
+		/* the network's options (net/opts.h) */
+		char why[256];
+		int r = net_opts_parse(&o->net, c, arg, why, sizeof(why));
+		if (r < 0)
+			vb_err("run", 0, "%s", why);
+		return r == 1 ? 0 : -EINVAL;
+	}
 	}
 	return 0;
 bad:
@@ -138,10 +147,12 @@ static int run_main(int argc, char **argv)
 {
 	struct run_opts o = { .cpus = 1, .mem_bytes = 512ULL << 20, .uid = 1000, .gid = 1000,
 			      .vmm = "auto" };
+	char why[256];
 	int c;
 
+	net_opts_init(&o.net);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+k:I:c:m:e:w:u:itvh", run_longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+k:I:c:m:e:w:u:itvh" NET_OPTS_SHORT, run_longopts, NULL)) != -1) {
 		if (c == 'h')
 			return applet_help("run"), 0;
 		if (c == '?') {
@@ -157,6 +168,10 @@ static int run_main(int argc, char **argv)
 		}
 		if (run_option(&o, c, optarg))
 			return RUN_EXIT_SETUP;
+	}
+	if (net_opts_check(&o.net, why, sizeof(why))) {
+		vb_err("run", 0, "%s", why);
+		return RUN_EXIT_SETUP;
 	}
 	if (optind >= argc && !o.dump_boot) {
 		vb_err("run", 0, "no command given (voidbox run [options] -- CMD [ARGS])");

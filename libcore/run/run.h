@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/opts.h"
+
 #define RUN_MAX_ENV 256
 #define RUN_EXIT_TIMEOUT 124
 #define RUN_EXIT_SETUP 125
@@ -34,6 +36,7 @@ struct run_opts {
 	bool interactive;        /* -i: forward stdin (always on without -t) */
 	bool tty;                /* -t: a pty in the guest */
 	const char *attach;      /* unix:PATH or vsock:PATH, NULL: boot a VM */
+	struct net_opts net;     /* the guest's network (net/opts.h) */
 	char **argv;             /* the command */
 	int argc;
 };

@@ -24,6 +24,7 @@
 
 #include "base/util.h"
 #include "image/bzimage.h"
+#include "net/vm.h"
 #include "kvm/vm.h"
 #include "proto/proto.h"
 #include "run/image.h"
@@ -51,6 +52,7 @@ struct run_vm {
 	bool vs_on;
 	struct vhost_server vh;
 	bool vh_on;
+	struct net_vm net;              /* virtio-net + SLIRP (net/vm.h) */
 	const struct vmm_ops *ops;
 	struct vmm v;
 	bool v_on;
@@ -174,6 +176,17 @@ static void on_vhost_end(struct vhost_server *s, const char *why)
 	vmm_finish(&r->v, VMM_FAILED, "vsock back end: %s", why);
 }
 
+/* The network back end's vhost-user session ended other than by qemu's
+ * exit: end the VM (qemu would keep running with a dead NIC). */
+static void on_net_vhost_end(struct vhost_server *s, const char *why)
+{
+	struct run_vm *r = s->user;
+
+	if (strstr(why, "closed the vhost-user connection"))
+		return;
+	vmm_finish(&r->v, VMM_FAILED, "network back end: %s", why);
+}
+
 /* Checks the kernel is a bzImage and the initrd fits in memory. Returns 0
  * or -errno after printing the reason. */
 static int check_inputs(struct run_vm *r)
@@ -292,6 +305,16 @@ static int vm_start(struct run_vm *r)
 		.devs = { { .dev = vsock_dev_vdev(&r->vs), .vhost_path = r->vhost } },
 		.verbose = r->o->verbose,
 	};
+	{
+		/* the network: device, vhost-user socket, kernel parameters */
+		char why[256];
+		if ((e = net_vm_setup(&r->net, &r->o->net, &r->c, r->ops == &vmm_qemu_ops,
+				      on_net_vhost_end, r, r->cmdline, sizeof(r->cmdline), why,
+				      sizeof(why)))) {
+			vb_err("run", 0, "%s", why);
+			return e;
+		}
+	}
 	if (r->o->dump_boot) { /* --dump-boot: the KVM monitor's view of r->c, no VM */
 		if ((e = kvm_vmm_dump_boot(&r->c, r->o->dump_boot, r->v.why, sizeof(r->v.why))))
 			vb_err("run", 0, "--dump-boot: %s", r->v.why);
@@ -369,6 +392,12 @@ static void vm_teardown(struct run_vm *r)
 		vmm_fini(&r->v);
 	if (r->vh_on)
 		vhost_server_fini(&r->vh);
+	{
+		/* the device thread is gone: counters (--net-stats), capture */
+		char why[256];
+		if (net_vm_finish(&r->net, &r->o->net, stderr, why, sizeof(why)))
+			vb_err("run", 0, "%s", why);
+	}
 	if (r->vs_on)
 		vsock_dev_fini(&r->vs);
 	if (r->dev_loop_on)
