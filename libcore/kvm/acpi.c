@@ -61,6 +61,7 @@ static void table_header(uint8_t *t, const char *sig, uint8_t rev)
 	put32(t + 32, 1);
 }
 
+/* Sets the table's length and makes its bytes sum to zero. */
 static void table_finish(uint8_t *t, uint32_t len)
 {
 	put32(t + 4, len);
@@ -86,6 +87,8 @@ struct aml {
 	bool overflow;
 };
 
+/* Appends n bytes; past the capacity nothing more is written and the
+ * emitter reports overflow. */
 static void aml_bytes(struct aml *a, const void *src, size_t n)
 {
 	if (a->overflow || a->cap - a->len < n) {
@@ -121,6 +124,7 @@ static void aml_int(struct aml *a, uint64_t v)
 	aml_bytes(a, b, n + 1);
 }
 
+/* A String constant (NUL-terminated ASCII). */
 static void aml_string(struct aml *a, const char *s)
 {
 	aml_byte(a, AML_STRING);
@@ -304,11 +308,14 @@ static uint8_t *table_alloc(struct builder *b, const char *sig, size_t len)
 	return b->buf + off;
 }
 
+/* The guest-physical address of table t in the buffer. */
 static uint64_t table_gpa(const struct builder *b, const uint8_t *t)
 {
 	return b->gpa + (uint64_t)(t - b->buf);
 }
 
+/* Each build_*() places its table and returns it, or NULL when it does not
+ * fit. */
 static uint8_t *build_dsdt(struct builder *b, const struct acpi_cfg *cfg)
 {
 	uint8_t tmp[4096];

@@ -69,6 +69,7 @@ static int dump_text(struct kvm_vm *vm, const char *dir)
 	return dump_file(dir, "layout.txt", buf, MIN(n, sizeof(buf) - 1));
 }
 
+/* Every dump file into dir (created). Returns 0 or -errno. */
 static int dump_all(struct kvm_vm *vm, const char *dir)
 {
 	const struct boot_info *b = &vm->boot;

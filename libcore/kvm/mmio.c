@@ -292,6 +292,7 @@ void mmio_dev_fini(struct mmio_dev *m)
 
 /* ---- registers ------------------------------------------------------ */
 
+/* The queue QueueSel names, or NULL when it does not exist. */
 static struct vq *sel_queue(struct mmio_dev *m)
 {
 	return m->queue_sel < m->vdev->ops->num_queues ? &m->vdev->vq[m->queue_sel] : NULL;
@@ -365,6 +366,8 @@ static bool accept_features(struct mmio_dev *m)
 	return true;
 }
 
+/* The status state machine: 0 resets; bits are only added; FEATURES_OK
+ * sticks only for acceptable features; DRIVER_OK starts the back end. */
 static void write_status(struct mmio_dev *m, uint32_t v)
 {
 	uint32_t old = __atomic_load_n(&m->status, __ATOMIC_SEQ_CST);
@@ -396,6 +399,8 @@ static void write_status(struct mmio_dev *m, uint32_t v)
 		bus_call(m->bus, call_start, m, NULL);
 }
 
+/* QueueReady: 1 checks the size and (after DRIVER_OK) maps the queue at
+ * once; 0 is only allowed before the back end started. */
 static void write_queue_ready(struct mmio_dev *m, struct vq *q, uint32_t v)
 {
 	unsigned qi = m->queue_sel;

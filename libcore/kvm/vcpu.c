@@ -102,6 +102,9 @@ static int set_cpuid(struct kvm_vcpu *c)
 	return r;
 }
 
+/* The MSRs Linux expects a firmware to leave: syscall/sysenter MSRs clear,
+ * fast strings on, MTRRs enabled with write-back as the default type.
+ * Returns 0 or -errno (vm->why names a refused MSR). */
 static int set_msrs(struct kvm_vcpu *c)
 {
 	static const struct { uint32_t idx; uint64_t v; } set[] = {
@@ -132,6 +135,7 @@ static int set_msrs(struct kvm_vcpu *c)
 	return 0;
 }
 
+/* x87 and SSE control words at their reset values. */
 static int set_fpu(struct kvm_vcpu *c)
 {
 	struct kvm_fpu f;
@@ -269,6 +273,7 @@ static void pio(struct kvm_vcpu *c, uint16_t port, uint8_t *data, unsigned size,
 	__atomic_add_fetch(&vm->n_unknown_pio, 1, __ATOMIC_RELAXED);
 }
 
+/* KVM_EXIT_IO: each of run->io.count accesses (string I/O) in turn. */
 static void exit_io(struct kvm_vcpu *c)
 {
 	struct kvm_run *run = c->run;
@@ -284,6 +289,7 @@ static void exit_io(struct kvm_vcpu *c)
 		pio(c, run->io.port, p, size, run->io.direction == KVM_EXIT_IO_OUT);
 }
 
+/* KVM_EXIT_MMIO: a virtio-mmio window, or nothing (reads all ones). */
 static void exit_mmio(struct kvm_vcpu *c)
 {
 	struct kvm_run *run = c->run;
@@ -349,6 +355,7 @@ static bool handle_exit(struct kvm_vcpu *c)
 	}
 }
 
+/* The vCPU loop: KVM_RUN and serve exits until the VM stops. */
 void *kvm_vcpu_thread(void *arg)
 {
 	struct kvm_vcpu *c = arg;

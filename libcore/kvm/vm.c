@@ -27,6 +27,7 @@
 /* The signal that kicks a vCPU thread out of KVM_RUN. */
 static int kick_signal(void) { return SIGRTMIN + 2; }
 
+/* Does nothing: the signal only makes KVM_RUN return EINTR. */
 static void kick_handler(int sig) { (void)sig; }
 
 const char *kvm_exit_name(enum kvm_exit e)
@@ -212,6 +213,7 @@ int kvm_open_checked(char *why, size_t why_len)
 	return fd;
 }
 
+/* kvm_open_checked() into vm->kvm_fd. Returns 0 or -errno (vm->why). */
 static int open_kvm(struct kvm_vm *vm)
 {
 	int fd = kvm_open_checked(vm->why, sizeof(vm->why));
@@ -317,6 +319,7 @@ int kvm_vm_create(struct kvm_vm *vm, const struct kvm_vm_cfg *cfg)
 
 /* ---- threads -------------------------------------------------------- */
 
+/* I/O thread: kvm_vm_wait() asked the loop to stop. */
 static void stop_cb(struct loop_watch *w, uint32_t events)
 {
 	struct kvm_vm *vm = w->ctx;
@@ -328,6 +331,7 @@ static void stop_cb(struct loop_watch *w, uint32_t events)
 	loop_stop(vm->cfg.loop, 0);
 }
 
+/* The I/O thread: runs the device loop until stop_cb. */
 static void *io_thread(void *arg)
 {
 	struct kvm_vm *vm = arg;
