@@ -16,6 +16,7 @@
 
 #include "agent/boot.h"
 #include "agent/serve.h"
+#include "base/usock.h"
 #include "base/applet.h"
 #include "base/util.h"
 #include "proto/proto.h"
@@ -90,7 +91,7 @@ static int listen_unix(const char *spec)
 		vb_err("agent", 0, "--listen %s: expected unix:PATH", spec);
 		return 2;
 	}
-	fd = agent_listen_unix(spec + 5);
+	fd = usock_listen(spec + 5, 16);
 	if (fd < 0) {
 		vb_err("agent", fd, "listening on %s", spec + 5);
 		return 1;

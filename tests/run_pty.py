@@ -18,19 +18,24 @@ if pid == 0:
     for i in range(3):
         os.dup2(slave, i)
     os.execv(argv[0], argv)
+def read_some(timeout):
+    """What the master has within timeout seconds; None at EOF/EIO."""
+    r, _, _ = select.select([master], [], [], timeout)
+    if not r:
+        return b''
+    try:
+        return os.read(master, 4096) or None
+    except OSError:
+        return None
+
 out = b''
 sent = False
 deadline = time.time() + 60
 while time.time() < deadline:
-    r, _, _ = select.select([master], [], [], 0.2)
-    if r:
-        try:
-            d = os.read(master, 4096)
-        except OSError:
-            break
-        if not d:
-            break
-        out += d
+    d = read_some(0.2)
+    if d is None:
+        break
+    out += d
     if b'READY' in out and not sent:
         os.write(master, b'\x03')
         sent = True
@@ -43,13 +48,7 @@ else:
 if not p:
     _, st = os.waitpid(pid, 0)
 while True:
-    r, _, _ = select.select([master], [], [], 0)
-    if not r:
-        break
-    try:
-        d = os.read(master, 4096)
-    except OSError:
-        break
+    d = read_some(0)
     if not d:
         break
     out += d

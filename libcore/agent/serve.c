@@ -21,7 +21,6 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -29,6 +28,7 @@
 
 #include "agent/exec.h"
 #include "base/loop.h"
+#include "base/usock.h"
 #include "proto/proto.h"
 
 #define TX_CAP (4 * (PROTO_MAX_DATA + PROTO_HDR_LEN))
@@ -62,6 +62,7 @@ struct server {
 	int sig_fd;
 	struct session *sessions;
 	bool poweroff;
+	int spare_fd;              /* for usock_accept() when out of fds */
 };
 
 static void session_update(struct session *s);
@@ -398,7 +399,7 @@ static void session_update(struct session *s)
 static void on_accept(struct loop_watch *w, uint32_t ev)
 {
 	struct server *srv = w->ctx;
-	int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = usock_accept(w->fd, &srv->spare_fd);
 	struct session *s;
 
 	if (fd < 0)
@@ -465,29 +466,9 @@ int agent_listen_vsock(unsigned port)
 	return fd;
 }
 
-int agent_listen_unix(const char *path)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 16) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	return fd;
-}
-
 int agent_serve(int listen_fd)
 {
-	struct server srv = { .sig_fd = -1 };
+	struct server srv = { .sig_fd = -1, .spare_fd = usock_spare() };
 	sigset_t set;
 	int r;
 
@@ -526,6 +507,8 @@ out:
 	}
 	if (srv.sig_fd >= 0)
 		close(srv.sig_fd);
+	if (srv.spare_fd >= 0)
+		close(srv.spare_fd);
 	loop_fini(&srv.loop);
 	return r;
 }

@@ -9,9 +9,9 @@
 
 #include <stdbool.h>
 
-/* Listening sockets. Each returns the fd (non-blocking, close-on-exec) or -errno. */
+/* Listens on vsock port (any CID). Returns the fd (non-blocking,
+ * close-on-exec) or -errno. For a Unix socket use usock_listen(). */
 int agent_listen_vsock(unsigned port);
-int agent_listen_unix(const char *path);
 
 enum agent_end {
 	AGENT_POWEROFF = 1,    /* the host asked for power-off (or the last

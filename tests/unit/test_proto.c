@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent/serve.h"
+#include "base/usock.h"
 #include "base/util.h"
 #include "proto/proto.h"
 #include "run/client.h"
@@ -200,7 +201,7 @@ static void test_agent_hostile(void)
 
 	T_REQUIRE(mkdtemp(dir), "mkdtemp");
 	snprintf(path, sizeof(path), "%s/agent.sock", dir);
-	lfd = agent_listen_unix(path);
+	lfd = usock_listen(path, 16);
 	T_REQUIRE(lfd >= 0, "listen: %s", strerror(-lfd));
 	pid = fork();
 	if (pid == 0)
