@@ -23,10 +23,6 @@ PIDS=""
 cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$TMP" "/tmp/$P-passt"; }
 trap cleanup EXIT INT TERM
 KHZ=$(host_tsc_khz)
-# voidbox rows: through `voidbox run` once it has the network flags, else
-# through run's network set-up in tests/tools/vnet-vhost and a plain qemu.
-USE_RUN=0
-"$VOIDBOX" run --help 2>/dev/null | grep -q -- '--net-stats' && USE_RUN=1
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$TOOLS/vnet-bench" serve "$PORT" & PIDS="$PIDS $!"
 
@@ -56,26 +52,8 @@ one_run() {
 	case $1 in
 	voidbox|voidbox-1500)
 		mtu=65520; [ "$1" = voidbox-1500 ] && mtu=1500
-		if [ $USE_RUN = 1 ]; then
-			timeout 300 "$VOIDBOX" run --vmm qemu --initrd "$IMG" --allow-host-loopback \
-				--mtu "$mtu" --append "$PARAMS" -- /bench.sh >"$out" 2>&1 </dev/null
-		else
-			# run's own network set-up (net/vm.c) in vnet-vhost, qemu started here
-			d=$TMP/vh.$1; rm -rf "$d"; mkdir -p "$d"; mkfifo "$d/fifo"
-			"$TOOLS/vnet-vhost" --dir "$d" --allow-host-loopback --mtu "$mtu" >"$d/fifo" 2>/dev/null &
-			vp=$!
-			exec 9<"$d/fifo"
-			app=""
-			while read -r k v <&9; do case $k in APPEND) app=$v ;; READY) break ;; esac; done
-			# shellcheck disable=SC2086
-			timeout 300 $QEMU -object memory-backend-memfd,id=mem,size=512M,share=on \
-				-numa node,memdev=mem -chardev "socket,id=c0,path=$d/net.sock" \
-				-netdev vhost-user,id=n,chardev=c0 \
-				-device virtio-net-device,netdev=n,mac=52:54:00:12:34:56 \
-				-append "$APPEND $app" >"$out" 2>&1 </dev/null
-			exec 9<&-
-			wait "$vp"
-		fi ;;
+		timeout 300 "$VOIDBOX" run --vmm qemu --initrd "$IMG" --allow-host-loopback \
+			--mtu "$mtu" --append "$PARAMS" -- /bench.sh >"$out" 2>&1 </dev/null ;;
 	libslirp)
 		# shellcheck disable=SC2086
 		timeout 300 $QEMU -netdev user,id=n -device virtio-net-device,netdev=n \

@@ -1,9 +1,7 @@
 #!/bin/sh
 # Networking end to end in a real guest: `voidbox run --vmm qemu` boots
 # Debian's kernel under TCG with the virtio-net back end served over
-# vhost-user and the SLIRP stack behind it (until run takes the network
-# flags, the same back end set-up runs in tests/tools/vnet-vhost and this
-# script starts qemu itself; see vm() below). Real clients in the guest
+# vhost-user and the SLIRP stack behind it. Real clients in the guest
 # (busybox wget/nc/nslookup, Debian's curl) talk to servers this test starts
 # on the host's loopback (reached as 10.0.2.2 with --allow-host-loopback) and
 # on a veth address in network namespaces the test creates. Three boots,
@@ -59,84 +57,28 @@ wait_listen() {
 # field FILE KEY: the rest of the first line "KEY ..." the guest printed.
 field() { sed -n "s/^$2 //p" "$1" | tr -d '\r' | head -n 1; }
 
-# The guests boot through `voidbox run --vmm qemu` once run has the network
-# flags; until then through the same back end set-up run uses (net/vm.c, in
-# tests/tools/vnet-vhost) and a qemu this script starts, the script running
-# as root through the agent's voidbox.exec= (what needs run says SKIP).
-KHZ=$(host_tsc_khz)
-USE_RUN=0
-"$VOIDBOX" run --help 2>/dev/null | grep -q -- '--net-stats' && USE_RUN=1
-# vm NAME LIMIT [NS=netns] [options] -- SCRIPT: runs SCRIPT (a file) in a
-# guest; its output goes to $TMP/NAME.out, the host side's stderr (console,
-# --net-stats counters) to $TMP/NAME.err. Returns the exit status.
+# vm NAME LIMIT [NS=netns] [run options] -- SCRIPT: runs SCRIPT (a file) in a
+# guest with `voidbox run --vmm qemu` (inside network namespace netns when
+# given); the guest's output goes to $TMP/NAME.out, run's stderr (console,
+# --net-stats counters) to $TMP/NAME.err. Returns run's exit status.
 vm() {
 	_n=$1 _lim=$2; shift 2
 	_ns=""
 	case "${1:-}" in NS=*) _ns=${1#NS=}; shift ;; esac
-	_run="" _net="" _mem=512M
-	while [ "$1" != -- ]; do
-		case $1 in
-		--memory) _mem=$2; _run="$_run $1 $2"; shift ;;
-		--user) _run="$_run $1 $2"; shift ;;
-		--console) _run="$_run $1" ;;
-		--allow-host-loopback|--net-stats) _net="$_net $1" ;;
-		*) _net="$_net $1 $2"; shift ;;
-		esac
-		shift
-	done
-	_script=$2
-	if [ $USE_RUN = 1 ]; then
-		# shellcheck disable=SC2086
-		timeout "$_lim" ${_ns:+ip netns exec "$_ns"} "$VOIDBOX" run --vmm qemu --initrd "$IMG" \
-			$_run $_net -- sh -c "$(cat "$_script")" >"$TMP/$_n.out" 2>"$TMP/$_n.err" </dev/null
-		return $?
-	fi
-	mkdir -p "$TMP/$_n"
-	{ echo '#!/bin/sh'; cat "$_script"; } >"$TMP/$_n/t.sh"
-	"$VOIDBOX" mkinitramfs -k "$GUEST_DIR/vmlinuz" -B "$GUEST_DIR/busybox" -b /usr/bin/curl \
-		-a "$TOOLS/vnet-raw:/bin/vnet-raw:0755" -a "$TMP/ca/ca.pem:/etc/vbtest/ca.pem:0644" \
-		-a "$TMP/$_n/t.sh:/vbtest.sh:0755" -o "$TMP/$_n/img.gz" || return 125
-	mkfifo "$TMP/$_n/vh"
+	_opts=""
+	while [ "$1" != -- ]; do _opts="$_opts $1"; shift; done
 	# shellcheck disable=SC2086
-	${_ns:+ip netns exec "$_ns"} "$TOOLS/vnet-vhost" --dir "$TMP/$_n" $_net \
-		>"$TMP/$_n/vh" 2>"$TMP/$_n.err" &
-	_vh=$!
-	PIDS="$PIDS $_vh"
-	_app="" _dev=""
-	exec 9<"$TMP/$_n/vh"
-	while read -r _k _v <&9; do
-		case $_k in APPEND) _app=$_v ;; DEVICE) _dev=$_v ;; READY) break ;; esac
-	done
-	_qnet="-nic none"
-	[ -S "$TMP/$_n/net.sock" ] && _qnet="-chardev socket,id=c0,path=$TMP/$_n/net.sock
-		-netdev vhost-user,id=n0,chardev=c0 -device virtio-net-device,netdev=n0$_dev"
-	# shellcheck disable=SC2086
-	timeout "$_lim" qemu-system-x86_64 -M microvm,acpi=on -accel tcg -cpu max -m "$_mem" \
-		-nographic -no-reboot -global virtio-mmio.force-legacy=false \
-		-object "memory-backend-memfd,id=mem,size=$_mem,share=on" -numa node,memdev=mem \
-		$_qnet -kernel "$GUEST_DIR/vmlinuz" -initrd "$TMP/$_n/img.gz" \
-		-append "console=ttyS0 quiet tsc_early_khz=$KHZ voidbox.exec=/vbtest.sh $_app" \
-		>"$TMP/$_n.out" 2>&1 </dev/null
-	_rc=$?
-	exec 9<&-
-	wait "$_vh"
-	[ $_rc -eq 0 ] && ! grep -q '^voidbox-agent: exec /vbtest.sh: exit 0' "$TMP/$_n.out" && _rc=1
-	cat "$TMP/$_n.out" >>"$TMP/$_n.err"
-	return $_rc
+	timeout "$_lim" ${_ns:+ip netns exec "$_ns"} "$VOIDBOX" run --vmm qemu --initrd "$IMG" \
+		$_opts -- sh -c "$(cat "$2")" >"$TMP/$_n.out" 2>"$TMP/$_n.err" </dev/null
 }
 
 # --- bad flags: one line, non-zero, no boot --------------------------------
 for bad in "--net bogus" "--mtu 70000" "--guest-ip 10.0.2.300" "--dns x.y" "-p 99999:80" \
 	"--allow-net 10.0.0.0/33" "--mac 01:00:00:00:00:01" "--net none --pcap $TMP/x.pcap"; do
 	# shellcheck disable=SC2086
-	mkdir -p "$TMP/bad"
-	if [ $USE_RUN = 1 ]; then
-		out=$(timeout 20 "$VOIDBOX" run --vmm qemu $bad -- true 2>&1); rc=$?; who="voidbox run"
-	else
-		out=$(timeout 20 "$TOOLS/vnet-vhost" --dir "$TMP/bad" $bad 2>&1); rc=$?; who="voidbox vnet-vhost"
-	fi
+	out=$(timeout 20 "$VOIDBOX" run --vmm qemu $bad -- true 2>&1); rc=$?
 	if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] &&
-		printf '%s' "$out" | grep -q "^$who: "; then
+		printf '%s' "$out" | grep -q "^voidbox run: "; then
 		pass "net_bad_flag ${bad%% *}"
 	else
 		fail "net_bad_flag ${bad%% *}" "rc $rc: $out"
@@ -219,11 +161,7 @@ O=$TMP/b1.out
 # (it reports a missing interface instead), with the layout run passed.
 grep -q '^voidbox-agent: net: eth0 10.0.2.15/24 via 10.0.2.2 mtu 65520' "$TMP/b1.err" &&
 	pass net_agent_after_module || fail net_agent_after_module "no agent net line on the console"
-if [ $USE_RUN = 1 ]; then
-	[ "$(field $O UID)" = 1000 ] && pass net_uid_1000 || fail net_uid_1000 "uid '$(field $O UID)'"
-else
-	skip net_uid_1000 "voidbox run has no network flags yet (guests ran through voidbox.exec as root)"
-fi
+[ "$(field $O UID)" = 1000 ] && pass net_uid_1000 || fail net_uid_1000 "uid '$(field $O UID)'"
 # VERSION_1 is feature bit 32: character 33 of the sysfs feature string.
 f=$(sed -n 's/^VDEV 0x0001 //p' $O | head -n 1)
 [ "$(printf '%s' "$f" | cut -c33)" = 1 ] && pass net_version_1 || fail net_version_1 "net features '$f'"
