@@ -3,8 +3,8 @@
 # default image, the agent serving on vsock through the vhost-user device.
 # Four boots serve every check: (A) a long-running command while other
 # commands reach the same guest through the control socket (exit codes,
-# user, /workspace, --cpus, --env, a pty with Ctrl-C, a second CONNECT
-# client); (B) 32 MiB stdin into sha256sum, 32 MiB stdout, 8 MiB stderr;
+# user, /workspace, --cpus, --env, a pty with Ctrl-C, raw CONNECT clients:
+# a malformed frame, a half-close); (B) 32 MiB stdin into sha256sum, 32 MiB stdout, 8 MiB stderr;
 # (C) --timeout with --console; (D) qemu killed under run. Plus bad inputs.
 . tests/lib.sh
 need_guest run-vm || exit 0
