@@ -48,6 +48,12 @@ got=$(R -- cat <"$TMP/out.bin" | sha256sum | cut -d' ' -f1)
 got=$(R -- wc -c </dev/null)
 [ "$got" = 0 ] && pass run-agent-stdin-devnull || fail run-agent-stdin-devnull "got '$got'"
 
+# a background job left holding stdout ends with the command
+s=$(date +%s)
+out=$(R -- sh -c 'sleep 1000 & echo bg')
+[ "$out" = bg ] && [ $(( $(date +%s) - s )) -lt 30 ] && pass run-agent-leftover-job ||
+	fail run-agent-leftover-job "got '$out' after $(( $(date +%s) - s )) s"
+
 # env, workdir (created for the user), user
 out=$(R -e FOO=bar -e 'SP=a b' -w "$W/new/dir" -- sh -c 'echo "$FOO|$SP|$(pwd)|$(id -u):$(id -g)|$HOME"')
 [ "$out" = "bar|a b|$W/new/dir|1000:1000|/workspace" ] && pass run-agent-env-workdir-user ||

@@ -445,6 +445,10 @@ static void on_sigchld(struct loop_watch *w, uint32_t ev)
 			if (s->ch.pid == pid) {
 				s->reaped = true;
 				s->status = st;
+				/* the command ended: what it left behind in its
+				 * process group (background jobs holding its
+				 * output open) ends with it, as in a container */
+				kill(-pid, SIGKILL);
 				session_update(s);
 				break;
 			}
