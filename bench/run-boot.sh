@@ -1,9 +1,11 @@
 #!/bin/sh
-# `voidbox run --vmm qemu -- true` against plain qemu microvm booting the same
-# kernel and the same image to the same point: the agent boots, runs `true`
-# (voidbox.cmd=true on the kernel command line) and powers off. Both under TCG,
-# rounds interleaved in one run; medians and the ratio (the overhead run adds:
-# the image cache check, the vhost-user vsock device, the agent connection).
+# `voidbox run --vmm qemu --net none -- true` against plain qemu microvm
+# booting the same kernel and the same image to the same point: the agent
+# boots, runs `true` (voidbox.cmd=true on the kernel command line) and powers
+# off. Both under TCG, rounds interleaved in one run; medians and the ratio
+# (the overhead run adds: the image cache check, the vhost-user vsock device,
+# the agent connection). The default run (with the SLIRP network device) is
+# timed in the same rounds, for reference.
 # Then guest->host bytes/s over the vsock stdout path (256 MiB of zeroes from dd,
 # timed on the host from the first byte to EOF), against the same protocol
 # over a host Unix socket (agent --listen) as the ceiling without a VM.
@@ -29,15 +31,18 @@ khz=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]*\) MHz.*
 [ -n "$khz" ] || khz=$(awk -F: '/^cpu MHz/{printf "%d", $2*1000; exit}' /proc/cpuinfo)
 
 # warm-up: builds and caches the image both sides boot
-timeout 120 "$VOIDBOX" run --vmm qemu -- true || skip "voidbox run failed"
+timeout 120 "$VOIDBOX" run --vmm qemu --net none -- true || skip "voidbox run failed"
 IMG=$(ls "$XDG_CACHE_HOME"/voidbox/initrd-*.img 2>/dev/null | head -n 1)
 [ -f "$IMG" ] || skip "no cached image"
 
-: >"$TMP/vb"; : >"$TMP/q"
+: >"$TMP/vb"; : >"$TMP/q"; : >"$TMP/vbn"
 for i in $(seq "$N"); do
 	t=$(date +%s%N)
-	timeout 120 "$VOIDBOX" run --vmm qemu -- true || skip "voidbox run failed in round $i"
+	timeout 120 "$VOIDBOX" run --vmm qemu --net none -- true || skip "voidbox run failed in round $i"
 	ms "$t" >>"$TMP/vb"
+	t=$(date +%s%N)
+	timeout 120 "$VOIDBOX" run --vmm qemu -- true || skip "voidbox run (with net) failed in round $i"
+	ms "$t" >>"$TMP/vbn"
 	t=$(date +%s%N)
 	timeout 120 qemu-system-x86_64 -M microvm,acpi=on -accel tcg -cpu max -m 512M \
 		-nodefaults -no-user-config -display none -no-reboot -serial "file:$TMP/q.log" \
@@ -47,10 +52,10 @@ for i in $(seq "$N"); do
 	ms "$t" >>"$TMP/q"
 	grep -q "voidbox-agent: cmd: exit 0" "$TMP/q.log" || skip "plain qemu guest did not run true"
 done
-vb=$(median "$TMP/vb"); q=$(median "$TMP/q")
-echo "| boot to poweroff, $N rounds (median ms) | voidbox run --vmm qemu -- true | plain qemu microvm, voidbox.cmd=true | ratio |"
-echo "|---|---|---|---|"
-echo "| TCG, 1 vCPU, 512 MiB | $vb | $q | $(awk -v a="$vb" -v b="$q" 'BEGIN{printf "%.2f", a/b}') |"
+vb=$(median "$TMP/vb"); q=$(median "$TMP/q"); vbn=$(median "$TMP/vbn")
+echo "| boot to poweroff, $N rounds (median ms) | voidbox run --vmm qemu --net none -- true | plain qemu microvm, voidbox.cmd=true | ratio | run with its default network |"
+echo "|---|---|---|---|---|"
+echo "| TCG, 1 vCPU, 512 MiB | $vb | $q | $(awk -v a="$vb" -v b="$q" 'BEGIN{printf "%.2f", a/b}') | $vbn |"
 
 # guest -> host over the stdout path
 cat >"$TMP/rate.py" <<'PY'
@@ -71,7 +76,7 @@ PY
 bytes=$((MB * 1048576))
 # dd with 64 KiB blocks: busybox head -c /dev/zero is itself the limit under TCG
 gen="dd if=/dev/zero bs=65536 count=$((MB * 16)) 2>/dev/null"
-vm=$(python3 "$TMP/rate.py" $bytes timeout 300 "$VOIDBOX" run --vmm qemu -- sh -c "$gen")
+vm=$(python3 "$TMP/rate.py" $bytes timeout 300 "$VOIDBOX" run --vmm qemu --net none -- sh -c "$gen")
 "$VOIDBOX" agent --listen "unix:$TMP/a.sock" &
 AP=$!
 for _ in $(seq 100); do [ -S "$TMP/a.sock" ] && break; sleep 0.05; done

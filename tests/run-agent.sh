@@ -48,6 +48,10 @@ got=$(R -- cat <"$TMP/out.bin" | sha256sum | cut -d' ' -f1)
 got=$(R -- wc -c </dev/null)
 [ "$got" = 0 ] && pass run-agent-stdin-devnull || fail run-agent-stdin-devnull "got '$got'"
 
+# a reader that goes away: the command gets SIGPIPE, as it would locally
+out=$(R -- yes | head -n 2 | tr '\n' ' ')
+[ "$out" = "y y " ] && pass run-agent-sigpipe || fail run-agent-sigpipe "got '$out'"
+
 # a background job left holding stdout ends with the command
 s=$(date +%s)
 out=$(R -- sh -c 'sleep 1000 & echo bg')

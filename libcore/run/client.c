@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +31,16 @@ static void client_end(struct client *c, int code)
 	loop_stop(c->loop, code);
 }
 
-/* Writes a frame's bytes to fd (1 or 2); a closed stdout just drops them. */
-static void out_write(int fd, const uint8_t *p, uint32_t n)
+/* Writes a frame's bytes to fd (1 or 2). When the reader is gone (EPIPE),
+ * the guest command gets SIGPIPE, as a local writer would (`run -- yes |
+ * head -1` ends); the rest of its output is dropped. */
+static void out_write(struct client *c, int fd, const uint8_t *p, uint32_t n)
 {
-	if (n && write_full(fd, p, n) < 0) {
-		/* EPIPE: whoever read our output is gone; keep the command's exit code */
+	if (!n || c->out_gone[fd - 1])
+		return;
+	if (write_full(fd, p, n) < 0) {
+		c->out_gone[fd - 1] = true;
+		client_signal(c, SIGPIPE);
 	}
 }
 
@@ -46,10 +52,10 @@ static void handle_frame(struct client *c, const struct proto_msg *m)
 			c->guest_pid = proto_get32(m->data);
 		break;
 	case PT_STDOUT:
-		out_write(1, m->data, m->len);
+		out_write(c, 1, m->data, m->len);
 		break;
 	case PT_STDERR:
-		out_write(2, m->data, m->len);
+		out_write(c, 2, m->data, m->len);
 		break;
 	case PT_EXIT:
 		if (m->len == 8)

@@ -25,6 +25,7 @@ struct client {
 	bool lost;            /* the connection ended before EXIT (not reported yet) */
 	int code;             /* exit code once done */
 	uint32_t guest_pid;   /* from STARTED, 0 before */
+	bool out_gone[2];     /* our stdout / stderr reader went away */
 	struct proto_rx rx;
 	struct proto_tx tx;
 	uint8_t *scratch;
