@@ -43,7 +43,7 @@ echo "CHK devices $(for d in /sys/bus/virtio/devices/*; do echo "$(cat $d/device
 SH
 if "$VOIDBOX" mkinitramfs --kernel "$GUEST_DIR/vmlinuz" --busybox "$GUEST_DIR/busybox" \
 	--add "$TMP/check.sh:/check.sh:0755" -o "$TMP/img.gz" 2>"$TMP/err"; then
-	timeout 60 "$TOOLS/kvm-boot" "$GUEST_DIR/vmlinuz" 2 256M 1 "$TMP/img.gz" \
+	TMPDIR=$TMP timeout 60 "$TOOLS/kvm-boot" "$GUEST_DIR/vmlinuz" 2 256M 1 "$TMP/img.gz" \
 		"console=ttyS0 panic=-1 voidbox.exec=/check.sh" >"$TMP/hw.log" 2>&1; rc=$?
 	tr -d '\r' <"$TMP/hw.log" >"$TMP/hw.txt"
 	[ $rc = 0 ] && grep -q 'reboot: Power down' "$TMP/hw.txt" && pass kvm-hw-boot-poweroff ||

@@ -4,7 +4,7 @@
  *     tables) for WINDOWS virtio-mmio windows; needs no /dev/kvm;
  *   kvm-boot KERNEL [CPUS [MEMORY [VSOCK [INITRD [CMDLINE]]]]]
  *     boots KERNEL on /dev/kvm with the console on stdout and, when VSOCK is
- *     1, a virtio-vsock device (guest CID 3) on a socket in /tmp; exits 0
+ *     1, a virtio-vsock device (guest CID 3) on a socket in $TMPDIR; exits 0
  *     when the guest powers off or reboots, 1 for any other end (the reason
  *     on stderr).
  *   kvm-boot --image DIR KERNEL [CPUS [MEMORY [WINDOWS [INITRD [CMDLINE]]]]]
@@ -42,7 +42,8 @@ static int boot(struct kvm_vm_cfg *cfg, bool vsock)
 	cfg->loop = &loop;
 	cfg->console_fd = 1;
 	if (vsock) {
-		snprintf(sock, sizeof(sock), "/tmp/vb-kvm-boot-%d.sock", (int)getpid());
+		const char *dir = getenv("TMPDIR");
+		snprintf(sock, sizeof(sock), "%s/vb-kvm-boot-%d.sock", dir && dir[0] ? dir : "/tmp", (int)getpid());
 		if ((r = vsock_dev_init(&vs, &loop, 3, sock))) {
 			vb_err("kvm-boot", r, "vsock on %s", sock);
 			return 125;
