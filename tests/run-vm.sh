@@ -5,7 +5,8 @@
 # commands reach the same guest through the control socket (exit codes,
 # user, /workspace, --cpus, --env, a pty with Ctrl-C, raw CONNECT clients:
 # a malformed frame, a half-close); (B) 32 MiB stdin into sha256sum, 32 MiB stdout, 8 MiB stderr;
-# (C) --timeout with --console; (D) qemu killed under run. Plus bad inputs.
+# (C) --timeout with --console; (D) qemu killed under run; (E) a guest that
+# panics (the kept console is shown). Plus bad inputs.
 . tests/lib.sh
 need_guest run-vm || exit 0
 need_cmd run-vm qemu-system-x86_64 || exit 0
@@ -128,3 +129,9 @@ else
 	kill $DP; wait $DP
 	fail run-vm-qemu-death "no qemu found under run"
 fi
+
+# --- boot E: the guest never comes up (no init): one line saying so, then
+# the console kept in the ring buffer (the kernel's panic), exit 125 ---
+timeout $T "$V" run --vmm qemu --net none --append rdinit=/nonexistent -- true >"$TMP/e.out" 2>"$TMP/e.err"; rc=$?
+[ $rc = 125 ] && head -n 1 "$TMP/e.err" | grep -q "powered off before" && grep -q "Kernel panic" "$TMP/e.err" &&
+	pass run-vm-boot-failure-console || fail run-vm-boot-failure-console "rc $rc: $(head -n 2 "$TMP/e.err" | tr '\n' '|')"

@@ -111,21 +111,28 @@ static void agent_ready(struct run_vm *r)
 	}
 }
 
+static void console_bytes(struct run_vm *r, const char *buf, size_t n);
+
 static void on_console(struct loop_watch *w, uint32_t ev)
 {
 	struct run_vm *r = w->ctx;
 	char buf[4096];
-	ssize_t n = read(w->fd, buf, sizeof(buf));
+	ssize_t n;
 
-	if (n <= 0) {
+	while ((n = read(w->fd, buf, sizeof(buf))) > 0)
+		console_bytes(r, buf, (size_t)n);
+	if (n == 0)
 		loop_del(&r->s.loop, w);
-		return;
-	}
+}
+
+/* Shows/keeps n console bytes and looks for the agent's line in them. */
+static void console_bytes(struct run_vm *r, const char *buf, size_t n)
+{
 	if (r->o->console && write_full(2, buf, (size_t)n) < 0) {
 		/* stderr gone: nothing to report it on */
 	}
 	ring_put(r, buf, (size_t)n);
-	for (ssize_t i = 0; i < n && !r->ready; i++) {
+	for (size_t i = 0; i < n && !r->ready; i++) {
 		if (buf[i] == '\n' || buf[i] == '\r') {
 			r->line[r->line_len] = 0;
 			if (strstr(r->line, AGENT_LISTEN_LINE))
@@ -296,6 +303,10 @@ static int vm_start(struct run_vm *r)
 		vb_err("run", e, "console pipe");
 		return e;
 	}
+	/* our read side only (the write side stays blocking for qemu):
+	 * we hold a write end too, for the KVM monitor, so reads never
+	 * see EOF and must not block */
+	fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
 	r->con_r = p[0];
 	r->con_w = p[1];
 	r->c = (struct vmm_config){
