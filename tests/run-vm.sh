@@ -1,7 +1,7 @@
 #!/bin/sh
 # `voidbox run --vmm qemu` end to end: Debian's kernel under qemu TCG, the
 # default image, the agent serving on vsock through the vhost-user device.
-# Four boots serve every check: (A) a long-running command while other
+# Five boots serve every check: (A) a long-running command while other
 # commands reach the same guest through the control socket (exit codes,
 # user, /workspace, --cpus, --env, a pty with Ctrl-C, raw CONNECT clients:
 # a malformed frame, a half-close); (B) 32 MiB stdin into sha256sum, 32 MiB stdout, 8 MiB stderr;
