@@ -1,5 +1,6 @@
 /* Egress policy and destination mapping for new guest flows. The gateway
- * address stands for the host's loopback, only with allow_host_loopback.
+ * address stands for the host's loopback, only with allow_host_loopback
+ * (deny rules for the gateway's address or for 127.0.0.1 still refuse).
  * Other addresses of the guest's subnet, and loopback, broadcast, multicast
  * and zero addresses, lead nowhere. For the rest: a matching deny rule
  * refuses; when allow rules exist one must match; 169.254.0.0/16 (cloud
@@ -18,6 +19,15 @@ static bool rule_match(const struct slirp_rule *r, uint32_t dst, uint16_t dport)
 	return (dst & mask) == r->net.s_addr && (!r->port || r->port == dport);
 }
 
+/* True when a deny rule matches dst:dport. */
+static bool denied(const struct slirp_cfg *c, uint32_t dst, uint16_t dport)
+{
+	for (unsigned i = 0; i < c->n_rules; i++)
+		if (!c->rules[i].allow && rule_match(&c->rules[i], dst, dport))
+			return true;
+	return false;
+}
+
 int policy_map(struct slirp *s, uint32_t dst, uint16_t dport, struct sockaddr_in *to)
 {
 	const struct slirp_cfg *c = &s->cfg;
@@ -30,20 +40,22 @@ int policy_map(struct slirp *s, uint32_t dst, uint16_t dport, struct sockaddr_in
 	if (dst == c->gw_ip.s_addr) {
 		if (!c->allow_host_loopback)
 			return SLIRP_STAT_DROP_HOST_LOOPBACK;
+		/* --allow-host-loopback is the allow; deny rules still apply,
+		 * named by the gateway's address or by the host's 127.0.0.1 */
+		if (denied(c, dst, dport) || denied(c, htonl(INADDR_LOOPBACK), dport))
+			return SLIRP_STAT_DROP_POLICY;
 		to->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		return 0;
 	}
 	if ((dst & mask) == (c->guest_ip.s_addr & mask) || (h >> 24) == 127 || (h >> 24) == 0 ||
 	    h >= 0xe0000000u)
 		return SLIRP_STAT_DROP_IP_DST;
+	if (denied(c, dst, dport))
+		return SLIRP_STAT_DROP_POLICY;
 	for (unsigned i = 0; i < c->n_rules; i++) {
-		const struct slirp_rule *r = &c->rules[i];
-
-		if (r->allow) {
+		if (c->rules[i].allow) {
 			any_allow = true;
-			allowed |= rule_match(r, dst, dport);
-		} else if (rule_match(r, dst, dport)) {
-			return SLIRP_STAT_DROP_POLICY;
+			allowed |= rule_match(&c->rules[i], dst, dport);
 		}
 	}
 	if (any_allow && !allowed)

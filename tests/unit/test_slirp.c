@@ -234,6 +234,25 @@ static void test_policy_refusals(void)
 	T_CHECK(r.s.stats[SLIRP_STAT_DROP_HOST_LOOPBACK] == 1, "loopback refused by default");
 	T_CHECK(r.cap.n == 4, "every refusal answered");
 	rig_stop(&r);
+
+	/* with the host's loopback allowed, deny rules still pick ports off it,
+	 * named by the gateway's address or by 127.0.0.1 */
+	slirp_cfg_default(&cfg);
+	cfg.allow_host_loopback = true;
+	T_REQUIRE(slirp_cfg_add_rule(&cfg, false, "127.0.0.1/32:80") == 0, "rule lo");
+	T_REQUIRE(slirp_cfg_add_rule(&cfg, false, "10.0.2.2/32:81") == 0, "rule gw");
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init 2");
+	n = mk_ip(f, IPPROTO_TCP, "10.0.2.2", syn, sizeof(syn));
+	slirp_input(&r.s, f, n);
+	syn[3] = 81;
+	n = mk_ip(f, IPPROTO_TCP, "10.0.2.2", syn, sizeof(syn));
+	slirp_input(&r.s, f, n);
+	syn[3] = 80;
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_POLICY] == 2, "gateway deny rules: %llu",
+		(unsigned long long)r.s.stats[SLIRP_STAT_DROP_POLICY]);
+	T_CHECK(r.cap.n == 2 && (r.cap.f[0][47] & 0x04) && (r.cap.f[1][47] & 0x04),
+		"refused with RST");
+	rig_stop(&r);
 }
 
 static void test_cfg_parsers(void)
