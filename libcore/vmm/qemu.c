@@ -211,11 +211,16 @@ static int qemu_argv(struct qemu *q, struct argbuf *a)
 		r |= arg_add(a, "-initrd");
 		r |= arg_add(a, "%s", c->initrd);
 	}
+	/* Under TCG the guest's TSC follows the host's clock, but a busy host
+	 * can make the clocksource watchdog (measured against jiffies) mark it
+	 * unstable, leaving the guest on 4 ms jiffies: tsc=reliable. */
 	r |= arg_add(a, "-append");
 	if (khz)
-		r |= arg_add(a, "console=ttyS0 tsc_early_khz=%lu %s", khz, c->cmdline ? c->cmdline : "");
+		r |= arg_add(a, "console=ttyS0 tsc_early_khz=%lu%s %s", khz,
+			     kvm ? "" : " tsc=reliable", c->cmdline ? c->cmdline : "");
 	else
-		r |= arg_add(a, "console=ttyS0 %s", c->cmdline ? c->cmdline : "");
+		r |= arg_add(a, "console=ttyS0%s %s", kvm ? "" : " tsc=reliable",
+			     c->cmdline ? c->cmdline : "");
 	for (unsigned i = 0; i < c->ndevs; i++) {
 		const struct vmm_dev *d = &c->devs[i];
 		const char *extra = d->qemu_opts ? d->qemu_opts : "";
