@@ -64,11 +64,28 @@ static const struct option run_longopts[] = {
 	{ 0 }
 };
 
+/* The option name getopt_long knows c by ("kernel"), or NULL. */
+static const char *run_opt_name(int c)
+{
+	for (const struct option *lo = run_longopts; lo->name; lo++)
+		if (lo->val == c)
+			return lo->name;
+	return NULL;
+}
+
 /* Applies one option to o. Returns 0, or -EINVAL after printing why. */
 static int run_option(struct run_opts *o, int c, const char *arg)
 {
 	uint64_t v;
 
+	switch (c) {
+	case 'e': case 'w': case 'u': case OPT_TIMEOUT: case OPT_ATTACH:
+	case 'i': case 't': case 'v':
+		break;
+	default: /* everything else shapes the VM, which --attach does not boot */
+		if (!o->vm_only_opt)
+			o->vm_only_opt = c;
+	}
 	switch (c) {
 	case 'k': o->kernel = arg; break;
 	case 'I': o->initrd = arg; break;
@@ -176,6 +193,14 @@ static int run_main(int argc, char **argv)
 	if (optind >= argc && !o.dump_boot) {
 		vb_err("run", 0, "no command given (voidbox run [options] -- CMD [ARGS])");
 		return 2;
+	}
+	if (o.attach && o.vm_only_opt) {
+		const char *n = run_opt_name(o.vm_only_opt);
+		if (n)
+			vb_err("run", 0, "--%s: only for a new VM, not with --attach", n);
+		else
+			vb_err("run", 0, "-%c: only for a new VM, not with --attach", o.vm_only_opt);
+		return RUN_EXIT_SETUP;
 	}
 	o.argv = argv + optind;
 	o.argc = argc - optind;

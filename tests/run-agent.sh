@@ -83,6 +83,11 @@ bad vmm 125 --vmm xen -- true
 bad option 2 --frobnicate -- true
 bad nocmd 2 --cpus 1
 bad attach 125 --attach unix:$TMP/nonexistent.sock -- true
+# options that shape a new VM are refused with --attach, not ignored
+bad attach-vm-opt 125 --attach "unix:$SOCK" --cpus 2 -- true
+grep -q -- "--cpus: only for a new VM" "$TMP/be" && pass run-attach-names-vm-opt ||
+	fail run-attach-names-vm-opt "$(cat "$TMP/be")"
+bad attach-net-opt 125 --attach "unix:$SOCK" --deny-net 203.0.113.0/24 -- true
 "$VOIDBOX" run --help | grep -q '^usage: voidbox run' && pass run-help || fail run-help "no usage"
 
 # a second client while a command runs

@@ -36,6 +36,8 @@ struct run_opts {
 	bool interactive;        /* -i: forward stdin (always on without -t) */
 	bool tty;                /* -t: a pty in the guest */
 	const char *attach;      /* unix:PATH or vsock:PATH, NULL: boot a VM */
+	int vm_only_opt;         /* the first option given that shapes a new VM
+				    (refused with --attach), 0 if none */
 	struct net_opts net;     /* the guest's network (net/opts.h) */
 	char **argv;             /* the command */
 	int argc;
