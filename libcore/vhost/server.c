@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/usock.h"
@@ -279,6 +280,7 @@ static int set_mem_table(struct vhost_server *s, const uint8_t *body, uint32_t s
 	for (uint32_t i = 0; i < n; i++) {
 		struct vu_region rg;
 		struct gmem_region r = { 0 };
+		struct stat sb;
 		void *p;
 
 		memcpy(&rg, body + 8 + i * sizeof(rg), sizeof(rg));
@@ -286,6 +288,15 @@ static int set_mem_table(struct vhost_server *s, const uint8_t *body, uint32_t s
 		    rg.uaddr + rg.size < rg.uaddr || rg.mmap_offset + rg.size > SIZE_MAX / 2) {
 			gmem_clear(&m);
 			session_end(s, "SET_MEM_TABLE: region %u overflows", i);
+			return -1;
+		}
+		/* a file shorter than the map would be SIGBUS on first access */
+		if (fstat(s->fds[i], &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    (uint64_t)sb.st_size < rg.mmap_offset + rg.size) {
+			gmem_clear(&m);
+			session_end(s, "SET_MEM_TABLE: region %u: fd holds %lld bytes, %llu needed", i,
+				    (long long)sb.st_size,
+				    (unsigned long long)(rg.mmap_offset + rg.size));
 			return -1;
 		}
 		p = mmap(NULL, rg.mmap_offset + rg.size, PROT_READ | PROT_WRITE, MAP_SHARED,

@@ -582,11 +582,35 @@ static void test_net_order(void)
 	teardown();
 }
 
+/* A memory fd shorter than the region it is said to back: mapping it
+ * "works", but the first ring access past its end would be SIGBUS. The
+ * table must be refused with a reason, not mapped. */
+static void test_short_memfd(void)
+{
+	int fd, small;
+	uint64_t body[5] = { 1, 0, MEM_SIZE, 0, 0 };
+
+	T_REQUIRE(setup() == 0, "setup");
+	small = memfd_create("vb-short", MFD_CLOEXEC);
+	T_REQUIRE(small >= 0 && ftruncate(small, 4096) == 0, "memfd");
+	body[3] = (uint64_t)(uintptr_t)E.mem;
+	fd = dial();
+	T_REQUIRE(fd >= 0, "dial");
+	T_REQUIRE(vu_send(fd, SET_MEM_TABLE, 0, body, sizeof(body), &small, 1) == 0, "send");
+	T_CHECK(closed_by_server(fd) && E.ends == 1, "short memory fd accepted (ends %d)", E.ends);
+	T_CHECK(strstr(E.why, "region 0") != NULL, "reason: %s", E.why);
+	close(fd);
+	close(small);
+	pump();
+	teardown();
+}
+
 int main(void)
 {
 	T_RUN(test_qemu_sequence);
 	T_RUN(test_partial_and_second);
 	T_RUN(test_malformed);
 	T_RUN(test_net_order);
+	T_RUN(test_short_memfd);
 	T_EXIT();
 }
