@@ -35,6 +35,7 @@
 #define VNET_HDR_LEN 12          /* struct virtio_net_hdr_v1 */
 #define VNET_MAX_FRAME 65550     /* largest frame accepted from the guest */
 #define VNET_TX_BATCH 256        /* chains per TX pass before re-checking */
+#define VNET_TX_PASSES 4         /* passes per kick before yielding to the loop */
 #define VNET_RX_MAX_BUFS 48      /* RX chains one MRG_RXBUF frame may use */
 
 /* Direction of a frame, for the capture hook. */
