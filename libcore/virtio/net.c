@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/util.h"
 
@@ -169,16 +168,6 @@ static void vnet_tx_one(struct vnet *n, struct vq *q, const struct vq_chain *c)
 		n->st.tx_drop_output++;
 }
 
-/* Wakes the loop's kick watch of q again, for chains left after a pass. */
-static void vnet_self_kick(struct vq *q)
-{
-	static const uint64_t one = 1;
-
-	if (q->kick_fd >= 0 && write(q->kick_fd, &one, sizeof(one)) < 0) {
-		/* counter saturated: a kick is pending anyway */
-	}
-}
-
 void vnet_tx_process(struct vnet *n)
 {
 	struct vq *q = &n->dev.vq[VNET_TXQ];
@@ -212,7 +201,7 @@ void vnet_tx_process(struct vnet *n)
 		if (pass + 1 == VNET_TX_PASSES) {
 			/* a guest refilling as fast as we drain: let the loop
 			 * serve the rest, and come back through the kick fd */
-			vnet_self_kick(q);
+			vq_kick_again(q);
 			break;
 		}
 	}

@@ -223,6 +223,15 @@ void vq_set_notify(struct vq *q, bool enable)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
+void vq_kick_again(struct vq *q)
+{
+	static const uint64_t one = 1;
+
+	if (q->kick_fd >= 0 && write(q->kick_fd, &one, sizeof(one)) < 0) {
+		/* counter saturated: a kick is pending anyway */
+	}
+}
+
 /* Copies up to len bytes between buf and segments [first, first+count) of
  * c, starting off bytes into them; to_chain says which way. Returns bytes
  * copied. */

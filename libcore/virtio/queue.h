@@ -86,6 +86,9 @@ int vq_signal(struct vq *q);
 bool vq_has_avail(const struct vq *q);
 /* Asks (or stops asking) the driver to kick us on new buffers. */
 void vq_set_notify(struct vq *q, bool enable);
+/* Kicks q again through its kick fd (if any), so a back end that stopped
+ * a pass with chains left is called back after the loop served others. */
+void vq_kick_again(struct vq *q);
 /* Copies len bytes from the chain's readable segments at offset off into
  * dst. Returns bytes copied. */
 uint32_t vq_chain_read(const struct vq_chain *c, uint32_t off, void *dst, uint32_t len);

@@ -817,11 +817,20 @@ static void tx_packet(struct vsock_dev *v, const struct virtio_vsock_hdr *h,
 static void tx_run(struct vsock_dev *v)
 {
 	struct vq *q = &v->vdev.vq[VSOCK_TXQ];
+	unsigned budget = VSOCK_TX_BUDGET;
 
 	while (dev_live(v)) {
 		struct virtio_vsock_hdr h;
-		int r = vq_pop(q, &v->txc);
+		int r;
 
+		if (!budget--) {
+			/* a guest refilling as fast as we drain: let the loop
+			 * serve others, and come back for the rest */
+			if (vq_has_avail(q))
+				vq_kick_again(q);
+			break;
+		}
+		r = vq_pop(q, &v->txc);
 		if (r == 0)
 			break;
 		if (r < 0) {

@@ -34,6 +34,7 @@
 #define VSOCK_MAX_CONNS 1024       /* connections at once; beyond: refused */
 #define VSOCK_HASH_SIZE 256
 #define VSOCK_RST_RING 128         /* pending RSTs for unknown connections */
+#define VSOCK_TX_BUDGET 256        /* TX packets per kick before yielding to the loop */
 #define VSOCK_FIRST_LOCAL_PORT (1u << 30) /* host ports of host-initiated conns */
 
 enum { VSOCK_RXQ = 0, VSOCK_TXQ = 1, VSOCK_EVQ = 2 };

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -919,6 +920,47 @@ static void test_fd_exhaustion(void)
 	teardown();
 }
 
+/* A guest that keeps the TX queue full (here: 1000 packets queued at once,
+ * as a vCPU re-posting each used chain at once would) must not hold the
+ * device loop in one kick: a kick handles a bounded batch, then kicks the
+ * queue again so the loop comes back for the rest after serving others. */
+static void test_tx_flood_yields(void)
+{
+	struct virtio_vsock_hdr x = { .src_cid = 4, .dst_cid = 2, .type = 1,
+				      .op = VIRTIO_VSOCK_OP_RST }; /* dropped, no reply */
+	struct fake_drv big;
+	struct fseg seg = { 0, HDR, 0 };
+	const unsigned n = 1000;
+	unsigned rounds = 0;
+	uint64_t v, first;
+	int kfd;
+
+	T_REQUIRE(setup() == 0, "setup");
+	fdrv_init(&big, &E.fm, &E.d->vq[VSOCK_TXQ], 1024);
+	T_REQUIRE(vq_start(&E.d->vq[VSOCK_TXQ], &E.fm.map) == 0, "1024-entry TX queue");
+	kfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	T_REQUIRE(kfd >= 0, "eventfd");
+	E.d->vq[VSOCK_TXQ].kick_fd = kfd;
+	seg.gpa = E.tx_pool;
+	memcpy(fmem_ptr(&E.fm, seg.gpa), &x, HDR);
+	for (unsigned i = 0; i < n; i++)
+		fdrv_add(&big, &seg, 1);
+	E.d->ops->queue_kick(E.d, VSOCK_TXQ);
+	first = E.v.st.tx_pkts;
+	T_CHECK(first < n, "one kick took all %llu packets", (unsigned long long)first);
+	T_CHECK(read(kfd, &v, sizeof(v)) == sizeof(v) && v >= 1,
+		"kick ended with packets left but no self-kick");
+	E.d->ops->queue_kick(E.d, VSOCK_TXQ);
+	while (read(kfd, &v, sizeof(v)) == sizeof(v) && rounds++ < 1000)
+		E.d->ops->queue_kick(E.d, VSOCK_TXQ);
+	T_CHECK(E.v.st.tx_pkts == n && E.v.st.bad_pkts == n, "handled %llu of %u",
+		(unsigned long long)E.v.st.tx_pkts, n);
+	T_CHECK(E.fails == 0, "device failed: %s", E.why);
+	E.d->vq[VSOCK_TXQ].kick_fd = -1;
+	close(kfd);
+	teardown();
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* host writes to closed peers in test_fuzz */
@@ -933,5 +975,6 @@ int main(void)
 	T_RUN(test_reset);
 	T_RUN(test_fuzz);
 	T_RUN(test_fd_exhaustion);
+	T_RUN(test_tx_flood_yields);
 	T_EXIT();
 }
