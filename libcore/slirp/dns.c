@@ -31,14 +31,14 @@ bool dns_upstream(struct slirp *s, unsigned try, struct sockaddr_in *to)
 static void dns_servfail(struct slirp *s, uint16_t gport, const uint8_t *q, size_t len)
 {
 	uint8_t *r = s->tx + OFF_L4 + UDP_HLEN;
-	size_t end = DNS_HLEN;
+	size_t end = DNS_HLEN, room = s->cfg.mtu - IP_HLEN - UDP_HLEN;
 
-	if (rd16(q + 4) >= 1) { /* keep the first question when it parses */
+	if (rd16(q + 4) >= 1) { /* keep the first question when it parses and fits */
 		size_t p = DNS_HLEN;
 
 		while (p < len && q[p] && q[p] < 64)
 			p += (size_t)q[p] + 1;
-		if (p + 5 <= len && q[p] == 0)
+		if (p + 5 <= len && q[p] == 0 && p + 5 <= room)
 			end = p + 5;
 	}
 	memcpy(r, q, end);

@@ -510,6 +510,46 @@ static void test_random_frames(void)
 	rig_stop(&r);
 }
 
+/* With no upstream DNS, a query is answered SERVFAIL echoing its first
+ * question. A guest query of 65507 bytes whose "first question" runs to its
+ * end must not be copied whole into the reply (past the frame buffer, and
+ * past the guest's MTU): the answer stays within the MTU. */
+static void test_dns_servfail_huge_query(void)
+{
+	static struct rig r;
+	static uint8_t f[70000], l4[65535];
+	const size_t qlen = 65507;
+	struct slirp_cfg cfg;
+	uint8_t *q = l4 + 8;
+	size_t p = 12, n;
+
+	slirp_cfg_default(&cfg);
+	cfg.n_dns = 0;
+	cfg.dns_explicit = true;
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
+	memset(l4, 0, sizeof(l4));
+	wr16(l4, 40000);
+	wr16(l4 + 2, 53);
+	wr16(l4 + 4, (uint16_t)(8 + qlen));
+	wr16(q, 0x1234);
+	wr16(q + 4, 1); /* one question */
+	while (p + 64 <= qlen - 5 - 18) { /* labels of 63 bytes ... */
+		q[p] = 63;
+		memset(q + p + 1, 'a', 63);
+		p += 64;
+	}
+	q[p] = (uint8_t)(qlen - 5 - p - 1); /* ... one to fill up, then root */
+	memset(q + p + 1, 'b', q[p]);
+	p += (size_t)q[p] + 1;
+	T_REQUIRE(p == qlen - 5 && q[p] == 0, "query layout %zu", p);
+	n = mk_ip(f, IPPROTO_UDP, "10.0.2.3", l4, 8 + qlen);
+	slirp_input(&r.s, f, n);
+	T_CHECK(r.s.stats[SLIRP_STAT_DNS_SERVFAIL] == 1, "no SERVFAIL");
+	T_CHECK(r.cap.n == 1 && r.cap.len[0] <= 14 + cfg.mtu, "reply of %zu bytes (MTU %u)",
+		r.cap.n ? r.cap.len[0] : 0, cfg.mtu);
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	T_RUN(test_arp_reply_bytes);
@@ -520,5 +560,6 @@ int main(void)
 	T_RUN(test_tcp_nobuf_hold_resume);
 	T_RUN(test_tcp_guest_segments);
 	T_RUN(test_random_frames);
+	T_RUN(test_dns_servfail_huge_query);
 	T_EXIT();
 }
