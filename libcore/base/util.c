@@ -155,6 +155,15 @@ void vb_err(const char *applet, int err, const char *fmt, ...)
 		fprintf(stderr, "voidbox %s: %s\n", applet, msg);
 }
 
+int eventfd_poke(int fd)
+{
+	static const uint64_t one = 1;
+
+	if (fd < 0)
+		return 0;
+	return write(fd, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
+}
+
 uint64_t now_ns(void)
 {
 	struct timespec ts;

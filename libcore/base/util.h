@@ -28,6 +28,10 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  * err == 0) to stderr. Returns nothing. */
 void vb_err(const char *applet, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Adds 1 to the eventfd fd (nothing when fd < 0). Returns 0 or -errno; a
+ * failure means the counter is saturated, i.e. the reader is woken anyway,
+ * so callers that only want to wake someone may ignore it. */
+int eventfd_poke(int fd);
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
 

@@ -37,8 +37,6 @@ static void bus_req_cb(struct loop_watch *w, uint32_t events)
  * when it has run. */
 static void bus_call(struct mmio_bus *b, mmio_fn fn, struct mmio_dev *m, void *arg)
 {
-	static const uint64_t one = 1;
-
 	pthread_mutex_lock(&b->call_lock);
 	pthread_mutex_lock(&b->mu);
 	if (!b->threaded) {
@@ -52,9 +50,7 @@ static void bus_call(struct mmio_bus *b, mmio_fn fn, struct mmio_dev *m, void *a
 	b->req_arg = arg;
 	b->req_pending = true;
 	pthread_mutex_unlock(&b->mu);
-	if (write(b->req_fd, &one, sizeof(one)) < 0) {
-		/* the counter cannot overflow with one caller at a time */
-	}
+	eventfd_poke(b->req_fd); /* one caller at a time: never saturated */
 	pthread_mutex_lock(&b->mu);
 	while (b->req_pending)
 		pthread_cond_wait(&b->cv, &b->mu);
@@ -112,13 +108,9 @@ void mmio_bus_fini(struct mmio_bus *b)
  * configuration-change interrupt. */
 static void raise_needs_reset(struct mmio_dev *m)
 {
-	static const uint64_t one = 1;
-
 	__atomic_or_fetch(&m->status, VIRTIO_S_NEEDS_RESET, __ATOMIC_SEQ_CST);
 	__atomic_or_fetch(&m->isr, MMIO_INT_CONFIG, __ATOMIC_SEQ_CST);
-	if (write(m->irq_fd, &one, sizeof(one)) < 0) {
-		/* saturated: an interrupt is pending anyway */
-	}
+	eventfd_poke(m->irq_fd); /* saturated: an interrupt is pending anyway */
 }
 
 /* vdev_fail() hook. */
@@ -426,7 +418,6 @@ static void write_queue_ready(struct mmio_dev *m, struct vq *q, uint32_t v)
 /* Writes a 32-bit register. */
 static void reg_write(struct mmio_dev *m, uint64_t off, uint32_t v)
 {
-	static const uint64_t one = 1;
 	struct vq *q = sel_queue(m);
 
 	switch (off) {
@@ -450,7 +441,7 @@ static void reg_write(struct mmio_dev *m, uint64_t off, uint32_t v)
 	case MMIO_R_QUEUE_NOTIFY:
 		m->n_notify_exits++;
 		if ((v & 0xffff) < m->vdev->ops->num_queues &&
-		    write(m->kick[v & 0xffff].w.fd, &one, sizeof(one)) == sizeof(one))
+		    eventfd_poke(m->kick[v & 0xffff].w.fd) == 0)
 			return;
 		m->n_bad++;
 		return;

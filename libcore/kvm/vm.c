@@ -389,8 +389,6 @@ int kvm_vm_start(struct kvm_vm *vm)
 
 enum kvm_exit kvm_vm_wait(struct kvm_vm *vm)
 {
-	static const uint64_t one = 1;
-
 	for (unsigned i = 0; i < vm->n_vcpu; i++) {
 		if (!vm->vcpu[i].started)
 			continue;
@@ -400,9 +398,7 @@ enum kvm_exit kvm_vm_wait(struct kvm_vm *vm)
 		pthread_mutex_unlock(&vm->lock);
 	}
 	if (vm->io_started) {
-		if (write(vm->stop_fd, &one, sizeof(one)) < 0) {
-			/* cannot fail: the counter is far from full */
-		}
+		eventfd_poke(vm->stop_fd);
 		pthread_join(vm->io_thread, NULL);
 		vm->io_started = false;
 		mmio_bus_set_threaded(&vm->bus, false);

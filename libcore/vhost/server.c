@@ -694,12 +694,9 @@ static void listen_io(struct loop_watch *w, uint32_t events)
 static void on_dev_fail(struct vdev *d, const char *why)
 {
 	struct vhost_server *s = d->frontend;
-	static const uint64_t one = 1;
 
 	for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++)
-		if (s->q[i].err_fd >= 0 && write(s->q[i].err_fd, &one, sizeof(one)) < 0) {
-			/* counter saturated: the VMM has been told already */
-		}
+		eventfd_poke(s->q[i].err_fd); /* saturated: the VMM was told already */
 	snprintf(s->last_error, sizeof(s->last_error), "%s", why);
 	vb_err("vhost-user", 0, "%s: device failed: %s", d->name, why);
 	if (s->on_end)

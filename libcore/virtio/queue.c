@@ -4,6 +4,8 @@
  * modulo num at every use, so they wrap past 65535 correctly. */
 #include "virtio/queue.h"
 
+#include "base/util.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -186,7 +188,6 @@ void vq_push(struct vq *q, uint16_t head, uint32_t len)
 
 int vq_signal(struct vq *q)
 {
-	static const uint64_t one = 1;
 	uint16_t old = q->signalled_used;
 
 	if (!q->ready || q->used_idx == old)
@@ -205,9 +206,7 @@ int vq_signal(struct vq *q)
 	q->signalled_used = q->used_idx;
 	if (q->isr)
 		__atomic_or_fetch(q->isr, 1, __ATOMIC_SEQ_CST);
-	if (q->call_fd >= 0 && write(q->call_fd, &one, sizeof(one)) < 0) {
-		/* eventfd counter saturated: an interrupt is pending anyway */
-	}
+	eventfd_poke(q->call_fd); /* saturated: an interrupt is pending anyway */
 	q->n_signal++;
 	return 1;
 }
@@ -225,11 +224,7 @@ void vq_set_notify(struct vq *q, bool enable)
 
 void vq_kick_again(struct vq *q)
 {
-	static const uint64_t one = 1;
-
-	if (q->kick_fd >= 0 && write(q->kick_fd, &one, sizeof(one)) < 0) {
-		/* counter saturated: a kick is pending anyway */
-	}
+	eventfd_poke(q->kick_fd); /* saturated: a kick is pending anyway */
 }
 
 /* Copies up to len bytes between buf and segments [first, first+count) of

@@ -347,16 +347,13 @@ static int qemu_start(struct vmm *v, const struct vmm_config *c)
 static void qemu_stop(struct vmm *v)
 {
 	struct qemu *q = v->priv;
-	uint64_t one = 1;
 
 	if (!q)
 		return;
 	if (q->pid > 0 && !q->reaped)
 		kill(q->pid, SIGKILL);
 	if (q->thread_on) {
-		if (write(q->stop_fd, &one, sizeof(one)) < 0) {
-			/* cannot fail on a fresh eventfd */
-		}
+		eventfd_poke(q->stop_fd);
 		pthread_join(q->thread, NULL);
 	}
 	if (q->pid > 0 && !q->reaped && waitpid(q->pid, &q->status, 0) == q->pid)

@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/util.h"
 
 int vmm_init(struct vmm *v, const struct vmm_ops *ops)
 {
@@ -34,7 +35,6 @@ void vmm_fini(struct vmm *v)
 void vmm_finish(struct vmm *v, enum vmm_end end, const char *fmt, ...)
 {
 	enum vmm_end expect = VMM_RUNNING;
-	uint64_t one = 1;
 
 	if (!__atomic_compare_exchange_n(&v->end, &expect, end, false,
 					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
@@ -45,9 +45,7 @@ void vmm_finish(struct vmm *v, enum vmm_end end, const char *fmt, ...)
 		vsnprintf(v->why, sizeof(v->why), fmt, ap);
 		va_end(ap);
 	}
-	if (write(v->done_fd, &one, sizeof(one)) < 0) {
-		/* an eventfd write fails only on counter overflow: already readable */
-	}
+	eventfd_poke(v->done_fd); /* fails only when already readable */
 }
 
 /* Returns true when /proc/cpuinfo's flags line lists flag. */
