@@ -39,24 +39,37 @@ static void test_tsc(void)
 	T_CHECK(khz > 100000 && khz < 10000000, "implausible TSC rate %lu kHz", khz);
 }
 
+/* Starts qemu (if installed) on a kernel that does not exist, with its run
+ * folder made in dir and l as its loop. Records a skip or a failure in the
+ * current test; the caller returns when either is set. */
+static void start_doomed_qemu(struct vmm *v, struct vmm_config *c, struct loop *l, char *dir)
+{
+	char why[256];
+
+	if (vmm_qemu_ops.probe(why, sizeof(why)))
+		T_SKIP("%s", why);
+	*c = (struct vmm_config){ .kernel = "/nonexistent/bzImage", .cmdline = "quiet",
+				  .cpus = 1, .mem_bytes = 64 << 20, .console_fd = -1 };
+	T_REQUIRE(mkdtemp(dir), "mkdtemp");
+	T_REQUIRE(loop_init(l) == 0, "loop");
+	c->run_dir = dir;
+	c->loop = l;
+	T_REQUIRE(vmm_init(v, &vmm_qemu_ops) == 0, "init");
+	T_REQUIRE(v->ops->start(v, c) == 0, "start: %s", v->why);
+}
+
 /* qemu with a kernel that does not exist: it exits at once with an error;
  * the VMM must report VMM_FAILED with qemu's message. */
 static void test_qemu_dies(void)
 {
-	char why[256], dir[] = "/tmp/vb-run-unit.XXXXXX";
+	char dir[] = "/tmp/vb-run-unit.XXXXXX";
+	struct vmm_config c;
 	struct loop l;
 	struct vmm v;
-	struct vmm_config c = { .kernel = "/nonexistent/bzImage", .cmdline = "quiet",
-				.cpus = 1, .mem_bytes = 64 << 20, .console_fd = -1 };
 
-	if (vmm_qemu_ops.probe(why, sizeof(why)))
-		T_SKIP("%s", why);
-	T_REQUIRE(mkdtemp(dir), "mkdtemp");
-	T_REQUIRE(loop_init(&l) == 0, "loop");
-	c.run_dir = dir;
-	c.loop = &l;
-	T_REQUIRE(vmm_init(&v, &vmm_qemu_ops) == 0, "init");
-	T_REQUIRE(v.ops->start(&v, &c) == 0, "start: %s", v.why);
+	start_doomed_qemu(&v, &c, &l, dir);
+	if (t_cur_failed || t_cur_skipped)
+		return;
 	struct pollfd p = { .fd = v.done_fd, .events = POLLIN };
 	T_CHECK(poll(&p, 1, 20000) == 1, "qemu's death not noticed");
 	T_CHECK(v.end == VMM_FAILED, "end %d", v.end);
@@ -71,20 +84,14 @@ static void test_qemu_dies(void)
 /* stop() while qemu is still starting must kill and reap it. */
 static void test_qemu_stop(void)
 {
-	char why[256], dir[] = "/tmp/vb-run-unit.XXXXXX";
+	char dir[] = "/tmp/vb-run-unit.XXXXXX";
+	struct vmm_config c;
 	struct loop l;
 	struct vmm v;
-	struct vmm_config c = { .kernel = "/nonexistent/bzImage", .cmdline = "",
-				.cpus = 1, .mem_bytes = 64 << 20, .console_fd = -1 };
 
-	if (vmm_qemu_ops.probe(why, sizeof(why)))
-		T_SKIP("%s", why);
-	T_REQUIRE(mkdtemp(dir), "mkdtemp");
-	T_REQUIRE(loop_init(&l) == 0, "loop");
-	c.run_dir = dir;
-	c.loop = &l;
-	T_REQUIRE(vmm_init(&v, &vmm_qemu_ops) == 0, "init");
-	T_REQUIRE(v.ops->start(&v, &c) == 0, "start: %s", v.why);
+	start_doomed_qemu(&v, &c, &l, dir);
+	if (t_cur_failed || t_cur_skipped)
+		return;
 	vmm_fini(&v);
 	T_CHECK(v.end != VMM_RUNNING, "still running after stop");
 	T_CHECK(rmdir(dir) == 0, "run dir not empty after stop");
