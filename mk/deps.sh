@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs, from Debian's archive, everything voidbox needs to build and test.
-# Idempotent: a second run installs nothing and takes a second.
+# Idempotent: a second run installs nothing and takes a second. Waits for
+# apt's locks when another apt is running (mk/apt.sh).
 set -e
+. "$(dirname "$0")/apt.sh"
 PKGS="make gcc libc6-dev musl-tools linux-libc-dev zlib1g-dev dpkg-dev file
  qemu-system-x86 tshark acpica-tools dnsmasq-base iperf3 passt busybox-static
  cpio tcpdump kmod tmux socat iproute2 curl openssl python3 xz-utils zstd"
@@ -13,12 +15,12 @@ if [ -n "$missing" ]; then
 	echo "make deps: installing$missing"
 	export DEBIAN_FRONTEND=noninteractive
 	echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-	apt-get update -q
-	apt-get install -y -q --no-install-recommends $missing
+	apt_get update -q
+	apt_get install -y -q --no-install-recommends $missing
 fi
 # zlib's source for the musl build comes from a deb-src entry (none by default).
 src=/etc/apt/sources.list.d/voidbox-src.sources
 if [ ! -f "$src" ]; then
 	sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources > "$src"
-	apt-get update -q
+	apt_get update -q
 fi

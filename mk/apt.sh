@@ -1,0 +1,48 @@
+# Shared by the mk/ scripts (sourced): apt-get that waits for apt's locks,
+# and the versions of a package that apt knows, newest first.
+
+# apt_get ARGS...: apt-get ARGS, waiting for the locks another apt holds (a CI
+# image warming up, unattended upgrades) instead of failing. dpkg's lock is
+# waited for by apt itself (DPkg::Lock::Timeout); the lists lock that
+# `apt-get update` takes is not, so a failure that names a lock is retried,
+# every $APT_LOCK_POLL_S seconds (default 5) for up to $APT_LOCK_WAIT_S
+# (default 600). Returns apt-get's status.
+apt_get() {
+	_log=$(mktemp /tmp/voidbox-apt.XXXXXX)
+	_waited=0
+	while :; do
+		apt-get -o DPkg::Lock::Timeout="${APT_LOCK_WAIT_S:-600}" "$@" 2>"$_log" && {
+			grep -v '^W: ' "$_log" >&2
+			rm -f "$_log"
+			return 0
+		}
+		_rc=$?
+		if grep -qE 'Could not get lock|Unable to lock' "$_log" &&
+			[ "$_waited" -lt "${APT_LOCK_WAIT_S:-600}" ]; then
+			[ "$_waited" -eq 0 ] && echo "mk: another apt holds its lock ($(grep -m1 -oE 'held by process [0-9]+ \([^)]*\)' "$_log" || echo "lock busy")); waiting up to ${APT_LOCK_WAIT_S:-600} s" >&2
+			sleep "${APT_LOCK_POLL_S:-5}"
+			_waited=$((_waited + ${APT_LOCK_POLL_S:-5}))
+			continue
+		fi
+		cat "$_log" >&2
+		rm -f "$_log"
+		return "$_rc"
+	done
+}
+
+# apt_versions binary|source PKG: every version of PKG that apt's lists hold,
+# newest first (dpkg's ordering, epochs and ~ included), one a line.
+apt_versions() {
+	if [ "$1" = source ]; then
+		_all=$(apt-cache showsrc "$2" 2>/dev/null | sed -n 's/^Version: //p' | sort -u)
+	else
+		_all=$(apt-cache madison "$2" 2>/dev/null | awk -F'|' '$3 ~ /Packages/ {gsub(/ /, "", $2); print $2}' | sort -u)
+	fi
+	for _v in $_all; do
+		_n=0
+		for _w in $_all; do
+			dpkg --compare-versions "$_w" gt "$_v" && _n=$((_n + 1))
+		done
+		echo "$_n $_v"
+	done | sort -n | cut -d' ' -f2-
+}
