@@ -3,6 +3,7 @@
 #   make            build/voidbox (static, musl, zlib built from source)
 #   make deps       install what building and testing need (Debian packages)
 #   make guest      download + unpack Debian's kernel and static busybox into $(GUEST_DIR)
+#   make demo       run a command in a VM that reaches the network (mk/demo.sh)
 #   make check      every test; ends with "N passed, N failed, N skipped"
 #   make bench      the benchmarks under bench/
 #
@@ -38,7 +39,7 @@ TOOL_BINS   := $(TOOL_SRCS:tests/tools/%.c=$(B)/tools/%)
 
 APPLET_LINKS := mkinitramfs pcap run agent
 
-.PHONY: all deps guest check unit bench clean
+.PHONY: all deps guest demo check unit bench clean
 all: $(B)/voidbox
 
 deps:
@@ -48,6 +49,9 @@ guest: $(GUEST_DIR)/vmlinuz
 
 $(GUEST_DIR)/vmlinuz:
 	sh mk/guest.sh $(GUEST_DIR)
+
+demo: $(B)/voidbox $(GUEST_DIR)/vmlinuz
+	@B=$(B) sh mk/demo.sh
 
 # UAPI headers for musl-gcc, which leaves /usr/include out of its search path.
 $(B)/include/.stamp:
