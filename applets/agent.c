@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent/boot.h"
+#include "agent/netcfg.h"
 #include "agent/serve.h"
 #include "base/usock.h"
 #include "base/applet.h"
@@ -59,8 +60,10 @@ static void run_exec(const char *what, char *const argv[])
 	fflush(stdout);
 }
 
-/* Serves commands on vsock port until the host asks for power-off. */
-static void serve_vsock(const char *port_s)
+/* Serves commands on vsock port until the host asks for power-off. Once
+ * the listen line is out (the host connects meanwhile), waits for eth0's
+ * link when the network is on, so no command sees it down. */
+static void serve_vsock(const char *port_s, const struct agent_boot *b)
 {
 	uint64_t port;
 	int fd, r;
@@ -76,6 +79,8 @@ static void serve_vsock(const char *port_s)
 	}
 	printf("%s %s\n", AGENT_LISTEN_LINE, port_s);
 	fflush(stdout);
+	if (b->net_up)
+		agent_net_wait_link("eth0");
 	r = agent_serve(fd);
 	if (r < 0)
 		vb_err("agent", r, "command server");
@@ -135,6 +140,9 @@ static int agent_main(int argc, char **argv)
 		return 2;
 	}
 	agent_boot(&b);
+	if (b.net_up && (agent_cmdline_get(b.cmdline, "voidbox.exec", exec_path, sizeof(exec_path)) ||
+			 agent_cmdline_get(b.cmdline, "voidbox.cmd", cmd, sizeof(cmd))))
+		agent_net_wait_link("eth0");
 	if (agent_cmdline_get(b.cmdline, "voidbox.exec", exec_path, sizeof(exec_path)) &&
 	    exec_path[0]) {
 		char *const argv[] = { exec_path, NULL };
@@ -147,7 +155,7 @@ static int agent_main(int argc, char **argv)
 		run_exec("cmd", argv);
 	}
 	if (agent_cmdline_get(b.cmdline, "voidbox.serve", port, sizeof(port)) && port[0])
-		serve_vsock(port);
+		serve_vsock(port, &b);
 	agent_poweroff();
 }
 

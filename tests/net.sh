@@ -129,6 +129,7 @@ echo "UID \$(id -u)"
 for d in /sys/bus/virtio/devices/*; do echo "VDEV \$(cat \$d/device) \$(cat \$d/features)"; done
 echo "IF6 \$(ls /proc/net/if_inet6 /proc/sys/net/ipv6 2>/dev/null | wc -l)"
 echo "ADDR \$(ip -4 addr show eth0 | grep -o 'inet [0-9./]*')"
+echo "LINK \$(ip link show eth0 | grep -o '<[^>]*>') \$(cat /sys/class/net/eth0/operstate)"
 echo "ROUTE \$(ip route | grep '^default')"
 echo "LO \$(cat /sys/class/net/lo/operstate) \$(ip -4 addr show lo | grep -o 'inet [0-9./]*')"
 echo "RESOLV \$(grep nameserver /etc/resolv.conf)"
@@ -166,6 +167,11 @@ O=$TMP/b1.out
 # (it reports a missing interface instead), with the layout run passed.
 grep -q '^voidbox-agent: net: eth0 10.0.2.15/24 via 10.0.2.2 mtu 65520' "$TMP/b1.err" &&
 	pass net_agent_after_module || fail net_agent_after_module "no agent net line on the console"
+# The agent starts the command only once eth0 is running: no NO-CARRIER.
+[ "$(field $O LINK)" = "<BROADCAST,MULTICAST,UP,LOWER_UP> up" ] && pass net_link_up_before_cmd ||
+	fail net_link_up_before_cmd "eth0 as the command saw it: '$(field $O LINK)'"
+grep -q '^voidbox-agent: net: eth0: link up after [0-9]* ms' "$TMP/b1.err" &&
+	pass net_agent_link_line || fail net_agent_link_line "$(grep 'voidbox-agent: net' "$TMP/b1.err")"
 [ "$(field $O UID)" = 1000 ] && pass net_uid_1000 || fail net_uid_1000 "uid '$(field $O UID)'"
 # VERSION_1 is feature bit 32: character 33 of the sysfs feature string.
 f=$(sed -n 's/^VDEV 0x0001 //p' $O | head -n 1)

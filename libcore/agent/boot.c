@@ -393,7 +393,8 @@ int agent_boot(struct agent_boot *b)
 		b->n_ifaces = e;
 		/* Only now (virtio_net loaded, eth0 present): lo, eth0, /etc. */
 		e = agent_net_setup(b->cmdline);
-		first = first ? first : e;
+		b->net_up = e > 0;
+		first = first ? first : (e < 0 ? e : 0);
 	}
 	b->failed = first != 0;
 	printf("%s %s\n", AGENT_READY_PREFIX, b->ifnames);

@@ -8,6 +8,8 @@
 #ifndef VOIDBOX_AGENT_BOOT_H
 #define VOIDBOX_AGENT_BOOT_H
 
+#include <stdbool.h>
+
 #include <stddef.h>
 
 #define AGENT_READY_PREFIX "voidbox-agent: ready: interfaces:"
@@ -48,6 +50,7 @@ struct agent_boot {
 	int n_modules;
 	int n_ifaces;
 	int failed;          /* a step failed (already reported on stderr) */
+	bool net_up;         /* eth0 was configured: wait for its link before commands */
 };
 
 /* Runs every step above, reports failures on stderr as one line each, and

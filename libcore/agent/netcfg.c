@@ -9,8 +9,10 @@
 #include <net/if.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -189,6 +191,33 @@ out:
 	return r;
 }
 
+/* Whether ifname is operationally up (IFF_UP and IFF_RUNNING: carrier on
+ * and the kernel's link watch has run). Returns 1, 0, or -errno. */
+static int link_running(int sk, const char *ifname)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(sk, SIOCGIFFLAGS, &ifr) < 0)
+		return -errno;
+	return (ifr.ifr_flags & (IFF_UP | IFF_RUNNING)) == (IFF_UP | IFF_RUNNING);
+}
+
+int netcfg_wait_running(const char *ifname, int timeout_ms, int *waited_ms)
+{
+	uint64_t start = now_ns(), deadline = start + (uint64_t)timeout_ms * 1000000ULL;
+	int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r;
+
+	if (sk < 0)
+		return -errno;
+	while ((r = link_running(sk, ifname)) == 0 && now_ns() < deadline)
+		poll(NULL, 0, 5);
+	close(sk);
+	*waited_ms = (int)((now_ns() - start) / 1000000ULL);
+	return r < 0 ? r : r ? 0 : -ETIMEDOUT;
+}
+
 /* Writes text to dir/name through dir/.name.tmp and rename. */
 static int write_atomic(const char *dir, const char *name, const char *text, char *why, size_t len)
 {
@@ -279,11 +308,25 @@ int agent_net_setup(const char *cmdline)
 	}
 	if (r == 0) {
 		printf("voidbox-agent: net: lo only\n");
-	} else {
-		inet_ntop(AF_INET, &l.guest, a, sizeof(a));
-		inet_ntop(AF_INET, &l.gw, g, sizeof(g));
-		printf("voidbox-agent: net: eth0 %s/%u via %s mtu %u\n", a, l.prefix, g, l.mtu);
+		fflush(stdout);
+		return 0;
 	}
+	inet_ntop(AF_INET, &l.guest, a, sizeof(a));
+	inet_ntop(AF_INET, &l.gw, g, sizeof(g));
+	printf("voidbox-agent: net: eth0 %s/%u via %s mtu %u\n", a, l.prefix, g, l.mtu);
 	fflush(stdout);
-	return 0;
+	return 1;
+}
+
+int agent_net_wait_link(const char *ifname)
+{
+	int waited, r = netcfg_wait_running(ifname, NETCFG_CARRIER_TIMEOUT_MS, &waited);
+
+	if (r)
+		printf("voidbox-agent: net: %s: no carrier after %d ms (%s); commands start anyway\n", ifname,
+		       waited, r == -ETIMEDOUT ? "the link never came up" : strerror(-r));
+	else
+		printf("voidbox-agent: net: %s: link up after %d ms\n", ifname, waited);
+	fflush(stdout);
+	return r;
 }

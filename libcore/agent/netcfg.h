@@ -31,11 +31,28 @@ int netcfg_write_etc(const struct net_layout *l, const char *etc_dir, const char
 int netcfg_agent_setup(const char *cmdline, const char *ifname, struct net_layout *l, char *why,
 		       size_t len);
 
+#define NETCFG_CARRIER_TIMEOUT_MS 5000
+
+/* Waits up to timeout_ms for ifname to be operationally up (carrier on,
+ * IFF_RUNNING), in 5 ms steps. Returns 0, -ETIMEDOUT, or -errno; *waited_ms
+ * says how long it took either way. */
+int netcfg_wait_running(const char *ifname, int timeout_ms, int *waited_ms);
+
 /* The agent's boot step (called once the modules are loaded and the
  * network interfaces exist): netcfg_agent_setup() on eth0, then one console
  * line, "voidbox-agent: net: eth0 10.0.2.15/24 via 10.0.2.2 mtu 1500" (or
- * "voidbox-agent: net: lo only"), or the error on stderr. Returns 0 or
- * -errno. */
+ * "voidbox-agent: net: lo only"), or the error on stderr. Returns 1 when
+ * eth0 was configured, 0 when only lo was, or -errno. */
 int agent_net_setup(const char *cmdline);
+
+/* Waits (netcfg_wait_running, NETCFG_CARRIER_TIMEOUT_MS at most) until
+ * ifname is running and says so on the console: "voidbox-agent: net: eth0:
+ * link up after 12 ms", or "...: no carrier after 5000 ms (why); commands
+ * start anyway". The kernel marks a link running only when its link-watch
+ * work runs, up to a second after the driver turned the carrier on, so the
+ * agent calls this right before commands can start (after its listen line,
+ * while the host connects), never earlier than needed. Returns 0 or
+ * -errno. */
+int agent_net_wait_link(const char *ifname);
 
 #endif
