@@ -18,6 +18,7 @@
 #define ACPI_HDR_LEN 36
 #define FADT_LEN 268     /* revision 5: ends with the sleep status register */
 #define FADT_REV 5
+#define FADT_F_TMR_VAL_EXT (1u << 8)
 #define FADT_F_RESET_REG_SUP (1u << 10)
 #define FADT_F_HW_REDUCED (1u << 20)
 #define FADT_BOOT_NO_VGA (1u << 2)
@@ -339,7 +340,16 @@ static uint8_t *build_fadt(struct builder *b, uint64_t dsdt)
 	table_header(t, "FACP", FADT_REV);
 	put32(t + 40, (uint32_t)dsdt);
 	put16(t + 109, FADT_BOOT_NO_VGA | FADT_BOOT_NO_CMOS_RTC);
-	put32(t + 112, FADT_F_HW_REDUCED | FADT_F_RESET_REG_SUP);
+	/* The PM timer: a clock a guest that does not know it runs on KVM
+	 * (no kvm-clock: `nopv`, or a kernel without KVM_GUEST) calibrates its
+	 * TSC against; the machine has no PIT interrupt (hardware-reduced) and
+	 * no HPET. */
+	put32(t + 76, KVM_PORT_PM_TIMER);
+	t[91] = 4; /* PM_TMR_LEN */
+	gas_port(t + 208, KVM_PORT_PM_TIMER);
+	t[209] = 32; /* its register is 32 bits wide */
+	t[211] = 3;  /* dword access */
+	put32(t + 112, FADT_F_HW_REDUCED | FADT_F_RESET_REG_SUP | FADT_F_TMR_VAL_EXT);
 	gas_port(t + 116, KVM_PORT_RESET);
 	t[128] = KVM_RESET_VALUE;
 	t[131] = 1; /* FADT minor version: 5.1 */

@@ -177,6 +177,20 @@ static void fill_zero_page(uint8_t *zp, const struct boot_cfg *c, const struct b
 	}
 }
 
+/* The 16 bytes at the BIOS reset entry (F000:FFF0, real mode). Linux on a
+ * hardware-reduced ACPI machine reboots "through EFI", and with no EFI falls
+ * back to jumping there, as to a PC's firmware (machine_real_restart); a
+ * panicking guest (panic=-1) does exactly that. There is no firmware here:
+ * the stub writes the FADT reset value to the reset port, which ends the VM
+ * as a reboot, and halts should that ever return. */
+static const uint8_t reset_stub[16] = {
+	0xb0, KVM_RESET_VALUE,                              /* mov al, 0x42 */
+	0xba, KVM_PORT_RESET & 0xff, KVM_PORT_RESET >> 8,   /* mov dx, 0x602 */
+	0xee,                                               /* out dx, al */
+	0xf4,                                               /* hlt */
+	0xeb, 0xfd,                                         /* jmp hlt */
+};
+
 int boot_load(const struct gmem *m, const struct boot_cfg *c, struct boot_info *bi,
 	      const char **why)
 {
@@ -221,7 +235,8 @@ int boot_load(const struct gmem *m, const struct boot_cfg *c, struct boot_info *
 		*why = r == -ENOSPC ? "ACPI tables do not fit" : "bad ACPI configuration (CPU count or windows)";
 		return r;
 	}
-	if (put_guest(m, bi->kernel_addr, bz->kernel, bz->kernel_size) ||
+	if (put_guest(m, KVM_RESET_STUB_ADDR, reset_stub, sizeof(reset_stub)) ||
+	    put_guest(m, bi->kernel_addr, bz->kernel, bz->kernel_size) ||
 	    (bi->initrd_size && put_guest(m, bi->initrd_addr, c->initrd, c->initrd_size)) ||
 	    put_guest(m, KVM_CMDLINE_ADDR, c->cmdline ? c->cmdline : "", cl + 1) ||
 	    write_page_tables(m) || write_gdt(m)) {

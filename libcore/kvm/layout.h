@@ -10,6 +10,7 @@
  *   0x0002_0000  kernel command line
  *   0x0009_fc00  EBDA (reserved, as firmware leaves it)
  *   0x000e_0000  ACPI: RSDP, then XSDT, FADT, MADT, DSDT (reserved)
+ *   0x000f_fff0  the reset stub: what a "BIOS reboot" jumps to (F000:FFF0)
  *   0x0100_0000  kernel (pref_address, 16 MiB) ... init_size
  *   ...          initrd, as high as initrd_addr_max and low RAM allow
  *   0xc000_0000  end of low RAM; RAM beyond 3 GiB continues at 4 GiB
@@ -28,7 +29,8 @@
 #define KVM_CMDLINE_MAX 0x10000ULL /* bytes, NUL included */
 #define KVM_EBDA_ADDR 0x9fc00ULL
 #define KVM_ACPI_ADDR 0xe0000ULL   /* RSDP here; Linux also scans here */
-#define KVM_ACPI_SIZE 0x20000ULL   /* up to 1 MiB */
+#define KVM_ACPI_SIZE 0x1f000ULL   /* up to the stub's page */
+#define KVM_RESET_STUB_ADDR 0xffff0ULL /* real-mode F000:FFF0, the BIOS reset entry */
 #define KVM_HIGH_MEM 0x100000ULL
 #define KVM_KERNEL_ADDR 0x1000000ULL /* 16 MiB, Linux's LOAD_PHYSICAL_ADDR */
 #define KVM_LOW_RAM_END 0xc0000000ULL
@@ -50,6 +52,8 @@
 #define KVM_PORT_SLEEP_CTL 0x600   /* ACPI hw-reduced sleep control (FADT) */
 #define KVM_PORT_SLEEP_STS 0x601   /* ACPI sleep status (FADT) */
 #define KVM_PORT_RESET 0x602       /* ACPI reset register (FADT) */
+#define KVM_PORT_PM_TIMER 0x608    /* ACPI PM timer, 32 bits at 3.579545 MHz (FADT) */
+#define KVM_PM_TIMER_HZ 3579545ULL
 #define KVM_RESET_VALUE 0x42
 #define KVM_SLP_TYP_S5 5           /* _S5 package value; SLP_TYP field */
 #define KVM_PORT_I8042_CMD 0x64    /* 0xfe written here: CPU reset */

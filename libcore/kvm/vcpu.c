@@ -51,21 +51,90 @@
 #define BOOT_DS 0x18
 #define BOOT_STACK 0x8ff0
 
+/* KVM's paravirtual CPUID leaves (Documentation/virt/kvm/x86/cpuid.rst):
+ * the signature leaf, the feature leaf, and the timing leaf that VMware
+ * defined and qemu gives KVM guests too (TSC and APIC bus in kHz). */
+#define CPUID_HYPERVISOR_BIT (1u << 31) /* leaf 1 ECX: running under a hypervisor */
+#define CPUID_1_ECX_VMX (1u << 5)
+#define CPUID_80000001_ECX_SVM (1u << 2)
+#define KVM_LEAF_SIGNATURE 0x40000000u
+#define KVM_LEAF_FEATURES 0x40000001u
+#define KVM_LEAF_TIMING 0x40000010u
+#define KVM_APIC_BUS_KHZ 1000000u      /* KVM's local APIC timer ticks at 1 GHz */
+/* Feature bits of leaf 0x40000001 EAX left out: both need a VMM that takes
+ * part (KVM_EXIT_HYPERCALL for page-encryption status, live migration), which
+ * this one does not; qemu leaves them out by default too. */
+#define KVM_FEATURE_HC_MAP_GPA_RANGE_BIT 16
+#define KVM_FEATURE_MIGRATION_CONTROL_BIT 17
+
+/* Returns the entry for (function, index) in id, adding a zeroed one when
+ * missing and room allows (cap entries). NULL when full. */
+static struct kvm_cpuid_entry2 *cpuid_entry(struct kvm_cpuid2 *id, unsigned cap, uint32_t function,
+					    uint32_t index)
+{
+	for (unsigned i = 0; i < id->nent; i++)
+		if (id->entries[i].function == function && id->entries[i].index == index)
+			return &id->entries[i];
+	if (id->nent >= cap)
+		return NULL;
+	memset(&id->entries[id->nent], 0, sizeof(id->entries[0]));
+	id->entries[id->nent].function = function;
+	id->entries[id->nent].index = index;
+	return &id->entries[id->nent++];
+}
+
+/* Tells the guest it runs on KVM, the way KVM and qemu do: the hypervisor
+ * bit in leaf 1, "KVMKVMKVM" at 0x40000000 (max leaf 0x40000010), KVM's
+ * paravirtual features at 0x40000001 (kvm-clock, PV EOI, ...), and the TSC
+ * and APIC bus rates at 0x40000010. Linux then uses kvm-clock instead of
+ * calibrating its TSC against timers, and skips the IO-APIC timer check as
+ * it does under any KVM. tsc_khz is 0 when unknown (the leaf is still
+ * there, with the APIC rate). Returns 0 or -ENOSPC. */
+static int cpuid_kvm_leaves(struct kvm_cpuid2 *id, unsigned cap, uint32_t tsc_khz)
+{
+	static const char sig[12] = "KVMKVMKVM\0\0\0";
+	struct kvm_cpuid_entry2 *e;
+
+	if (!(e = cpuid_entry(id, cap, 1, 0)))
+		return -ENOSPC;
+	e->ecx |= CPUID_HYPERVISOR_BIT;
+	e->ecx &= ~CPUID_1_ECX_VMX;
+	if ((e = cpuid_entry(id, cap, 0x80000001u, 0)))
+		e->ecx &= ~CPUID_80000001_ECX_SVM;
+	if (!(e = cpuid_entry(id, cap, KVM_LEAF_SIGNATURE, 0)))
+		return -ENOSPC;
+	e->eax = KVM_LEAF_TIMING;
+	memcpy(&e->ebx, sig, 4);
+	memcpy(&e->ecx, sig + 4, 4);
+	memcpy(&e->edx, sig + 8, 4);
+	if (!(e = cpuid_entry(id, cap, KVM_LEAF_FEATURES, 0)))
+		return -ENOSPC;
+	e->eax &= ~((1u << KVM_FEATURE_HC_MAP_GPA_RANGE_BIT) | (1u << KVM_FEATURE_MIGRATION_CONTROL_BIT));
+	if (!(e = cpuid_entry(id, cap, KVM_LEAF_TIMING, 0)))
+		return -ENOSPC;
+	e->eax = tsc_khz;
+	e->ebx = KVM_APIC_BUS_KHZ;
+	e->ecx = e->edx = 0;
+	return 0;
+}
+
 /* Sets this vCPU's CPUID: the host's supported set with its APIC ID and
- * topology (one thread per core, cpus cores in one package). */
+ * topology (one thread per core, cpus cores in one package) and the KVM
+ * leaves (cpuid_kvm_leaves). */
 static int set_cpuid(struct kvm_vcpu *c)
 {
 	struct kvm_vm *vm = c->vm;
-	size_t sz = sizeof(struct kvm_cpuid2) + vm->cpuid->nent * sizeof(struct kvm_cpuid_entry2);
-	struct kvm_cpuid2 *id = malloc(sz);
+	unsigned cap = vm->cpuid->nent + 4;
+	size_t sz = sizeof(struct kvm_cpuid2) + cap * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *id = calloc(1, sz);
 	unsigned cpus = vm->cfg.cpus, shift = 0;
-	int r = 0;
+	int r, khz;
 
 	if (!id)
 		return -ENOMEM;
 	while ((1u << shift) < cpus)
 		shift++;
-	memcpy(id, vm->cpuid, sz);
+	memcpy(id, vm->cpuid, sizeof(struct kvm_cpuid2) + vm->cpuid->nent * sizeof(struct kvm_cpuid_entry2));
 	for (unsigned i = 0; i < id->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &id->entries[i];
 		switch (e->function) {
@@ -96,7 +165,9 @@ static int set_cpuid(struct kvm_vcpu *c)
 			break;
 		}
 	}
-	if (ioctl(c->fd, KVM_SET_CPUID2, id) < 0)
+	khz = ioctl(c->fd, KVM_GET_TSC_KHZ, 0);
+	r = cpuid_kvm_leaves(id, cap, khz > 0 ? (uint32_t)khz : 0);
+	if (!r && ioctl(c->fd, KVM_SET_CPUID2, id) < 0)
 		r = -errno;
 	free(id);
 	return r;
@@ -242,6 +313,16 @@ int kvm_vcpu_create(struct kvm_vcpu *c, struct kvm_vm *vm, unsigned id)
 
 /* ---- exits ---------------------------------------------------------- */
 
+/* The ACPI PM timer's count: 3.579545 MHz since the VM was created,
+ * wrapping at 32 bits (FADT TMR_VAL_EXT). */
+static uint32_t pm_timer_now(const struct kvm_vm *vm)
+{
+	uint64_t ns = now_ns() - vm->t0_ns;
+
+	return (uint32_t)((ns / 1000000000ULL) * KVM_PM_TIMER_HZ +
+			  (ns % 1000000000ULL) * KVM_PM_TIMER_HZ / 1000000000ULL);
+}
+
 /* One port access of size bytes (1, 2 or 4). */
 static void pio(struct kvm_vcpu *c, uint16_t port, uint8_t *data, unsigned size, bool out)
 {
@@ -267,6 +348,11 @@ static void pio(struct kvm_vcpu *c, uint16_t port, uint8_t *data, unsigned size,
 	}
 	if (port == KVM_PORT_SLEEP_STS) {
 		memset(data, 0, size);
+		return;
+	}
+	if (port == KVM_PORT_PM_TIMER && size == 4) {
+		uint32_t v = pm_timer_now(vm);
+		memcpy(data, &v, 4);
 		return;
 	}
 	memset(data, 0xff, size); /* nothing there: a floating bus */
@@ -326,10 +412,20 @@ static bool handle_exit(struct kvm_vcpu *c)
 		return false;
 	case KVM_EXIT_SHUTDOWN: {
 		struct kvm_regs r;
-		if (ioctl(c->fd, KVM_GET_REGS, &r) < 0)
+		struct kvm_sregs sr;
+		if (ioctl(c->fd, KVM_GET_REGS, &r) < 0 || ioctl(c->fd, KVM_GET_SREGS, &sr) < 0) {
 			memset(&r, 0, sizeof(r));
-		kvm_vm_stop(vm, KVM_VM_TRIPLE_FAULT, "vCPU %u: triple fault at RIP 0x%llx RSP 0x%llx", c->id,
-			    (unsigned long long)r.rip, (unsigned long long)r.rsp);
+			memset(&sr, 0, sizeof(sr));
+		}
+		/* AMD's KVM reinitialises the vCPU after a shutdown intercept
+		 * (its VMCB is undefined then): the registers are the reset
+		 * state, not where the guest died */
+		if (r.rip == 0xfff0 && sr.cs.selector == 0xf000)
+			kvm_vm_stop(vm, KVM_VM_TRIPLE_FAULT,
+				    "vCPU %u: triple fault (this KVM resets the vCPU on it: where is unknown)", c->id);
+		else
+			kvm_vm_stop(vm, KVM_VM_TRIPLE_FAULT, "vCPU %u: triple fault at RIP 0x%llx RSP 0x%llx", c->id,
+				    (unsigned long long)r.rip, (unsigned long long)r.rsp);
 		return false;
 	}
 	case KVM_EXIT_SYSTEM_EVENT:

@@ -296,6 +296,7 @@ int kvm_vm_create(struct kvm_vm *vm, const struct kvm_vm_cfg *cfg)
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
 	vm->kvm_fd = vm->vm_fd = vm->mem_fd = vm->stop_fd = -1;
+	vm->t0_ns = now_ns();
 	pthread_mutex_init(&vm->lock, NULL);
 	if (!cfg->loop) {
 		snprintf(vm->why, sizeof(vm->why), "no device loop");

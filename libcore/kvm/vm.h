@@ -91,6 +91,7 @@ struct kvm_vm {
 	int stopping;              /* atomic */
 	enum kvm_exit exit;
 	uint64_t n_unknown_pio, n_unknown_mmio;
+	uint64_t t0_ns;            /* creation time: the PM timer counts from here */
 	char why[256];             /* the first error */
 };
 

@@ -15,7 +15,8 @@
  *      sleep-control port, as Linux does. Any failed check prints "FAIL<n>"
  *      first.
  * Other modes (a byte in the image) end it at once instead: a triple fault,
- * a reset through the 8042, or through the FADT reset register. */
+ * a reset through the 8042, or through the FADT reset register, or a jump
+ * into the virtio-mmio window (code KVM can neither run nor emulate). */
 #ifndef VOIDBOX_TEST_KVM_GUEST_H
 #define VOIDBOX_TEST_KVM_GUEST_H
 
@@ -47,6 +48,8 @@ __asm__(
 	"	je 13f\n"
 	"	cmp $3, %al\n"
 	"	je 14f\n"
+	"	cmp $4, %al\n"
+	"	je 15f\n"
 	"	mov %rsi, %r15\n"
 	"	mov $49, %r14b\n"
 	"	cmpw $0xaa55, 0x1fe(%r15)\n"
@@ -220,6 +223,10 @@ __asm__(
 	"	mov $0x602, %dx\n"
 	"	out %al, %dx\n"
 	"	jmp 11b\n"
+	/* mode 4: execute from the virtio-mmio window: no memory there to
+	 * fetch from, so KVM cannot run or emulate it (a vCPU fault) */
+	"15:	mov $" TG_STR(TG_MMIO) ", %eax\n"
+	"	jmp *%rax\n"
 	"vb_tg_mode:\n"
 	"	.byte 0\n"
 	"vb_tg_end:\n"
@@ -227,7 +234,7 @@ __asm__(
 
 extern const uint8_t vb_tg_start[], vb_tg_end[], vb_tg_mode[];
 
-enum tg_mode { TG_FULL, TG_TRIPLE_FAULT, TG_RESET_8042, TG_RESET_ACPI };
+enum tg_mode { TG_FULL, TG_TRIPLE_FAULT, TG_RESET_8042, TG_RESET_ACPI, TG_EXEC_MMIO };
 
 /* Wraps the guest code in a bzImage (protocol 2.15, 64-bit, relocatable,
  * loaded at 16 MiB, init_size 1 MiB) that ends as mode says. Returns a

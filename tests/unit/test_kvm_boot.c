@@ -103,6 +103,9 @@ static void test_layout(void)
 	T_CHECK(!strcmp(gmem_get(&f.m, KVM_CMDLINE_ADDR, 64), "console=ttyS0 quiet"), "command line bytes");
 	T_CHECK(le64(zp + BP_ACPI_RSDP) == KVM_ACPI_ADDR, "acpi_rsdp_addr");
 	T_CHECK(!memcmp(gmem_get(&f.m, KVM_ACPI_ADDR, 8), "RSD PTR ", 8), "RSDP in memory");
+	/* the reset stub a "BIOS reboot" lands on: mov al,0x42; mov dx,0x602;
+	 * out dx,al (the FADT reset register) */
+	T_CHECK(!memcmp(gmem_get(&f.m, KVM_RESET_STUB_ADDR, 6), "\xb0\x42\xba\x02\x06\xee", 6), "reset stub");
 	/* initrd: page aligned, above the kernel's init_size, below
 	 * initrd_addr_max and the end of RAM, bytes intact */
 	uint64_t ia = le32(zp + BP_RAMDISK_IMAGE) | (uint64_t)le32(zp + BP_EXT_RAMDISK_IMAGE) << 32;
