@@ -113,6 +113,17 @@ static void raise_needs_reset(struct mmio_dev *m)
 	eventfd_poke(m->irq_fd); /* saturated: an interrupt is pending anyway */
 }
 
+/* vdev->config_changed hook: a new config generation and a
+ * configuration-change interrupt. */
+static void on_config_changed(struct vdev *d)
+{
+	struct mmio_dev *m = d->frontend;
+
+	__atomic_add_fetch(&m->config_gen, 1, __ATOMIC_SEQ_CST);
+	__atomic_or_fetch(&m->isr, MMIO_INT_CONFIG, __ATOMIC_SEQ_CST);
+	eventfd_poke(m->irq_fd); /* saturated: an interrupt is pending anyway */
+}
+
 /* vdev_fail() hook. */
 static void on_fail(struct vdev *d, const char *why)
 {
@@ -226,6 +237,7 @@ int mmio_dev_init(struct mmio_dev *m, struct mmio_bus *b, struct vdev *d, const 
 	d->loop = b->loop;
 	d->frontend = m;
 	d->on_fail = on_fail;
+	d->config_changed = on_config_changed;
 	for (unsigned i = 0; !r && i < d->ops->num_queues; i++) {
 		struct mmio_kick *k = &m->kick[i];
 		k->m = m;

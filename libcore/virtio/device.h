@@ -75,6 +75,10 @@ struct vdev {
 	bool failed;               /* driver broke the rules: needs reset */
 	/* Front end hook: called once by vdev_fail(). May be NULL. */
 	void (*on_fail)(struct vdev *d, const char *why);
+	/* Front end hook: tells the driver the config space changed (a
+	 * configuration-change interrupt). NULL when the front end cannot, or
+	 * owns the config space itself (qemu's virtio-net over vhost-user). */
+	void (*config_changed)(struct vdev *d);
 	void *frontend;            /* the front end's own state */
 	void *priv;                /* the back end's own state */
 };

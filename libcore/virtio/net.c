@@ -64,7 +64,7 @@ static void vnet_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t l
 	struct vnet_config c = { 0 };
 
 	memcpy(c.mac, n->cfg.mac, 6);
-	c.status = n->cfg.link_down ? 0 : VIRTIO_NET_S_LINK_UP;
+	c.status = n->link_up && !n->cfg.link_down ? VIRTIO_NET_S_LINK_UP : 0;
 	c.max_virtqueue_pairs = 1;
 	c.mtu = n->cfg.mtu;
 	if (off > sizeof(c) || len > sizeof(c) - off) {
@@ -300,11 +300,18 @@ void vnet_rx_flush(struct vnet *n)
 	vnet_signal(n, VNET_RXQ, &n->rx_pending);
 }
 
-/* The guest added RX buffers: resume a producer that was told -ENOBUFS. */
+/* The guest added RX buffers: the link comes up if it was waiting for
+ * that (vnet_start), and a producer that was told -ENOBUFS resumes. */
 static void vnet_rx_kick(struct vnet *n)
 {
 	struct vq *q = &n->dev.vq[VNET_RXQ];
 
+	if (!n->link_up && vq_has_avail(q)) {
+		n->link_up = true;
+		vq_set_notify(q, n->want_rx_ready);
+		if (n->dev.config_changed)
+			n->dev.config_changed(&n->dev);
+	}
 	if (!n->want_rx_ready || !vq_has_avail(q))
 		return;
 	n->want_rx_ready = false;
@@ -337,8 +344,16 @@ static int vnet_start(struct vdev *d)
 	n->mrg = !!(d->acked & VIRTIO_NET_F_MRG_RXBUF);
 	d->started = true;
 	n->rx_pending = n->tx_pending = false;
-	/* RX kicks matter only while a producer waits for room. */
-	vq_set_notify(&d->vq[VNET_RXQ], n->want_rx_ready);
+	/* Where the front end can announce a config change, the link comes up
+	 * when the driver first posts receive buffers, i.e. when the guest
+	 * opens the interface, as a real NIC's link does once it is enabled.
+	 * Linux then sees the carrier come on while the interface is up and
+	 * handles that event at once; a carrier already on at probe time is
+	 * only reported running by its link watch, up to a second later. */
+	n->link_up = !d->config_changed;
+	/* RX kicks matter while a producer waits for room or the link waits
+	 * for buffers. */
+	vq_set_notify(&d->vq[VNET_RXQ], n->want_rx_ready || !n->link_up);
 	/* Frames queued before we started, and a producer waiting for room. */
 	vnet_tx_process(n);
 	vnet_rx_kick(n);
@@ -351,6 +366,7 @@ static void vnet_reset(struct vdev *d)
 
 	d->started = false;
 	n->rx_pending = n->tx_pending = false;
+	n->link_up = false;
 }
 
 static const struct vdev_ops vnet_ops = {

@@ -86,6 +86,7 @@ struct vnet {
 	const struct vnet_ops *ops;
 	void *ctx;
 	bool want_rx_ready;              /* -ENOBUFS was said; tell on next RX kick */
+	bool link_up;                    /* the status the driver reads (see vnet_start) */
 	bool rx_pending, tx_pending;     /* used entries not yet signalled */
 	struct vnet_stats st;
 	bool mrg;                        /* MRG_RXBUF negotiated */
