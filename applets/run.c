@@ -26,6 +26,8 @@
 	"  -w, --workdir DIR     working folder (default: the user's home, /workspace)\n" \
 	"  -u, --user USER       sandbox (uid 1000, default), root, UID or UID:GID\n" \
 	"      --timeout SECS    stop the VM after SECS seconds, exit 124\n" \
+	"      --boot-timeout SECS  give up (exit 125) when the guest's agent is not\n" \
+	"                        listening after SECS seconds (default 120)\n" \
 	"      --append ARGS     extra kernel command line\n" \
 	"      --console         show the guest's console (kernel log) on stderr\n" \
 	"      --vmm VMM         kvm, qemu or auto (default)\n" \
@@ -39,7 +41,7 @@
 	"  -h, --help            this text\n\n" \
 	NET_OPTS_USAGE
 
-enum { OPT_TIMEOUT = 256, OPT_APPEND, OPT_CONSOLE, OPT_VMM, OPT_CONTROL, OPT_ATTACH, O_DUMP_BOOT };
+enum { OPT_TIMEOUT = 256, OPT_BOOT_TIMEOUT, OPT_APPEND, OPT_CONSOLE, OPT_VMM, OPT_CONTROL, OPT_ATTACH, O_DUMP_BOOT };
 
 static const struct option run_longopts[] = {
 	{ "kernel", required_argument, NULL, 'k' },
@@ -50,6 +52,7 @@ static const struct option run_longopts[] = {
 	{ "workdir", required_argument, NULL, 'w' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 	{ "append", required_argument, NULL, OPT_APPEND },
 	{ "console", no_argument, NULL, OPT_CONSOLE },
 	{ "vmm", required_argument, NULL, OPT_VMM },
@@ -130,6 +133,11 @@ static int run_option(struct run_opts *o, int c, const char *arg)
 			goto bad;
 		o->timeout_s = (unsigned)v;
 		break;
+	case OPT_BOOT_TIMEOUT:
+		if (parse_uint(arg, 1, 3600, &v))
+			goto bad;
+		o->boot_timeout_s = (unsigned)v;
+		break;
 	case OPT_APPEND: o->append = arg; break;
 	case OPT_CONSOLE: o->console = true; break;
 	case OPT_VMM:
@@ -163,7 +171,7 @@ bad:
 static int run_main(int argc, char **argv)
 {
 	struct run_opts o = { .cpus = 1, .mem_bytes = 512ULL << 20, .uid = 1000, .gid = 1000,
-			      .vmm = "auto" };
+			      .vmm = "auto", .boot_timeout_s = RUN_BOOT_TIMEOUT_S };
 	char why[256];
 	int c;
 

@@ -16,6 +16,7 @@
 #define RUN_MAX_ENV 256
 #define RUN_EXIT_TIMEOUT 124
 #define RUN_EXIT_SETUP 125
+#define RUN_BOOT_TIMEOUT_S 120
 
 struct run_opts {
 	const char *kernel;      /* NULL: look it up (run_find_kernel) */
@@ -27,6 +28,7 @@ struct run_opts {
 	const char *workdir;     /* NULL: the user's home */
 	uint32_t uid, gid;
 	unsigned timeout_s;      /* 0: none */
+	unsigned boot_timeout_s; /* the agent must be listening by then */
 	const char *append;      /* extra kernel command line */
 	bool console;            /* show the guest's console on stderr */
 	const char *vmm;         /* kvm, qemu, auto */

@@ -13,6 +13,7 @@
 #include "run/run.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -34,7 +35,6 @@
 #include "vmm/vmm.h"
 
 #define CON_RING (64 << 10)
-#define BOOT_TIMEOUT_S 120
 #define POWEROFF_WAIT_MS 3000
 #define LOST_WAIT_MS 2000
 
@@ -65,7 +65,25 @@ struct run_vm {
 	char line[256];                 /* the console line being assembled */
 	size_t line_len;
 	bool ready, vm_ended;
+	uint64_t t0;                    /* run_vm's start, for --verbose's timeline */
+	bool con_seen;                  /* the console said something */
 };
+
+/* --verbose: one timeline line on stderr, milliseconds since run started
+ * ("voidbox run: +1234.5 ms: what"). */
+static void mark(struct run_vm *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void mark(struct run_vm *r, const char *fmt, ...)
+{
+	char what[300];
+	va_list ap;
+
+	if (!r->o->verbose)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "voidbox run: +%.1f ms: %s\n", (double)(now_ns() - r->t0) / 1e6, what);
+}
 
 /* Keeps the console's last CON_RING bytes. */
 static void ring_put(struct run_vm *r, const char *p, size_t n)
@@ -98,6 +116,7 @@ static void agent_ready(struct run_vm *r)
 
 	r->ready = true;
 	loop_del(&r->s.loop, &r->w_boot);
+	mark(r, "the agent listens; connecting");
 	fd = client_connect_vsock(r->control, PROTO_VSOCK_PORT, 10000);
 	if (fd < 0) {
 		vb_err("run", fd, "connecting to the agent (vsock port %u)", PROTO_VSOCK_PORT);
@@ -108,7 +127,9 @@ static void agent_ready(struct run_vm *r)
 	if ((e = run_session_start(&r->s, fd))) {
 		vb_err("run", e, "sending the command");
 		loop_stop(&r->s.loop, RUN_EXIT_SETUP);
+		return;
 	}
+	mark(r, "command sent");
 }
 
 static void console_bytes(struct run_vm *r, const char *buf, size_t n);
@@ -132,9 +153,15 @@ static void console_bytes(struct run_vm *r, const char *buf, size_t n)
 		/* stderr gone: nothing to report it on */
 	}
 	ring_put(r, buf, (size_t)n);
+	if (!r->con_seen) {
+		r->con_seen = true;
+		mark(r, "first console output");
+	}
 	for (size_t i = 0; i < n && !r->ready; i++) {
 		if (buf[i] == '\n' || buf[i] == '\r') {
 			r->line[r->line_len] = 0;
+			if (!strncmp(r->line, "voidbox-agent:", 14))
+				mark(r, "console: %s", r->line);
 			if (strstr(r->line, AGENT_LISTEN_LINE))
 				agent_ready(r);
 			r->line_len = 0;
@@ -166,7 +193,7 @@ static void on_boot_timeout(struct loop_watch *w, uint32_t ev)
 {
 	struct run_vm *r = w->ctx;
 
-	vb_err("run", 0, "the guest agent was not ready after %d s", BOOT_TIMEOUT_S);
+	vb_err("run", 0, "the guest agent was not ready after %u s (--boot-timeout)", r->o->boot_timeout_s);
 	ring_dump(r);
 	loop_stop(&r->s.loop, RUN_EXIT_SETUP);
 }
@@ -288,8 +315,10 @@ static int vm_setup(struct run_vm *r)
 		r->vh.on_end = on_vhost_end;
 		r->vh.user = r;
 	}
-	snprintf(r->cmdline, sizeof(r->cmdline), "quiet panic=-1 voidbox.serve=%u%s%s",
-		 PROTO_VSOCK_PORT, o->append ? " " : "", o->append ? o->append : "");
+	/* --console shows the kernel's log too; otherwise only its errors */
+	snprintf(r->cmdline, sizeof(r->cmdline), "%spanic=-1 voidbox.serve=%u%s%s",
+		 o->console ? "" : "quiet ", PROTO_VSOCK_PORT, o->append ? " " : "",
+		 o->append ? o->append : "");
 	return 0;
 }
 
@@ -345,15 +374,17 @@ static int vm_start(struct run_vm *r)
 	}
 	r->boot_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (r->boot_fd >= 0) {
-		struct itimerspec it = { .it_value.tv_sec = BOOT_TIMEOUT_S };
+		struct itimerspec it = { .it_value.tv_sec = r->o->boot_timeout_s };
 		timerfd_settime(r->boot_fd, 0, &it, NULL);
 		r->w_boot = (struct loop_watch){ .fd = r->boot_fd, .cb = on_boot_timeout, .ctx = r };
 		loop_add(&r->s.loop, &r->w_boot, EPOLLIN);
 	}
+	mark(r, "starting the VM (%s)", r->ops->name);
 	if ((e = r->ops->start(&r->v, &r->c))) {
 		vb_err("run", 0, "starting the VM (%s): %s", r->ops->name, r->v.why);
 		return e;
 	}
+	mark(r, "VM started");
 	/* qemu has its copy of the console's write end */
 	return 0;
 }
@@ -439,6 +470,7 @@ int run_vm(const struct run_opts *o)
 		return RUN_EXIT_SETUP;
 	}
 	r->o = o;
+	r->t0 = now_ns();
 	r->con_r = r->con_w = r->boot_fd = -1;
 	snprintf(r->dir, sizeof(r->dir), "/tmp/vb-run-XXXXXX");
 	/* signals are blocked before the device thread exists */
@@ -455,13 +487,14 @@ int run_vm(const struct run_opts *o)
 		goto out;
 	}
 	code = run_session_wait(&r->s);
+	mark(r, "the command ended: exit %d", code);
 	if (r->s.cl_on && r->s.cl.lost)
 		connection_lost(r);
 	else if (code != RUN_EXIT_TIMEOUT && r->s.cl_on && r->s.cl.done)
 		vm_wait_poweroff(r);
 out:
 	if (o->verbose && r->v_on)
-		fprintf(stderr, "voidbox run: VM ended: %s\n",
+		fprintf(stderr, "voidbox run: +%.1f ms: VM ended: %s\n", (double)(now_ns() - r->t0) / 1e6,
 			r->v.end == VMM_POWEROFF ? "powered off" :
 			r->v.end == VMM_FAILED ? r->v.why : "stopped by voidbox");
 	vm_teardown(r);
