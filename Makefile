@@ -5,6 +5,8 @@
 #   make guest      download + unpack Debian's kernel and static busybox into $(GUEST_DIR)
 #   make demo       run a command in a VM that reaches the network (mk/demo.sh)
 #   make check      every test; ends with "N passed, N failed, N skipped"
+#   make check-kvm  the run and network suites with --vmm kvm in the nested
+#                   KVM test bed (tests/nested/)
 #   make bench      the benchmarks under bench/
 #
 # Sources are found by wildcard: libcore/*/*.c is the library, applets/*.c the
@@ -39,7 +41,7 @@ TOOL_BINS   := $(TOOL_SRCS:tests/tools/%.c=$(B)/tools/%)
 
 APPLET_LINKS := mkinitramfs pcap run agent
 
-.PHONY: all deps guest demo check unit bench clean
+.PHONY: all deps guest demo check check-kvm unit bench clean
 all: $(B)/voidbox
 
 deps:
@@ -95,6 +97,9 @@ unit: $(UNIT_BINS)
 # T=pattern runs only the tests whose name contains pattern.
 check: $(B)/voidbox $(UNIT_BINS) $(TOOL_BINS) $(GUEST_DIR)/vmlinuz
 	@B=$(B) GUEST_DIR=$(GUEST_DIR) sh tests/run.sh $(T)
+
+check-kvm: $(B)/voidbox $(UNIT_BINS) $(TOOL_BINS) $(GUEST_DIR)/vmlinuz
+	@B=$(B) GUEST_DIR=$(GUEST_DIR) sh tests/nested/check-kvm.sh
 
 bench: $(B)/voidbox $(TOOL_BINS)
 	@B=$(B) GUEST_DIR=$(GUEST_DIR) sh bench/run.sh $(T)

@@ -10,8 +10,11 @@ B=$(realpath "$B")
 GUEST_DIR=$(realpath -m "$GUEST_DIR")
 VOIDBOX=${VOIDBOX:-$B/voidbox}
 TOOLS=$B/tools
+# The VMM the run tests boot with: qemu (TCG) here; tests/nested/ runs the
+# same scripts with VOIDBOX_VMM=kvm inside its L1 guest.
+VMM=${VOIDBOX_VMM:-qemu}
 TMP=$(mktemp -d /tmp/voidbox-test.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Networking end to end in a real guest: `voidbox run --vmm qemu` boots
+# Networking end to end in a real guest: `voidbox run --vmm "$VMM"` boots
 # Debian's kernel under TCG with the virtio-net back end served over
 # vhost-user and the SLIRP stack behind it. Real clients in the guest
 # (busybox wget/nc/nslookup, Debian's curl) talk to servers this test starts
@@ -59,7 +59,7 @@ wait_listen() {
 field() { sed -n "s/^$2 //p" "$1" | tr -d '\r' | head -n 1; }
 
 # vm NAME LIMIT [NS=netns] [run options] -- SCRIPT: runs SCRIPT (a file) in a
-# guest with `voidbox run --vmm qemu` (inside network namespace netns when
+# guest with `voidbox run --vmm "$VMM"` (inside network namespace netns when
 # given); the guest's output goes to $TMP/NAME.out, run's stderr (console,
 # --net-stats counters) to $TMP/NAME.err. Returns run's exit status.
 vm() {
@@ -69,7 +69,7 @@ vm() {
 	_opts=""
 	while [ "$1" != -- ]; do _opts="$_opts $1"; shift; done
 	# shellcheck disable=SC2086
-	timeout "$_lim" ${_ns:+ip netns exec "$_ns"} "$VOIDBOX" run --vmm qemu --initrd "$IMG" \
+	timeout "$_lim" ${_ns:+ip netns exec "$_ns"} "$VOIDBOX" run --vmm "$VMM" --initrd "$IMG" \
 		$_opts -- sh -c "$(cat "$2")" >"$TMP/$_n.out" 2>"$TMP/$_n.err" </dev/null
 }
 
@@ -77,7 +77,7 @@ vm() {
 for bad in "--net bogus" "--mtu 70000" "--guest-ip 10.0.2.300" "--dns x.y" "-p 99999:80" \
 	"--allow-net 10.0.0.0/33" "--mac 01:00:00:00:00:01" "--net none --pcap $TMP/x.pcap"; do
 	# shellcheck disable=SC2086
-	out=$(timeout 20 "$VOIDBOX" run --vmm qemu $bad -- true 2>&1); rc=$?
+	out=$(timeout 20 "$VOIDBOX" run --vmm "$VMM" $bad -- true 2>&1); rc=$?
 	if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] &&
 		printf '%s' "$out" | grep -q "^voidbox run: "; then
 		pass "net_bad_flag ${bad%% *}"

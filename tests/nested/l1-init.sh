@@ -1,0 +1,37 @@
+#!/bin/sh
+# Runs inside the nested test bed's L1 guest (voidbox.exec=/l1.sh): Debian's
+# kernel under qemu TCG with an emulated AMD CPU that has SVM and nested
+# paging, so kvm_amd gives L1 a real /dev/kvm. It mounts the host's root
+# (9p, read-only) and the harness's output folder (9p, writable, at the same
+# path as on the host: vbnest.out= on the command line), makes the few places
+# tests write to writable (tmpfs), then runs the folder's cmd.sh (written by
+# tests/nested/l1.sh on the host) chrooted into the host's tree, so every
+# host tool and the checkout itself are there at their usual paths. Its
+# output goes to the console and to the folder's l1.out; "L1-END" on the
+# console marks the end. A missing /dev/kvm ends with a SKIP line that
+# names why.
+out=$(sed -n 's/.*vbnest\.out=\([^ ]*\).*/\1/p' /proc/cmdline)
+say() { echo "$*"; echo "$*" >>/host"$out"/l1.out; }
+
+mkdir -p /host
+if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 host /host; then
+	echo "L1: the host's root (9p) did not mount"; echo "L1-END"; exit 1
+fi
+for d in proc sys dev; do mount --rbind /$d /host/$d; done
+for d in tmp run var/tmp; do [ -d /host/$d ] && mount -t tmpfs -o mode=1777 tmpfs /host/$d; done
+# after the tmpfs mounts: the folder usually lives under /tmp
+mkdir -p /host"$out"
+mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=262144 out /host"$out" ||
+	{ echo "L1: the output folder (9p) did not mount"; echo "L1-END"; exit 1; }
+mkdir -p /host/tmp/home
+if [ ! -c /dev/kvm ]; then
+	why="no /dev/kvm in L1"
+	grep -qw svm /proc/cpuinfo || why="$why: the emulated CPU has no svm"
+	say "SKIP nested: $why ($(dmesg | grep -m1 -i 'kvm\|svm' || echo 'kvm_amd did not load'))"
+	echo "L1-END"; exit 0
+fi
+echo "L1: $(nproc) CPU, /dev/kvm, $(sed -n 's/^model name.*: //p' /proc/cpuinfo | head -n 1)"
+chroot /host /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	HOME=/tmp/home XDG_CACHE_HOME=/tmp/home/cache TMPDIR=/tmp /bin/sh "$out/cmd.sh" |
+	while IFS= read -r line; do say "$line"; done
+echo "L1-END"

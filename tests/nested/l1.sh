@@ -1,0 +1,89 @@
+#!/bin/sh
+# The nested KVM test bed, host side: boots an "L1" guest under qemu TCG with
+# an emulated AMD CPU that has SVM and nested paging (EPYC-v1,+svm,+npt), in
+# which kvm_amd gives a real /dev/kvm, and runs shell commands there with
+# `voidbox run --vmm kvm` available on real KVM ioctls (see
+# tests/nested/l1-init.sh for the inside).
+#
+#   sh tests/nested/l1.sh [--timeout SECS] [--all] -- COMMAND...
+#
+# COMMAND runs in a snapshot of tests/ and the build (L1's root is this
+# host's root over 9p, read-only, with tmpfs on /tmp and /run) with B,
+# GUEST_DIR, VOIDBOX and VOIDBOX_VMM=kvm set; its PASS/FAIL/SKIP lines come back with
+# "nested/" before each name (--all: every line it printed, as it is).
+# SKIP (with the reason) only where the bed cannot start: no qemu, no 9p in
+# this qemu, no svm in the emulated CPU.
+# Costs (2 cores): L1 boots in about 8 s, each `voidbox run` of Debian's
+# kernel in it takes 10-20 s.
+. tests/lib.sh
+limit=900
+all=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--timeout) limit=$2; shift 2 ;;
+	--all) all=1; shift ;;
+	--) shift; break ;;
+	*) break ;;
+	esac
+done
+NAME=nested
+QEMU=${VOIDBOX_QEMU:-qemu-system-x86_64}
+need_guest "$NAME" || exit 0
+command -v "$QEMU" >/dev/null 2>&1 || { skip "$NAME" "$QEMU not installed (run make deps)"; exit 0; }
+"$QEMU" -device help 2>/dev/null | grep -q '"virtio-9p-pci"' ||
+	{ skip "$NAME" "$QEMU has no virtio-9p-pci (L1's root is the host's over 9p)"; exit 0; }
+"$QEMU" -cpu help 2>/dev/null | grep -qw 'EPYC-v1' ||
+	{ skip "$NAME" "$QEMU has no EPYC-v1 CPU model (the emulated CPU with svm)"; exit 0; }
+
+# L1's initramfs: the agent as init, kvm_amd, the 9p and virtio-pci drivers,
+# veth (network tests make pairs), busybox, and the init script. Rebuilt
+# when an input is newer than it.
+img=$B/nested/l1.img
+init=tests/nested/l1-init.sh
+if [ ! -s "$img" ] || [ "$VOIDBOX" -nt "$img" ] || [ "$init" -nt "$img" ] || [ "$GUEST_DIR/vmlinuz" -nt "$img" ]; then
+	mkdir -p "$B/nested"
+	if ! "$VOIDBOX" mkinitramfs -k "$GUEST_DIR/vmlinuz" -m kvm_amd -m 9p -m 9pnet_virtio -m virtio_pci \
+		-m veth -m tun -B "$GUEST_DIR/busybox" -a "$init:/l1.sh:0755" -o "$img.tmp" 2>"$TMP/mk.err"; then
+		fail "$NAME" "L1 image: $(head -n 3 "$TMP/mk.err" | tr '\n' ' ')"; exit 0
+	fi
+	mv "$img.tmp" "$img"
+fi
+
+# L1 runs a snapshot of the tests and the build, so rebuilding or editing
+# here while it runs changes nothing there.
+OUT=$TMP/out
+SNAP=$OUT/snap   # inside the folder L1 mounts: its /tmp is its own tmpfs
+mkdir -p "$SNAP/build"
+cp -a tests bench "$SNAP/"
+cp -a "$VOIDBOX" "$SNAP/build/voidbox"
+for d in unit tools; do [ -d "$B/$d" ] && cp -a "$B/$d" "$SNAP/build/$d"; done
+ln -s "$GUEST_DIR" "$SNAP/build/guest"  # run finds its kernel beside itself
+{
+	echo "cd '$SNAP' || exit 1"
+	echo "export B='$SNAP/build' GUEST_DIR='$GUEST_DIR' VOIDBOX='$SNAP/build/voidbox' VOIDBOX_VMM=kvm"
+	for c in "$@"; do echo "$c"; done
+} >"$OUT/cmd.sh"
+start=$(date +%s)
+# -smp 1: two L1 CPUs under TCG ran the same cases slower on 2 host cores
+timeout -k 10 "$limit" "$QEMU" -M q35 -accel tcg -cpu EPYC-v1,+svm,+npt -m 4G -smp 1 \
+	-nographic -no-reboot -kernel "$GUEST_DIR/vmlinuz" -initrd "$img" \
+	-fsdev local,id=root,path=/,security_model=none,readonly=on \
+	-device virtio-9p-pci,fsdev=root,mount_tag=host \
+	-fsdev local,id=out,path="$OUT",security_model=none \
+	-device virtio-9p-pci,fsdev=out,mount_tag=out \
+	-append "console=ttyS0 panic=-1 quiet voidbox.exec=/l1.sh vbnest.out=$OUT" \
+	</dev/null >"$TMP/console.log" 2>&1
+rc=$?
+echo "# nested: L1 ran $(($(date +%s) - start)) s, qemu exit $rc" >&2
+if [ $all = 1 ]; then
+	[ -f "$OUT/l1.out" ] && cat "$OUT/l1.out"
+else
+	[ -f "$OUT/l1.out" ] && sed -n 's/^\(PASS\|FAIL\|SKIP\) /\1 nested\//p' "$OUT/l1.out"
+fi
+if ! grep -aq '^L1-END' "$TMP/console.log"; then
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then why="L1 did not finish in $limit s"
+	else why="L1 ended early (qemu exit $rc)"; fi
+	fail "$NAME" "$why; console: $(grep -av '^qemu-system' "$TMP/console.log" | tail -n 4 | tr '\n\r' '  ')"
+elif ! grep -q '^\(PASS\|FAIL\|SKIP\) ' "$OUT/l1.out" 2>/dev/null; then
+	fail "$NAME" "no results from L1: $(tail -n 4 "$OUT/l1.out" 2>/dev/null | tr '\n' ' ')"
+fi
