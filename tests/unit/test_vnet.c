@@ -106,6 +106,41 @@ static void test_vnet_features_config(void)
 	T_CHECK(fake_boot(0, QSZ) == -EINVAL, "start without VERSION_1 accepted");
 }
 
+static int n_config_changed;
+static void count_config_changed(struct vdev *d) { n_config_changed++; }
+
+/* With a front end that can announce config changes (mmio), the link is
+ * down until the driver posts RX buffers, then up with one announcement;
+ * a reset takes it down again. */
+static void test_vnet_link_up_on_rx_buffers(void)
+{
+	struct vnet_cfg cfg = { .mac = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 }, .mtu = 1500 };
+	struct vdev *d = vnet_vdev(&F.n);
+	uint8_t st[2];
+
+	T_REQUIRE(vnet_init(&F.n, &cfg, &fops, &F) == 0, "init");
+	d->config_changed = count_config_changed;
+	n_config_changed = 0;
+	T_REQUIRE(fd_boot(d, VIRTIO_F_VERSION_1 | VIRTIO_RING_F_EVENT_IDX, QSZ) == 0, "boot");
+	d->ops->read_config(d, 6, st, 2);
+	T_CHECK(st[0] == 0 && n_config_changed == 0, "link up before any RX buffer (%u, %d)", st[0],
+		n_config_changed);
+	kick(VNET_RXQ); /* a kick with nothing posted changes nothing */
+	T_CHECK(n_config_changed == 0, "announced without buffers");
+	rx_post(0, 1526, 0);
+	kick(VNET_RXQ);
+	d->ops->read_config(d, 6, st, 2);
+	T_CHECK(st[0] == 1 && n_config_changed == 1, "after the first RX buffers: status %u, %d announcements",
+		st[0], n_config_changed);
+	rx_post(1, 1526, 0);
+	kick(VNET_RXQ);
+	T_CHECK(n_config_changed == 1, "announced twice");
+	d->ops->reset(d);
+	d->ops->read_config(d, 6, st, 2);
+	T_CHECK(st[0] == 0, "link still up after reset");
+	d->config_changed = NULL;
+}
+
 static void test_vnet_tx_strip_and_batch(void)
 {
 	uint32_t id, len;
@@ -523,6 +558,7 @@ int main(void)
 	if (fd_mem_init())
 		return 1;
 	T_RUN(test_vnet_features_config);
+	T_RUN(test_vnet_link_up_on_rx_buffers);
 	T_RUN(test_vnet_tx_strip_and_batch);
 	T_RUN(test_vnet_rx_prepend);
 	T_RUN(test_vnet_rx_backpressure);
