@@ -5,7 +5,7 @@
 # Five boots serve every check: (A) a long-running command while other
 # commands reach the same guest through the control socket (exit codes,
 # user, /workspace, --cpus, --env, a pty with Ctrl-C, raw CONNECT clients:
-# a malformed frame, a half-close); (B) 32 MiB stdin into sha256sum, 32 MiB stdout, 8 MiB stderr;
+# a malformed frame, a half-close); (B) 32 MiB stdin into sha256sum, 64 MiB stdout, 64 MiB stderr;
 # (C) --timeout with --console; (D) qemu killed under run; (E) a guest that
 # panics (the kept console is shown). Plus bad inputs.
 . tests/lib.sh
@@ -100,18 +100,19 @@ wait $AP; rc=$?
 [ $rc = 42 ] && grep -q main-done "$TMP/a.out" && pass run-vm-main-exit-42 || fail run-vm-main-exit-42 "rc $rc: $(tail -n 3 "$TMP/a.err" | tr '\n' '|')"
 [ ! -e "$C" ] && pass run-vm-control-removed || fail run-vm-control-removed "$C left behind"
 
-# --- boot B: 32 MiB in, 32 MiB out, 8 MiB err ---
+# --- boot B: 32 MiB in, 64 MiB out (the input twice), 64 MiB err ---
 head -c 33554432 /dev/urandom >"$TMP/in.bin"
-yes abcdefghi | head -c 8388608 >"$TMP/err.want"
+cat "$TMP/in.bin" "$TMP/in.bin" >"$TMP/out.want"
+yes abcdefghi | head -c 67108864 >"$TMP/err.want"
 want=$(sha256sum <"$TMP/in.bin" | cut -d' ' -f1)
-timeout $T "$V" run --vmm "$VMM" -- sh -c 'cat >/tmp/in; sha256sum </tmp/in >&2; cat /tmp/in; yes abcdefghi | head -c 8388608 >&2' \
+timeout $T "$V" run --vmm "$VMM" -- sh -c 'cat >/tmp/in; sha256sum </tmp/in >&2; cat /tmp/in /tmp/in; yes abcdefghi | head -c 67108864 >&2' \
 	<"$TMP/in.bin" >"$TMP/b.out" 2>"$TMP/b.err"; rc=$?
 head -n 1 "$TMP/b.err" | cut -d' ' -f1 >"$TMP/b.sha"
 tail -c +$(( $(head -n 1 "$TMP/b.err" | wc -c) + 1 )) "$TMP/b.err" >"$TMP/b.rest"
 [ $rc = 0 ] && [ "$(cat "$TMP/b.sha")" = "$want" ] && pass run-vm-stdin-32M-sha256 || fail run-vm-stdin-32M-sha256 "rc $rc, guest sha '$(cat "$TMP/b.sha")'"
-cmp -s "$TMP/b.out" "$TMP/in.bin" && pass run-vm-stdout-32M || fail run-vm-stdout-32M "stdout differs ($(wc -c <"$TMP/b.out") bytes)"
-cmp -s "$TMP/b.rest" "$TMP/err.want" && pass run-vm-stderr-8M || fail run-vm-stderr-8M "stderr differs ($(wc -c <"$TMP/b.rest") bytes)"
-rm -f "$TMP/in.bin" "$TMP/b.out"
+cmp -s "$TMP/b.out" "$TMP/out.want" && pass run-vm-stdout-64M || fail run-vm-stdout-64M "stdout differs ($(wc -c <"$TMP/b.out") bytes)"
+cmp -s "$TMP/b.rest" "$TMP/err.want" && pass run-vm-stderr-64M || fail run-vm-stderr-64M "stderr differs ($(wc -c <"$TMP/b.rest") bytes)"
+rm -f "$TMP/in.bin" "$TMP/b.out" "$TMP/out.want" "$TMP/err.want" "$TMP/b.err" "$TMP/b.rest"
 
 # --- boot C: --timeout, --console ---
 RUNDIRS=$(ls -d /tmp/vb-run-* 2>/dev/null | wc -l)
