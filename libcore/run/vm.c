@@ -22,6 +22,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "base/budget.h"
 #include "base/util.h"
 #include "image/bzimage.h"
 #include "net/vm.h"
@@ -53,6 +54,7 @@ struct run_vm {
 	struct vhost_server vh;
 	bool vh_on;
 	struct net_vm net;              /* virtio-net + SLIRP (net/vm.h) */
+	struct budget budget;           /* the guest's fds: vsock and SLIRP */
 	const struct vmm_ops *ops;
 	struct vmm v;
 	bool v_on;
@@ -279,6 +281,10 @@ static int vm_setup(struct run_vm *r)
 		return e;
 	}
 	r->vs_on = true;
+	/* the guest's share of the fds (base/budget.h), for vsock and SLIRP */
+	budget_init(&r->budget, (unsigned long)MAX(budget_raise_nofile(), 64l));
+	r->vs.budget = &r->budget;
+	r->net.budget = &r->budget;
 	if (r->ops == &vmm_qemu_ops) {
 		if ((e = vhost_server_init(&r->vh, &r->dev_loop, vsock_dev_vdev(&r->vs), r->vhost))) {
 			vb_err("run", e, "vhost-user socket %s", r->vhost);

@@ -104,6 +104,9 @@ struct slirp_flow {
 	struct slirp_flow *hnext;  /* hash chain */
 	struct slirp_flow *next, *prev; /* s->flows, or a dead list (next) */
 	struct slirp_flow *pnext;  /* s->pending */
+	struct slirp_flow *lnext, *lprev; /* f->lru's list */
+	struct flow_lru *lru;      /* the recycling list f is on, or NULL */
+	int8_t slot;               /* budget kind of the fd f holds, or -1 */
 	bool pending, dead;
 	uint8_t kind;
 	uint8_t proto;             /* IPPROTO_TCP/UDP/ICMP */
@@ -194,9 +197,17 @@ int flow_table_init(struct slirp *s);
 void flow_table_fini(struct slirp *s);
 struct slirp_flow *flow_find(struct slirp *s, uint8_t proto, uint16_t gport,
 			     uint32_t rip, uint16_t rport);
-/* Allocates and hashes a flow; NULL (counted) at the flow limit. */
+/* Allocates and hashes a flow, with a budget slot for the fd it will hold
+ * (the oldest UDP/ICMP flow, or TIME_WAIT record at the record limit, is
+ * recycled to make room). NULL (counted) when nothing can be had. */
 struct slirp_flow *flow_new(struct slirp *s, uint8_t kind, uint8_t proto,
 			    uint16_t gport, uint32_t rip, uint16_t rport);
+/* Notes activity on f: its idle clock restarts and it becomes the newest
+ * of its recycling list. */
+void flow_touch(struct slirp_flow *f);
+/* TCP's TIME_WAIT: closes f's socket and gives back its budget slot; the
+ * record stays (recyclable) to answer retransmitted FINs. */
+void flow_time_wait(struct slirp_flow *f);
 /* Starts watching fd for the flow. Returns 0 or -errno. */
 int flow_watch(struct slirp_flow *f, int fd, uint32_t events);
 /* Changes the epoll interest when it differs. */

@@ -17,7 +17,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/budget.h"
 #include "base/loop.h"
+#include "base/siphash.h"
 
 #define SLIRP_MAX_DNS 4
 #define SLIRP_MAX_RULES 32
@@ -56,6 +58,9 @@ struct slirp_cfg {
 	struct slirp_fwd fwd[SLIRP_MAX_FWD];
 	unsigned n_fwd;
 	unsigned max_flows;                     /* default 16384 */
+	/* The guest's fd budget (base/budget.h), shared with its other
+	 * devices; NULL: the stack cuts its own from RLIMIT_NOFILE. */
+	struct budget *budget;
 	/* Checksum offload: TCP/UDP checksum fields of output frames hold
 	 * only the pseudo-header sum (csum_l4_partial), and the front end
 	 * marks those frames for the guest either NEEDS_CSUM (csum_start 34,
@@ -106,6 +111,9 @@ struct slirp_ops {
 	X(DROP_POLICY, "drop_policy")                                       \
 	X(DROP_HOST_LOOPBACK, "drop_host_loopback")                         \
 	X(DROP_FLOW_LIMIT, "drop_flow_limit")                               \
+	X(DROP_BUDGET, "drop_budget")                                       \
+	X(FLOWS_EVICTED, "flows_evicted")                                   \
+	X(DROP_FWD_NO_FD, "drop_fwd_no_fd")                                 \
 	X(DROP_SOCKET, "drop_socket_error")                                 \
 	X(DROP_TCP_HDR, "drop_tcp_header")                                  \
 	X(DROP_TCP_NO_FLOW, "drop_tcp_no_flow")                             \
@@ -128,6 +136,12 @@ enum slirp_stat {
 
 struct slirp_flow;
 
+/* A least-recently-used list of flows (head: newest). */
+struct flow_lru {
+	struct slirp_flow *head, *tail;
+	unsigned n;
+};
+
 /* The stack's whole state; the caller owns the storage, the fields are the
  * stack's own. */
 struct slirp {
@@ -139,10 +153,16 @@ struct slirp {
 
 	struct slirp_flow **hash;    /* buckets, chained through the flows */
 	unsigned hash_mask;
+	struct siphash_key hash_key; /* random per run: guests cannot aim */
 	struct slirp_flow *flows;    /* every live flow (timer scan) */
 	struct slirp_flow *pending;  /* flows waiting for slirp_rx_ready() */
 	struct slirp_flow *dead[2];  /* freed two timer ticks after death */
 	unsigned n_flows;
+	/* Flows that may be recycled, oldest at the tail: UDP and DNS, ICMP
+	 * (each holds a budgeted fd), TCP in TIME_WAIT (a record only). */
+	struct flow_lru lru_udp, lru_icmp, lru_tw;
+	struct budget *budget;       /* cfg.budget or own_budget */
+	struct budget own_budget;
 	bool rx_blocked;             /* last output() said -ENOBUFS */
 	bool out_since_flush;
 	bool batching;               /* inside slirp_batch_begin/end */
@@ -150,6 +170,7 @@ struct slirp {
 	struct loop_watch timer;
 	uint64_t now;                /* ns, refreshed per event */
 	struct loop_watch fwd_watch[SLIRP_MAX_FWD];
+	int spare_fd;                /* given up to drop a connection at EMFILE */
 
 	uint8_t *tx;                 /* one frame: control and small packets */
 	uint8_t *seg;                /* TCP data batch: n_seg frames */
@@ -192,6 +213,8 @@ void slirp_batch_begin(struct slirp *s);
 void slirp_batch_end(struct slirp *s);
 /* The guest has receive buffers again: resumes the flows that were held. */
 void slirp_rx_ready(struct slirp *s);
+/* The longest hash chain now (what a lookup may have to walk). */
+unsigned slirp_flow_chain_max(const struct slirp *s);
 /* Prints every counter as "name value" lines. */
 void slirp_stats_print(const struct slirp *s, FILE *f);
 /* Closes every flow and socket and frees the stack's memory. */
