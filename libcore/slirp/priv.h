@@ -85,15 +85,22 @@ struct tcp_flow {
 #define DNS_MAX_PENDING 4
 #define DNS_MAX_QUERY 512
 
-/* A query kept for failover until its answer arrives. */
+/* A query waiting for its answer. Upstream sees up_id, a random ID of
+ * ours, and only an answer carrying it is taken (and given back the
+ * guest's ID): an upstream, or anyone who can reach our socket, cannot feed
+ * the guest answers to questions it did not ask. The query itself is kept
+ * (with up_id in it) for failover when it fits. */
 struct dns_query {
-	uint16_t len;        /* 0: slot free */
+	bool used;
+	uint16_t guest_id, up_id;
+	uint16_t len;        /* bytes kept in data; 0: too large to keep */
 	uint8_t data[DNS_MAX_QUERY];
 };
 
 struct dns_flow {
 	uint8_t server;      /* upstream index in use */
 	uint8_t tries;       /* servers tried for the pending queries */
+	uint8_t oldest;      /* the slot a fifth query replaces */
 	uint64_t deadline;   /* failover when no answer by then (0: none) */
 	struct dns_query q[DNS_MAX_PENDING];
 };

@@ -123,6 +123,7 @@ struct slirp_ops {
 	X(DROP_UDP_HDR, "drop_udp_header")                                  \
 	X(DROP_UDP_TOO_BIG, "drop_udp_too_big")                             \
 	X(DROP_DNS, "drop_dns")                                             \
+	X(DROP_DNS_UNMATCHED, "drop_dns_unmatched")                         \
 	X(DROP_ICMP, "drop_icmp")                                           \
 	X(DROP_ICMP_NO_SOCKET, "drop_icmp_no_socket")                       \
 	X(DROP_GUEST_NOBUF, "drop_guest_nobuf")
@@ -180,6 +181,7 @@ struct slirp {
 	bool peek_off;               /* kernel supports SO_PEEK_OFF on TCP */
 	bool icmp_ok;                /* unprivileged ICMP sockets allowed */
 	unsigned dns_cur;            /* the upstream that answered last */
+	uint64_t dns_ids;            /* counter behind the upstream query IDs */
 	uint16_t next_port;          /* gateway-side ports of forwards */
 	uint32_t isn_base;
 };
