@@ -236,6 +236,9 @@ struct slirp_flow *flow_open_dgram(struct slirp *s, const struct ip_pkt *p, uint
 /* Decides a new flow from the guest to dst:dport and where it goes on the
  * host. Returns 0 with *to filled, or the SLIRP_STAT_DROP_* reason. */
 int policy_map(struct slirp *s, uint32_t dst, uint16_t dport, struct sockaddr_in *to);
+/* Reads the host's own IPv4 addresses (loopback aside) for the PUBLIC
+ * preset. Returns 0 or -errno. */
+int policy_host_addrs(struct slirp *s);
 
 /* fwd.c */
 int fwd_init(struct slirp *s);

@@ -248,6 +248,8 @@ int slirp_init(struct slirp *s, const struct slirp_cfg *c, struct loop *l,
 		budget_init(&s->own_budget, budget_nofile_now());
 		s->budget = &s->own_budget;
 	}
+	if (c->net_policy == SLIRP_POLICY_PUBLIC && (err = policy_host_addrs(s)) < 0)
+		goto fail;
 	err = flow_table_init(s);
 	if (err < 0)
 		goto fail;

@@ -24,6 +24,7 @@
 #define SLIRP_MAX_DNS 4
 #define SLIRP_MAX_RULES 32
 #define SLIRP_MAX_FWD 16
+#define SLIRP_MAX_HOST_ADDRS 32
 #define SLIRP_MTU_MIN 576
 #define SLIRP_MTU_MAX 65520
 
@@ -34,6 +35,11 @@ struct slirp_rule {
 	uint8_t prefix;
 	uint16_t port;
 };
+
+/* Egress presets (see slirp/policy.c): OPEN refuses only the host's
+ * loopback (unless allow_host_loopback) and 169.254/16; PUBLIC also the
+ * private and shared ranges, cloud endpoints and the host's own addresses. */
+enum slirp_policy { SLIRP_POLICY_OPEN, SLIRP_POLICY_PUBLIC };
 
 /* A port forward: the host listens on host_ip:host_port; every connection
  * (TCP) or datagram peer (UDP) is carried into the guest at guest_port, from
@@ -53,6 +59,7 @@ struct slirp_cfg {
 	unsigned n_dns;
 	bool dns_explicit;                      /* set by slirp_cfg_add_dns */
 	bool allow_host_loopback;               /* gw_ip -> 127.0.0.1 */
+	enum slirp_policy net_policy;           /* preset, default OPEN */
 	struct slirp_rule rules[SLIRP_MAX_RULES];
 	unsigned n_rules;
 	struct slirp_fwd fwd[SLIRP_MAX_FWD];
@@ -183,6 +190,8 @@ struct slirp {
 	unsigned dns_cur;            /* the upstream that answered last */
 	uint64_t dns_ids;            /* counter behind the upstream query IDs */
 	uint16_t next_port;          /* gateway-side ports of forwards */
+	uint32_t host_addrs[SLIRP_MAX_HOST_ADDRS]; /* the host's own (PUBLIC) */
+	unsigned n_host_addrs;
 	uint32_t isn_base;
 };
 
@@ -198,6 +207,9 @@ int slirp_cfg_add_dns(struct slirp_cfg *c, const char *spec);
 /* Adds an allow or deny rule "CIDR[:PORT]" ("10.1.0.0/16", "1.2.3.4:443").
  * Returns 0 or -EINVAL/-ENOSPC. */
 int slirp_cfg_add_rule(struct slirp_cfg *c, bool allow, const char *spec);
+/* Sets the egress preset from its name: "open" or "public". Returns 0 or
+ * -EINVAL. */
+int slirp_cfg_policy(struct slirp_cfg *c, const char *name);
 /* Adds a port forward "[HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]" (host IP
  * 127.0.0.1 by default). Returns 0 or -EINVAL/-ENOSPC. */
 int slirp_cfg_add_fwd(struct slirp_cfg *c, const char *spec);

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -806,6 +807,79 @@ static void test_hostile_dns_id(void)
 	close(ufd);
 }
 
+/* policy_map() of dst:port under cfg: 0 (open) or the drop reason. */
+static int policy_of(struct rig *r, const char *dst, uint16_t port)
+{
+	struct sockaddr_in to;
+
+	return policy_map(&r->s, inet_addr(dst), port, &to);
+}
+
+/* Finding 8: --allow-net 0.0.0.0/0 must not reopen 169.254/16 (cloud
+ * metadata); only an allow rule inside it does. */
+static void test_hostile_linklocal_allow_all(void)
+{
+	static struct rig r;
+	struct slirp_cfg cfg;
+
+	slirp_cfg_default(&cfg);
+	T_REQUIRE(slirp_cfg_add_rule(&cfg, true, "0.0.0.0/0") == 0, "rule");
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
+	T_CHECK(policy_of(&r, "169.254.169.254", 80) == SLIRP_STAT_DROP_POLICY,
+		"169.254.169.254 open under --allow-net 0.0.0.0/0");
+	T_CHECK(policy_of(&r, "198.51.100.2", 80) == 0, "198.51.100.2 closed");
+	rig_stop(&r);
+	T_REQUIRE(slirp_cfg_add_rule(&cfg, true, "169.254.169.254/32:80") == 0, "rule");
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
+	T_CHECK(policy_of(&r, "169.254.169.254", 80) == 0, "named: still closed");
+	T_CHECK(policy_of(&r, "169.254.169.254", 81) == SLIRP_STAT_DROP_POLICY, "other port open");
+	T_CHECK(policy_of(&r, "169.254.1.1", 80) == SLIRP_STAT_DROP_POLICY, "rest of /16 open");
+	rig_stop(&r);
+}
+
+/* Finding 8: the "public" preset closes private and shared ranges, cloud
+ * endpoints outside 169.254 and the host's own addresses; an allow rule
+ * inside a closed range reopens that part only. */
+static void test_hostile_policy_public(void)
+{
+	static struct rig r;
+	static const char *const closed[] = { "10.1.2.3", "172.20.0.1", "192.168.1.1",
+					      "100.100.100.200", "168.63.129.16", "169.254.169.254" };
+	struct slirp_cfg cfg;
+	struct ifaddrs *ifa, *i;
+	char own[INET_ADDRSTRLEN] = "";
+
+	slirp_cfg_default(&cfg);
+	T_CHECK(slirp_cfg_policy(&cfg, "bogus") == -EINVAL, "bogus preset taken");
+	T_REQUIRE(slirp_cfg_policy(&cfg, "public") == 0, "preset");
+	T_REQUIRE(slirp_cfg_add_rule(&cfg, true, "0.0.0.0/0") == 0, "rule");
+	T_REQUIRE(slirp_cfg_add_rule(&cfg, true, "10.9.0.0/16:443") == 0, "rule");
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
+	for (unsigned k = 0; k < ARRAY_SIZE(closed); k++)
+		T_CHECK(policy_of(&r, closed[k], 443) == SLIRP_STAT_DROP_POLICY, "%s open", closed[k]);
+	T_CHECK(policy_of(&r, "198.51.100.2", 443) == 0, "198.51.100.2 closed");
+	T_CHECK(policy_of(&r, "10.9.1.1", 443) == 0, "10.9.1.1:443 (allowed inside) closed");
+	T_CHECK(policy_of(&r, "10.9.1.1", 80) == SLIRP_STAT_DROP_POLICY, "10.9.1.1:80 open");
+	/* the host's own addresses (whatever this machine has, loopback aside) */
+	if (getifaddrs(&ifa) == 0) {
+		for (i = ifa; i && !*own; i = i->ifa_next)
+			if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+			    (ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr) >> 24) != 127)
+				inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, own,
+					  sizeof(own));
+		freeifaddrs(ifa);
+	}
+	if (*own)
+		T_CHECK(policy_of(&r, own, 443) == SLIRP_STAT_DROP_POLICY, "host address %s open",
+			own);
+	rig_stop(&r);
+	/* the default preset leaves them open (what --help says) */
+	cfg.net_policy = SLIRP_POLICY_OPEN;
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
+	T_CHECK(policy_of(&r, "10.1.2.3", 443) == 0, "open preset: 10.1.2.3 closed");
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	T_RUN(test_arp_reply_bytes);
@@ -821,5 +895,7 @@ int main(void)
 	T_RUN(test_hostile_udp_flood_fd_limit);
 	T_RUN(test_hostile_fwd_accept_emfile);
 	T_RUN(test_hostile_dns_id);
+	T_RUN(test_hostile_linklocal_allow_all);
+	T_RUN(test_hostile_policy_public);
 	T_EXIT();
 }
