@@ -9,7 +9,8 @@
  * Every exit path goes through one teardown: VMM stopped (qemu killed and
  * reaped, device thread joined), sockets and run folder removed, terminal
  * restored. The console is shown with --console, else kept in a ring
- * buffer and printed when the VM fails before the command's end. */
+ * buffer and printed when the VM fails before the command's end; either
+ * way through base/termsafe (guest bytes cannot drive the terminal). */
 #include "run/run.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "base/budget.h"
+#include "base/termsafe.h"
 #include "base/util.h"
 #include "image/bzimage.h"
 #include "net/vm.h"
@@ -65,9 +67,18 @@ struct run_vm {
 	char ring[CON_RING];            /* the console's last bytes */
 	size_t ring_len, ring_pos;
 	char line[256];                 /* the console line being assembled */
+	struct term_safe con_safe;      /* the live --console stream's escaping */
+	char why_safe[4 * 256 + 16];    /* vm_why()'s answer */
 	size_t line_len;
 	bool ready, vm_ended;
 };
+
+/* How the VM ended, escaped (qemu's last log line is in it). */
+static const char *vm_why(struct run_vm *r)
+{
+	return term_safe_str(r->v.why, strnlen(r->v.why, sizeof(r->v.why)), r->why_safe,
+			     sizeof(r->why_safe));
+}
 
 /* Keeps the console's last CON_RING bytes. */
 static void ring_put(struct run_vm *r, const char *p, size_t n)
@@ -79,18 +90,40 @@ static void ring_put(struct run_vm *r, const char *p, size_t n)
 	r->ring_len = MIN(r->ring_len + n, CON_RING);
 }
 
+/* Writes n guest bytes to stderr, escaped (base/termsafe.h); st carries
+ * the stream's state from piece to piece. */
+static void err_safe(struct term_safe *st, const char *p, size_t n)
+{
+	char out[TERM_SAFE_ROOM(1024)];
+
+	for (size_t i = 0; i < n; i += 1024) {
+		size_t k = term_safe(st, p + i, MIN(n - i, 1024), out);
+
+		if (write_full(2, out, k) < 0)
+			return; /* stderr gone: nothing to report it on */
+	}
+}
+
 /* Prints the kept console to stderr (when the VM failed). */
 static void ring_dump(struct run_vm *r)
 {
 	size_t start = (r->ring_pos + CON_RING - r->ring_len) % CON_RING;
+	struct term_safe st = { 0 };
+	char end[TERM_SAFE_ROOM(0)];
 
 	if (r->o->console || !r->ring_len)
 		return;
 	fprintf(stderr, "voidbox run: the guest console said:\n");
 	fflush(stderr);
-	for (size_t i = 0; i < r->ring_len; i++)
-		fputc(r->ring[(start + i) % CON_RING], stderr);
-	fputc('\n', stderr);
+	if (start + r->ring_len <= CON_RING) {
+		err_safe(&st, r->ring + start, r->ring_len);
+	} else {
+		err_safe(&st, r->ring + start, CON_RING - start);
+		err_safe(&st, r->ring, r->ring_len - (CON_RING - start));
+	}
+	if (write_full(2, end, term_safe_end(&st, end)) < 0 || write_full(2, "\n", 1) < 0) {
+		/* stderr gone */
+	}
 }
 
 /* The agent listens: connect and send the command. */
@@ -130,9 +163,8 @@ static void on_console(struct loop_watch *w, uint32_t ev)
 /* Shows/keeps n console bytes and looks for the agent's line in them. */
 static void console_bytes(struct run_vm *r, const char *buf, size_t n)
 {
-	if (r->o->console && write_full(2, buf, (size_t)n) < 0) {
-		/* stderr gone: nothing to report it on */
-	}
+	if (r->o->console)
+		err_safe(&r->con_safe, buf, n);
 	ring_put(r, buf, (size_t)n);
 	for (size_t i = 0; i < n && !r->ready; i++) {
 		if (buf[i] == '\n' || buf[i] == '\r') {
@@ -157,7 +189,7 @@ static void on_done(struct loop_watch *w, uint32_t ev)
 	/* drain what the console still had */
 	on_console(&r->w_con, EPOLLIN);
 	if (r->v.end == VMM_FAILED)
-		vb_err("run", 0, "the VM failed: %s", r->v.why);
+		vb_err("run", 0, "the VM failed: %s", vm_why(r));
 	else
 		vb_err("run", 0, "the VM powered off before the command's exit status arrived");
 	ring_dump(r);
@@ -394,7 +426,7 @@ static void connection_lost(struct run_vm *r)
 		loop_del(&r->s.loop, &r->w_done);
 	}
 	if (r->vm_ended && r->v.end == VMM_FAILED)
-		vb_err("run", 0, "the VM failed: %s", r->v.why);
+		vb_err("run", 0, "the VM failed: %s", vm_why(r));
 	else if (r->vm_ended)
 		vb_err("run", 0, "the VM powered off before the command's exit status arrived");
 	else
