@@ -10,7 +10,10 @@
  * reaped, device thread joined), sockets and run folder removed, terminal
  * restored. The console is shown with --console, else kept in a ring
  * buffer and printed when the VM fails before the command's end; either
- * way through base/termsafe (guest bytes cannot drive the terminal). */
+ * way through base/termsafe (guest bytes cannot drive the terminal).
+ * Hardening: the process is made non-dumpable with no new privileges
+ * before anything starts; once the VM runs this thread takes the main
+ * seccomp list (the VMM's threads take theirs as they start). */
 #include "run/run.h"
 
 #include <errno.h>
@@ -24,6 +27,7 @@
 #include <unistd.h>
 
 #include "base/budget.h"
+#include "base/seccomp.h"
 #include "base/termsafe.h"
 #include "base/util.h"
 #include "image/bzimage.h"
@@ -486,10 +490,20 @@ int run_vm(const struct run_opts *o)
 	}
 	r->s_on = true;
 	r->s.poweroff_after = true;
+	if ((e = seccomp_harden_process())) {
+		vb_err("run", e, "hardening the process");
+		goto out;
+	}
 	if (vm_setup(r) || vm_start(r))
 		goto out;
 	if (o->dump_boot) {
 		code = 0;
+		goto out;
+	}
+	/* the VM runs: from here this thread only talks to the agent, the
+	 * terminal and (at the end) tears down (base/seccomp.h) */
+	if ((e = seccomp_install(SECCOMP_MAIN, &(struct seccomp_params){ .child = r->v.pid }))) {
+		vb_err("run", e, "seccomp");
 		goto out;
 	}
 	code = run_session_wait(&r->s);
