@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -242,11 +244,39 @@ static void test_seccomp_thread_state(void)
 	close(p[1]);
 }
 
+/* The process-wide part: not dumpable, no core files, no new privileges. */
+static void test_seccomp_harden_process(void)
+{
+	int st = -1;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct rlimit rl;
+
+		if (seccomp_harden_process() != 0)
+			_exit(2);
+		if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+			_exit(3);
+		if (getrlimit(RLIMIT_CORE, &rl) != 0 || rl.rlim_cur != 0 || rl.rlim_max != 0)
+			_exit(4);
+		if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+			_exit(5);
+		_exit(0);
+	}
+	T_REQUIRE(pid > 0, "fork");
+	waitpid(pid, &st, 0);
+	T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		"status 0x%x (3: dumpable, 4: core limit, 5: no NO_NEW_PRIVS)", st);
+}
+
 int main(void)
 {
 	T_RUN(test_seccomp_lists);
 	T_RUN(test_seccomp_kill);
 	T_RUN(test_seccomp_trap_message);
 	T_RUN(test_seccomp_thread_state);
+	T_RUN(test_seccomp_harden_process);
 	T_EXIT();
 }
