@@ -98,11 +98,11 @@ static const struct rule vhost[] = {
 	CHILD(wait4, 0),
 };
 
-/* A vCPU: KVM_RUN, the registers for a triple-fault report, the UART's
- * interrupt line, waiting for the console pipe to take a line (the write
- * itself and the device hand-off are core). */
+/* A vCPU: KVM_RUN, the registers (general and segment) for a triple-fault
+ * report, the UART's interrupt line, waiting for the console pipe to take a
+ * line (the write itself and the device hand-off are core). */
 static const struct rule vcpu[] = {
-	IN(ioctl, 1, KVM_RUN, KVM_GET_REGS, KVM_IRQ_LINE), ANY(poll), ANY(ppoll),
+	IN(ioctl, 1, KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS, KVM_IRQ_LINE), ANY(poll), ANY(ppoll),
 };
 
 /* run's main thread once the VM runs: the agent connection (a Unix
