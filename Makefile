@@ -5,8 +5,12 @@
 #   make guest      download + unpack Debian's kernel and static busybox into $(GUEST_DIR)
 #   make demo       run a command in a VM that reaches the network (mk/demo.sh)
 #   make check      every test; ends with "N passed, N failed, N skipped"
+#                   (it also replays every fuzz corpus under ASan+UBSan)
 #   make check-kvm  the run and network suites with --vmm kvm in the nested
 #                   KVM test bed (tests/nested/)
+#   make fuzz       the libFuzzer targets of tests/fuzz (clang); T=SECS runs
+#                   each for SECS seconds from its corpus (new inputs go to
+#                   $(B)/fuzz/corpus/<target>; merge the good ones by hand)
 #   make bench      the benchmarks under bench/
 #
 # Sources are found by wildcard: libcore/*/*.c is the library, applets/*.c the
@@ -18,6 +22,7 @@ B         ?= build
 GUEST_DIR ?= $(B)/guest
 CC_MUSL   ?= musl-gcc
 CC_HOST   ?= gcc
+CC_FUZZ   ?= clang
 
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter
 BASEFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilibcore -MMD -MP
@@ -27,21 +32,28 @@ MUSL_LDFLAGS := -static -s -Wl,--gc-sections -L$(B)/zlib/lib
 ASAN_CFLAGS := $(BASEFLAGS) -O1 -g -fsanitize=address,undefined \
 	-fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_LDFLAGS := -fsanitize=address,undefined
+FUZZ_CFLAGS := $(BASEFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+	-Wno-gnu-variable-sized-type-not-at-end
 
 CORE_SRCS   := $(sort $(wildcard libcore/*/*.c))
 APPLET_SRCS := $(sort $(wildcard applets/*.c))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/*.c))
 TOOL_SRCS   := $(sort $(wildcard tests/tools/*.c))
+FUZZ_SRCS   := $(filter-out tests/fuzz/replay.c,$(sort $(wildcard tests/fuzz/*.c)))
 
 MUSL_CORE_OBJS := $(CORE_SRCS:%.c=$(B)/musl/%.o)
 MUSL_APPLET_OBJS := $(APPLET_SRCS:%.c=$(B)/musl/%.o)
 ASAN_CORE_OBJS := $(CORE_SRCS:%.c=$(B)/asan/%.o)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 TOOL_BINS   := $(TOOL_SRCS:tests/tools/%.c=$(B)/tools/%)
+FUZZ_CORE_OBJS := $(CORE_SRCS:%.c=$(B)/fuzzobj/%.o)
+FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz-replay/%)
 
 APPLET_LINKS := mkinitramfs pcap run agent
 
-.PHONY: all deps guest demo check check-kvm unit bench clean
+.PHONY: all deps guest demo check check-kvm unit bench clean fuzz replay
 all: $(B)/voidbox
 
 deps:
@@ -94,8 +106,39 @@ $(B)/tools/%: tests/tools/%.c $(B)/musl/libcore.a
 
 unit: $(UNIT_BINS)
 
+# Fuzzing: libFuzzer builds (clang, coverage + ASan + UBSan), and the same
+# targets around tests/fuzz/replay.c with gcc's ASan + UBSan for make check.
+$(B)/fuzzobj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC_FUZZ) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(B)/fuzzobj/libcore.a: $(FUZZ_CORE_OBJS)
+	rm -f $@; ar rcs $@ $^
+
+$(B)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(B)/fuzzobj/libcore.a
+	@mkdir -p $(@D)
+	$(CC_FUZZ) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/fuzzobj/libcore.a -lz -lpthread
+
+$(B)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(wildcard tests/fuzz/*.h) $(B)/asan/libcore.a
+	@mkdir -p $(@D)
+	$(CC_HOST) $(ASAN_CFLAGS) -o $@ $< tests/fuzz/replay.c $(B)/asan/libcore.a $(ASAN_LDFLAGS) -lz -lpthread
+
+replay: $(REPLAY_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@if [ -n "$(T)" ]; then for t in $(FUZZ_SRCS:tests/fuzz/%.c=%); do \
+		mkdir -p $(B)/fuzz/corpus/$$t; \
+		echo "fuzz $$t: $(T) s"; \
+		nice -n 10 $(B)/fuzz/$$t -max_total_time=$(T) -print_final_stats=1 \
+			-artifact_prefix=$(B)/fuzz/$$t- $(B)/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>&1 | \
+			grep -E '^(stat::number_of_executed_units|stat::new_units_added|==.*ERROR|SUMMARY)' \
+			|| true; \
+		[ -z "$$(ls $(B)/fuzz/$$t-crash-* $(B)/fuzz/$$t-leak-* $(B)/fuzz/$$t-timeout-* 2>/dev/null)" ] || \
+			{ echo "fuzz $$t: $$(ls $(B)/fuzz/$$t-crash-* $(B)/fuzz/$$t-leak-* $(B)/fuzz/$$t-timeout-* 2>/dev/null)"; exit 1; }; \
+	done; fi
+
 # T=pattern runs only the tests whose name contains pattern.
-check: $(B)/voidbox $(UNIT_BINS) $(TOOL_BINS) $(GUEST_DIR)/vmlinuz
+check: $(B)/voidbox $(UNIT_BINS) $(TOOL_BINS) $(REPLAY_BINS) $(GUEST_DIR)/vmlinuz
 	@B=$(B) GUEST_DIR=$(GUEST_DIR) sh tests/run.sh $(T)
 
 check-kvm: $(B)/voidbox $(UNIT_BINS) $(TOOL_BINS) $(GUEST_DIR)/vmlinuz
@@ -105,6 +148,7 @@ bench: $(B)/voidbox $(TOOL_BINS)
 	@B=$(B) GUEST_DIR=$(GUEST_DIR) sh bench/run.sh $(T)
 
 clean:
-	rm -rf $(B)/musl $(B)/asan $(B)/unit $(B)/tools $(B)/voidbox $(addprefix $(B)/,$(APPLET_LINKS))
+	rm -rf $(B)/musl $(B)/asan $(B)/unit $(B)/tools $(B)/fuzzobj $(B)/fuzz $(B)/fuzz-replay \
+		$(B)/voidbox $(addprefix $(B)/,$(APPLET_LINKS))
 
--include $(shell find $(B)/musl $(B)/asan $(B)/unit $(B)/tools -name "*.d" 2>/dev/null)
+-include $(shell find $(B)/musl $(B)/asan $(B)/unit $(B)/tools $(B)/fuzzobj -name "*.d" 2>/dev/null)

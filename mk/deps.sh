@@ -6,7 +6,8 @@ set -e
 . "$(dirname "$0")/apt.sh"
 PKGS="make gcc libc6-dev musl-tools linux-libc-dev zlib1g-dev dpkg-dev file
  qemu-system-x86 tshark acpica-tools dnsmasq-base iperf3 passt busybox-static
- cpio tcpdump kmod tmux socat iproute2 curl openssl python3 xz-utils zstd"
+ cpio tcpdump kmod tmux socat iproute2 curl openssl python3 xz-utils zstd
+ clang libclang-rt-14-dev strace"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -6,7 +6,8 @@
 # commands reach the same guest through the control socket (exit codes,
 # user, /workspace, --cpus, --env, a pty with Ctrl-C, raw CONNECT clients:
 # a malformed frame, a half-close); (B) 32 MiB stdin into sha256sum, 64 MiB stdout, 64 MiB stderr;
-# (C) --timeout with --console; (D) qemu killed under run; (E) a guest that
+# (C) --timeout with --console; (D) qemu killed under run (exit 125, nothing
+# left: folder, processes); (E) a guest that
 # panics (the kept console is shown). Plus bad inputs.
 . tests/lib.sh
 need_guest run-vm || exit 0
@@ -131,6 +132,7 @@ else pass run-vm-no-leftover; fi
 # --- boot D: qemu dies under run ---
 if [ "$VMM" != qemu ]; then
 	skip run-vm-qemu-death "qemu only: the KVM monitor runs in voidbox's own process (its ends: tests/kvm-run.sh)"
+	skip run-vm-qemu-death-clean "qemu only (see run-vm-qemu-death)"
 else
 timeout $T "$V" run --vmm "$VMM" -- sh -c 'echo up; sleep 100' >"$TMP/d.out" 2>"$TMP/d.err" &
 DP=$!
@@ -138,10 +140,17 @@ for _ in $(seq $((T * 10))); do grep -q up "$TMP/d.out" 2>/dev/null && break; ki
 RUNPID=$(pgrep -P $DP -x voidbox)
 QP=$(pgrep -P "$RUNPID" -f qemu-system)
 if [ -n "$QP" ]; then
+	DDIR=$(dirname "$(readlink "/proc/$QP/fd/2")") # qemu's log is in run's private folder
 	kill -9 "$QP"
 	wait $DP; rc=$?
 	[ $rc = 125 ] && grep -q "qemu killed by signal 9" "$TMP/d.err" && pass run-vm-qemu-death ||
 		fail run-vm-qemu-death "rc $rc: $(tail -n 3 "$TMP/d.err" | tr '\n' '|')"
+	# nothing left: run's folder (sockets, log), run itself, qemu (reaped)
+	left=""
+	case "$DDIR" in /tmp/vb-run-*) [ -e "$DDIR" ] && left="$left folder $DDIR" ;; *) left="$left (no run folder found: '$DDIR')" ;; esac
+	[ -e "/proc/$RUNPID" ] && left="$left voidbox $RUNPID"
+	[ -e "/proc/$QP" ] && left="$left qemu $QP"
+	[ -z "$left" ] && pass run-vm-qemu-death-clean || fail run-vm-qemu-death-clean "left:$left"
 else
 	kill $DP; wait $DP
 	fail run-vm-qemu-death "no qemu found under run"

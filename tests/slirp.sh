@@ -8,8 +8,9 @@
 # 1 GiB each way checked byte for byte, 1,000 sequential and 200 concurrent
 # connections with the harness's fds and RSS watched, half-close, resets
 # both ways, a reader that stalls (backpressure), port forwarding, policy
-# refusals, DNS failover and upstream-down, and the ARP reply's bytes as
-# tshark dissects them.
+# refusals, DNS failover and upstream-down, the ARP reply's bytes as
+# tshark dissects them, and a UDP flood under ulimit -n 512 that must leave
+# the (stand-in) control socket and downloads working.
 . tests/lib.sh
 
 T=slirp
@@ -31,12 +32,12 @@ TAPB=${SLIRP_TAP:-$TOOLS/slirp-tap} PEER=$TOOLS/slirp-peer
 [ -x "$TAPB" ] && [ -x "$PEER" ] || { fail $T "build/tools/slirp-tap or slirp-peer missing"; exit 0; }
 
 P=vb-slirp-$$
-H=$P-h G=$P-g S=$P-s G2=$P-o
+H=$P-h G=$P-g S=$P-s G2=$P-o G3=$P-f
 PIDS=""
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	for n in $G $G2 $S $H; do ip netns del "$n" 2>/dev/null; done
+	for n in $G $G2 $G3 $S $H; do ip netns del "$n" 2>/dev/null; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -244,6 +245,39 @@ if wait_file "$TMP/ready2"; then
 	esac
 else
 	fail slirp_offload "second harness not ready: $(cat "$TMP/tap2.out")"
+fi
+
+# --- a UDP flood under ulimit -n 512 (issue 13): a third harness with a
+# stand-in control socket; after 3,000 flows the control socket answers, a
+# download works, the budget said so once and recycled flows --------------------
+ip netns add $G3 && ip -n $G3 link set lo up
+(ulimit -n 512; exec ip netns exec $H $TAPB --netns /run/netns/$G3 --tap vbtap2 --mtu 1500 \
+	--allow-host-loopback --control "$TMP/ctl.sock" --ready "$TMP/ready3" --stats "$TMP/stats3") \
+	>"$TMP/tap3.out" 2>&1 &
+TAP3=$!
+PIDS="$PIDS $TAP3"
+if wait_file "$TMP/ready3"; then
+	ip -n $G3 link set vbtap2 address 52:54:00:12:34:56 up
+	ip -n $G3 addr add 10.0.2.15/24 dev vbtap2
+	ip -n $G3 route add default via 10.0.2.2
+	ip netns exec $G3 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for p in range(20000, 23000):
+    try: s.sendto(b"flood", ("10.0.2.2", p))
+    except OSError: pass' 2>&1
+	sleep 0.5
+	c=$(timeout 5 socat - UNIX-CONNECT:"$TMP/ctl.sock" </dev/null 2>&1)
+	h=$(ip netns exec $G3 curl -sS --max-time 20 http://10.0.2.2:8000/blob | sha256sum | cut -d' ' -f1)
+	kill $TAP3; wait $TAP3 2>/dev/null
+	ev=$(awk '$1 == "budget_udp_evicted" { print $2 }' "$TMP/stats3")
+	lines=$(grep -c "reached its udp budget" "$TMP/tap3.out")
+	case "$c/$h/$lines" in
+	"ok/$WANT/1") [ "${ev:-0}" -gt 0 ] && pass slirp_udp_flood_budget || fail slirp_udp_flood_budget "no flows recycled" ;;
+	*) fail slirp_udp_flood_budget "control '$c' download ${h%${h#????????}} budget lines $lines: $(tail -n 2 "$TMP/tap3.out")" ;;
+	esac
+else
+	fail slirp_udp_flood_budget "third harness not ready: $(cat "$TMP/tap3.out")"
 fi
 
 # --- upstream DNS down: an error, not a hang --------------------------------------

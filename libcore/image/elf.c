@@ -23,6 +23,24 @@ static int in_file(const struct elf_file *ef, uint64_t off, uint64_t len)
 
 static const Elf64_Ehdr *ehdr(const struct elf_file *ef) { return (const Elf64_Ehdr *)ef->d; }
 
+/* The section and program header tables, or NULL when the header says
+ * there are none: e_shoff/e_phoff are checked against the file only when
+ * their count is non-zero, so the pointer is formed only then (d + a wild
+ * offset is undefined behaviour even unused). */
+static const Elf64_Shdr *shdrs(const struct elf_file *ef)
+{
+	const Elf64_Ehdr *h = ehdr(ef);
+
+	return h->e_shnum ? (const Elf64_Shdr *)(ef->d + h->e_shoff) : NULL;
+}
+
+static const Elf64_Phdr *phdrs(const struct elf_file *ef)
+{
+	const Elf64_Ehdr *h = ehdr(ef);
+
+	return h->e_phnum ? (const Elf64_Phdr *)(ef->d + h->e_phoff) : NULL;
+}
+
 int elf_open(const uint8_t *d, size_t n, struct elf_file *ef, const char **why)
 {
 	const Elf64_Ehdr *h = (const Elf64_Ehdr *)d;
@@ -53,11 +71,11 @@ int elf_section(const struct elf_file *ef, const char *name, const uint8_t **p,
 		size_t *len, const char **why)
 {
 	const Elf64_Ehdr *h = ehdr(ef);
-	const Elf64_Shdr *sh = (const Elf64_Shdr *)(ef->d + h->e_shoff);
+	const Elf64_Shdr *sh = shdrs(ef);
 	const Elf64_Shdr *strs;
 	size_t nl = strlen(name);
 
-	if (!h->e_shnum)
+	if (!sh)
 		return -ENOENT;
 	if (h->e_shstrndx >= h->e_shnum)
 		return elf_bad(why, "bad section-name table index");
@@ -83,9 +101,9 @@ int elf_section(const struct elf_file *ef, const char *name, const uint8_t **p,
 static int va_to_off(const struct elf_file *ef, uint64_t va, uint64_t *off)
 {
 	const Elf64_Ehdr *h = ehdr(ef);
-	const Elf64_Phdr *ph = (const Elf64_Phdr *)(ef->d + h->e_phoff);
+	const Elf64_Phdr *ph = phdrs(ef);
 
-	for (unsigned i = 0; i < h->e_phnum; i++) {
+	for (unsigned i = 0; ph && i < h->e_phnum; i++) {
 		if (ph[i].p_type != PT_LOAD || va < ph[i].p_vaddr ||
 		    va - ph[i].p_vaddr >= ph[i].p_filesz)
 			continue;
@@ -98,14 +116,14 @@ static int va_to_off(const struct elf_file *ef, uint64_t va, uint64_t *off)
 int elf_dynamic(const struct elf_file *ef, struct elf_dyn *dyn, const char **why)
 {
 	const Elf64_Ehdr *h = ehdr(ef);
-	const Elf64_Phdr *ph = (const Elf64_Phdr *)(ef->d + h->e_phoff);
+	const Elf64_Phdr *ph = phdrs(ef);
 	const Elf64_Phdr *dph = NULL;
 	const Elf64_Dyn *dt;
 	uint64_t strtab = 0, strsz = 0, stroff, ndyn;
 	int have_strtab = 0;
 
 	memset(dyn, 0, sizeof(*dyn));
-	for (unsigned i = 0; i < h->e_phnum; i++) {
+	for (unsigned i = 0; ph && i < h->e_phnum; i++) {
 		if (ph[i].p_type == PT_INTERP) {
 			if (!in_file(ef, ph[i].p_offset, ph[i].p_filesz) || ph[i].p_filesz < 2 ||
 			    ph[i].p_filesz > sizeof(dyn->interp) ||

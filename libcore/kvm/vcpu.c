@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include "base/seccomp.h"
 #include "base/util.h"
 #include "kvm/layout.h"
 #include "kvm/vm.h"
@@ -456,7 +457,12 @@ void *kvm_vcpu_thread(void *arg)
 {
 	struct kvm_vcpu *c = arg;
 	struct kvm_vm *vm = c->vm;
+	int r = seccomp_install(SECCOMP_VCPU, NULL); /* base/seccomp.h */
 
+	if (r < 0) {
+		kvm_vm_stop(vm, KVM_VM_ERROR, "vCPU %u: seccomp: %s", c->id, strerror(-r));
+		return NULL;
+	}
 	while (!__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE)) {
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {

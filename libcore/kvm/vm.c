@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/seccomp.h"
 #include "base/util.h"
 #include "kvm/layout.h"
 
@@ -336,7 +337,14 @@ static void stop_cb(struct loop_watch *w, uint32_t events)
 static void *io_thread(void *arg)
 {
 	struct kvm_vm *vm = arg;
-	int r = loop_run(vm->cfg.loop);
+	int r = seccomp_install(SECCOMP_IO, NULL); /* base/seccomp.h */
+
+	if (r < 0) {
+		mmio_bus_set_threaded(&vm->bus, false);
+		kvm_vm_stop(vm, KVM_VM_ERROR, "I/O thread: seccomp: %s", strerror(-r));
+		return NULL;
+	}
+	r = loop_run(vm->cfg.loop);
 
 	mmio_bus_set_threaded(&vm->bus, false);
 	if (r < 0)

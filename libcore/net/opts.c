@@ -93,6 +93,10 @@ int net_opts_parse(struct net_opts *o, int code, const char *arg, char *why, siz
 			return opt_bad(why, len, code == NET_OPT_ALLOW_NET ? "allow-net" : "deny-net",
 				       "expected CIDR[:PORT]", arg);
 		return 1;
+	case NET_OPT_POLICY:
+		if (slirp_cfg_policy(&o->slirp, arg))
+			return opt_bad(why, len, "net-policy", "expected open or public", arg);
+		return 1;
 	case NET_OPT_PUBLISH:
 		if (slirp_cfg_add_fwd(&o->slirp, arg))
 			return opt_bad(why, len, "publish",

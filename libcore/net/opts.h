@@ -7,6 +7,7 @@
  *   --mac MAC   --gateway-mac MAC   --mtu N (default 65520)
  *   --allow-host-loopback    the gateway address reaches the host's 127.0.0.1
  *   --allow-net CIDR[:PORT]  --deny-net CIDR[:PORT]   egress policy per flow
+ *   --net-policy open|public egress preset (what is closed besides the rules)
  *   -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]
  *   --pcap FILE              every frame crossing virtio-net, both ways
  *   --net-stats              device and SLIRP counters on stderr at exit */
@@ -39,6 +40,7 @@ enum {
 	NET_OPT_DENY_NET,
 	NET_OPT_PCAP,
 	NET_OPT_STATS,
+	NET_OPT_POLICY,
 	NET_OPT_PUBLISH = 'p',
 };
 
@@ -55,6 +57,7 @@ enum {
 	{ "allow-host-loopback", no_argument, NULL, NET_OPT_ALLOW_LOOPBACK },  \
 	{ "allow-net", required_argument, NULL, NET_OPT_ALLOW_NET },           \
 	{ "deny-net", required_argument, NULL, NET_OPT_DENY_NET },             \
+	{ "net-policy", required_argument, NULL, NET_OPT_POLICY },             \
 	{ "publish", required_argument, NULL, NET_OPT_PUBLISH },               \
 	{ "pcap", required_argument, NULL, NET_OPT_PCAP },                     \
 	{ "net-stats", no_argument, NULL, NET_OPT_STATS }
@@ -73,6 +76,15 @@ enum {
 	"  --allow-host-loopback     the gateway address reaches the host's loopback\n"    \
 	"  --allow-net CIDR[:PORT]   allow egress to CIDR (repeatable)\n"                  \
 	"  --deny-net CIDR[:PORT]    deny egress to CIDR (repeatable)\n"                   \
+	"  --net-policy open|public  what the guest may reach besides those rules:\n"      \
+	"                            open (default): everything except the host's\n"      \
+	"                            loopback (see --allow-host-loopback) and\n"           \
+	"                            169.254/16 (link-local, cloud metadata); the host's\n" \
+	"                            other addresses and private ranges ARE reachable.\n"  \
+	"                            public: the internet only; also closed: 10/8,\n"     \
+	"                            172.16/12, 192.168/16, 100.64/10, 168.63.129.16 and\n" \
+	"                            the host's own addresses. A closed range reopens\n"   \
+	"                            only for an --allow-net inside it (not 0.0.0.0/0)\n" \
 	"  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]\n"                         \
 	"                            forward a host port into the guest\n"                 \
 	"  --pcap FILE               capture every frame crossing virtio-net\n"            \

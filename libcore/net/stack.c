@@ -112,6 +112,7 @@ int net_stack_init(struct net_stack *s, const struct net_opts *o, struct loop *l
 	c.mtu = nl->mtu;
 	memcpy(c.guest_mac, nl->mac, 6);
 	memcpy(c.gw_mac, nl->gw_mac, 6);
+	c.budget = s->budget;
 	r = slirp_init(&s->slirp, &c, l, &slirp_ops, s);
 	if (r) {
 		snprintf(why, len, "network stack: %s", strerror(-r));
@@ -152,6 +153,7 @@ void net_stack_stats_print(const struct net_stack *s, FILE *f)
 		for (unsigned i = 0; i < SLIRP_STAT_N; i++)
 			fprintf(f, "net slirp_%s %llu\n", slirp_stat_names[i],
 				(unsigned long long)s->slirp.stats[i]);
+		budget_print(s->slirp.budget, f, "net ");
 	}
 }
 

@@ -24,6 +24,7 @@ struct net_stack {
 	bool pcap_on;
 	bool slirp_on;
 	uint64_t pcap_errors;   /* frames the capture failed to write */
+	struct budget *budget;  /* set before init: SLIRP's fd budget (NULL: its own) */
 };
 
 /* Builds the device and the stack on loop l per o (o->mode must be

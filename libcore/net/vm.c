@@ -25,6 +25,7 @@ int net_vm_setup(struct net_vm *n, const struct net_opts *o, struct vmm_config *
 		snprintf(why, len, "too many devices for the network device");
 		return -ENOSPC;
 	}
+	n->stack.budget = n->budget;
 	r = net_stack_init(&n->stack, o, c->loop, why, len);
 	if (r)
 		return r;

@@ -25,6 +25,7 @@ struct net_vm {
 	bool stack_on, vhost_on;
 	char sock[108];
 	char qemu_opts[32];    /* ",mac=..." for qemu's -device */
+	struct budget *budget; /* the guest's fd budget, set by the caller (or NULL) */
 };
 
 /* Sets the network up for a VM: builds the stack on c->loop, listens for

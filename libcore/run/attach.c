@@ -1,13 +1,16 @@
 /* run_attach: runs the command through an agent that already listens, with
  * no VM of our own: "unix:PATH" is `voidbox agent --listen unix:PATH` (the
  * host tests use it), "vsock:PATH" a running VM's control socket (the
- * vsock device's CONNECT protocol to the agent's port). */
+ * vsock device's CONNECT protocol to the agent's port). Once the command
+ * is sent, the process takes the main thread's seccomp list: from then on
+ * it only streams (the agent at the other end is the guest's). */
 #include "run/run.h"
 
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/seccomp.h"
 #include "base/util.h"
 #include "run/session.h"
 
@@ -33,6 +36,8 @@ int run_attach(const struct run_opts *o)
 		r = run_session_start(&s, fd);
 	else
 		close(fd);
+	if (!r && !(r = seccomp_harden_process()))
+		r = seccomp_install(SECCOMP_MAIN, &(struct seccomp_params){ .child = 0 });
 	if (r) {
 		vb_err("run", r, "starting the command");
 		run_session_fini(&s);

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/termsafe.h"
 #include "base/util.h"
 
 #define CLIENT_TX_CAP (2 * (PROTO_MAX_DATA + PROTO_HDR_LEN) + PROTO_MAX_EXEC)
@@ -65,8 +66,10 @@ static void handle_frame(struct client *c, const struct proto_msg *m)
 		break;
 	case PT_ERROR: {
 		uint32_t code = m->len >= 4 ? proto_get32(m->data) : 125;
-		fprintf(stderr, "voidbox run: %.*s\n", m->len >= 4 ? (int)m->len - 4 : 0,
-			m->len >= 4 ? (const char *)m->data + 4 : "");
+		char text[1024]; /* the agent's words, escaped: it is the guest's */
+
+		term_safe_str(m->data + 4, m->len >= 4 ? m->len - 4 : 0, text, sizeof(text));
+		fprintf(stderr, "voidbox run: %s\n", text);
 		client_end(c, code >= 1 && code <= 255 ? (int)code : 125);
 		break;
 	}

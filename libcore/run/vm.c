@@ -9,7 +9,11 @@
  * Every exit path goes through one teardown: VMM stopped (qemu killed and
  * reaped, device thread joined), sockets and run folder removed, terminal
  * restored. The console is shown with --console, else kept in a ring
- * buffer and printed when the VM fails before the command's end. */
+ * buffer and printed when the VM fails before the command's end; either
+ * way through base/termsafe (guest bytes cannot drive the terminal).
+ * Hardening: the process is made non-dumpable with no new privileges
+ * before anything starts; once the VM runs this thread takes the main
+ * seccomp list (the VMM's threads take theirs as they start). */
 #include "run/run.h"
 
 #include <errno.h>
@@ -23,6 +27,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "base/budget.h"
+#include "base/seccomp.h"
+#include "base/termsafe.h"
 #include "base/util.h"
 #include "image/bzimage.h"
 #include "net/vm.h"
@@ -53,6 +60,7 @@ struct run_vm {
 	struct vhost_server vh;
 	bool vh_on;
 	struct net_vm net;              /* virtio-net + SLIRP (net/vm.h) */
+	struct budget budget;           /* the guest's fds: vsock and SLIRP */
 	const struct vmm_ops *ops;
 	struct vmm v;
 	bool v_on;
@@ -63,6 +71,8 @@ struct run_vm {
 	char ring[CON_RING];            /* the console's last bytes */
 	size_t ring_len, ring_pos;
 	char line[256];                 /* the console line being assembled */
+	struct term_safe con_safe;      /* the live --console stream's escaping */
+	char why_safe[4 * 256 + 16];    /* vm_why()'s answer */
 	size_t line_len;
 	bool ready, vm_ended;
 	uint64_t t0;                    /* run_vm's start, for --verbose's timeline */
@@ -85,6 +95,13 @@ static void mark(struct run_vm *r, const char *fmt, ...)
 	fprintf(stderr, "voidbox run: +%.1f ms: %s\n", (double)(now_ns() - r->t0) / 1e6, what);
 }
 
+/* How the VM ended, escaped (qemu's last log line is in it). */
+static const char *vm_why(struct run_vm *r)
+{
+	return term_safe_str(r->v.why, strnlen(r->v.why, sizeof(r->v.why)), r->why_safe,
+			     sizeof(r->why_safe));
+}
+
 /* Keeps the console's last CON_RING bytes. */
 static void ring_put(struct run_vm *r, const char *p, size_t n)
 {
@@ -95,18 +112,40 @@ static void ring_put(struct run_vm *r, const char *p, size_t n)
 	r->ring_len = MIN(r->ring_len + n, CON_RING);
 }
 
+/* Writes n guest bytes to stderr, escaped (base/termsafe.h); st carries
+ * the stream's state from piece to piece. */
+static void err_safe(struct term_safe *st, const char *p, size_t n)
+{
+	char out[TERM_SAFE_ROOM(1024)];
+
+	for (size_t i = 0; i < n; i += 1024) {
+		size_t k = term_safe(st, p + i, MIN(n - i, 1024), out);
+
+		if (write_full(2, out, k) < 0)
+			return; /* stderr gone: nothing to report it on */
+	}
+}
+
 /* Prints the kept console to stderr (when the VM failed). */
 static void ring_dump(struct run_vm *r)
 {
 	size_t start = (r->ring_pos + CON_RING - r->ring_len) % CON_RING;
+	struct term_safe st = { 0 };
+	char end[TERM_SAFE_ROOM(0)];
 
 	if (r->o->console || !r->ring_len)
 		return;
 	fprintf(stderr, "voidbox run: the guest console said:\n");
 	fflush(stderr);
-	for (size_t i = 0; i < r->ring_len; i++)
-		fputc(r->ring[(start + i) % CON_RING], stderr);
-	fputc('\n', stderr);
+	if (start + r->ring_len <= CON_RING) {
+		err_safe(&st, r->ring + start, r->ring_len);
+	} else {
+		err_safe(&st, r->ring + start, CON_RING - start);
+		err_safe(&st, r->ring, r->ring_len - (CON_RING - start));
+	}
+	if (write_full(2, end, term_safe_end(&st, end)) < 0 || write_full(2, "\n", 1) < 0) {
+		/* stderr gone */
+	}
 }
 
 /* The agent listens: connect and send the command. */
@@ -149,9 +188,8 @@ static void on_console(struct loop_watch *w, uint32_t ev)
 /* Shows/keeps n console bytes and looks for the agent's line in them. */
 static void console_bytes(struct run_vm *r, const char *buf, size_t n)
 {
-	if (r->o->console && write_full(2, buf, (size_t)n) < 0) {
-		/* stderr gone: nothing to report it on */
-	}
+	if (r->o->console)
+		err_safe(&r->con_safe, buf, n);
 	ring_put(r, buf, (size_t)n);
 	if (!r->con_seen) {
 		r->con_seen = true;
@@ -182,7 +220,7 @@ static void on_done(struct loop_watch *w, uint32_t ev)
 	/* drain what the console still had */
 	on_console(&r->w_con, EPOLLIN);
 	if (r->v.end == VMM_FAILED)
-		vb_err("run", 0, "the VM failed: %s", r->v.why);
+		vb_err("run", 0, "the VM failed: %s", vm_why(r));
 	else
 		vb_err("run", 0, "the VM powered off before the command's exit status arrived");
 	ring_dump(r);
@@ -306,6 +344,10 @@ static int vm_setup(struct run_vm *r)
 		return e;
 	}
 	r->vs_on = true;
+	/* the guest's share of the fds (base/budget.h), for vsock and SLIRP */
+	budget_init(&r->budget, (unsigned long)MAX(budget_raise_nofile(), 64l));
+	r->vs.budget = &r->budget;
+	r->net.budget = &r->budget;
 	if (r->ops == &vmm_qemu_ops) {
 		if ((e = vhost_server_init(&r->vh, &r->dev_loop, vsock_dev_vdev(&r->vs), r->vhost))) {
 			vb_err("run", e, "vhost-user socket %s", r->vhost);
@@ -419,7 +461,7 @@ static void connection_lost(struct run_vm *r)
 		loop_del(&r->s.loop, &r->w_done);
 	}
 	if (r->vm_ended && r->v.end == VMM_FAILED)
-		vb_err("run", 0, "the VM failed: %s", r->v.why);
+		vb_err("run", 0, "the VM failed: %s", vm_why(r));
 	else if (r->vm_ended)
 		vb_err("run", 0, "the VM powered off before the command's exit status arrived");
 	else
@@ -480,10 +522,20 @@ int run_vm(const struct run_opts *o)
 	}
 	r->s_on = true;
 	r->s.poweroff_after = true;
+	if ((e = seccomp_harden_process())) {
+		vb_err("run", e, "hardening the process");
+		goto out;
+	}
 	if (vm_setup(r) || vm_start(r))
 		goto out;
 	if (o->dump_boot) {
 		code = 0;
+		goto out;
+	}
+	/* the VM runs: from here this thread only talks to the agent, the
+	 * terminal and (at the end) tears down (base/seccomp.h) */
+	if ((e = seccomp_install(SECCOMP_MAIN, &(struct seccomp_params){ .child = r->v.pid }))) {
+		vb_err("run", e, "seccomp");
 		goto out;
 	}
 	code = run_session_wait(&r->s);

@@ -62,6 +62,17 @@ static int parse_ip_port(const char *spec, uint16_t def, struct sockaddr_in *sa)
 	return inet_pton(AF_INET, buf, &sa->sin_addr) == 1 ? 0 : -EINVAL;
 }
 
+int slirp_cfg_policy(struct slirp_cfg *c, const char *name)
+{
+	if (!strcmp(name, "open"))
+		c->net_policy = SLIRP_POLICY_OPEN;
+	else if (!strcmp(name, "public"))
+		c->net_policy = SLIRP_POLICY_PUBLIC;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 int slirp_cfg_resolv(struct slirp_cfg *c, const char *path)
 {
 	uint8_t *text;

@@ -1,5 +1,8 @@
 /* The DNS forwarder behind the virtual DNS address (10.0.2.3:53). Each guest
- * client port gets one UDP socket connected to the upstream in use; up to
+ * client port gets one UDP socket connected to the upstream in use. Every
+ * query goes upstream under a random ID of ours, and only an answer with an
+ * ID we are waiting for reaches the guest (with its own ID back); others
+ * are counted drops (drop_dns_unmatched). Up to
  * DNS_MAX_PENDING unanswered queries are kept so that, when the upstream
  * refuses (ICMP unreachable) or stays silent past DNS_TRY_NS, they are sent
  * again to the next configured server. When every server has failed the
@@ -26,9 +29,11 @@ bool dns_upstream(struct slirp *s, unsigned try, struct sockaddr_in *to)
 	return true;
 }
 
-/* Answers query q from guest port gport with SERVFAIL: its header and
- * first question, QR set. */
-static void dns_servfail(struct slirp *s, uint16_t gport, const uint8_t *q, size_t len)
+/* Answers query q (its first len bytes; q's own ID field is ignored) from
+ * guest port gport, ID guest_id, with SERVFAIL: its header and first
+ * question, QR set. */
+static void dns_servfail(struct slirp *s, uint16_t gport, uint16_t guest_id, const uint8_t *q,
+			 size_t len)
 {
 	uint8_t *r = s->tx + OFF_L4 + UDP_HLEN;
 	size_t end = DNS_HLEN, room = s->cfg.mtu - IP_HLEN - UDP_HLEN;
@@ -41,13 +46,30 @@ static void dns_servfail(struct slirp *s, uint16_t gport, const uint8_t *q, size
 		if (p + 5 <= len && q[p] == 0 && p + 5 <= room)
 			end = p + 5;
 	}
-	memcpy(r, q, end);
-	r[2] = (uint8_t)((q[2] & 0x79) | 0x80); /* QR, keep opcode and RD */
+	memmove(r, q, end);
+	wr16(r, guest_id);
+	r[2] = (uint8_t)((r[2] & 0x79) | 0x80); /* QR, keep opcode and RD */
 	r[3] = 0x80 | 2;                        /* RA, RCODE = SERVFAIL */
 	wr16(r + 4, end > DNS_HLEN ? 1 : 0);
 	memset(r + 6, 0, 6);
 	stat_inc(s, SLIRP_STAT_DNS_SERVFAIL);
 	udp_send_guest(s, s->tx, s->cfg.dns_ip.s_addr, 53, gport, end);
+}
+
+/* A fresh upstream ID for a query of flow d: unpredictable (SipHash of a
+ * counter under the run's key) and unlike the other pending ones. */
+static uint16_t dns_new_id(struct slirp *s, const struct dns_flow *d)
+{
+	for (;;) {
+		uint64_t ctr = ++s->dns_ids ^ 0x646e730000000000ULL; /* "dns" */
+		uint16_t id = (uint16_t)(siphash13(&s->hash_key, &ctr, sizeof(ctr)) >> 48);
+		bool taken = false;
+
+		for (int i = 0; i < DNS_MAX_PENDING; i++)
+			taken |= d->q[i].used && d->q[i].up_id == id;
+		if (!taken)
+			return id;
+	}
 }
 
 /* Points the flow's socket at upstream index f->dns->server. */
@@ -68,9 +90,10 @@ static void dns_failover(struct slirp_flow *f)
 	while (!sent) {
 		if (++d->tries >= s->cfg.n_dns) {
 			for (int i = 0; i < DNS_MAX_PENDING; i++) {
-				if (d->q[i].len)
-					dns_servfail(s, f->gport, d->q[i].data, d->q[i].len);
-				d->q[i].len = 0;
+				if (d->q[i].used && d->q[i].len)
+					dns_servfail(s, f->gport, d->q[i].guest_id, d->q[i].data,
+						     d->q[i].len);
+				d->q[i].used = false;
 			}
 			d->tries = 0;
 			d->deadline = 0;
@@ -82,7 +105,8 @@ static void dns_failover(struct slirp_flow *f)
 			continue;
 		sent = true;
 		for (int i = 0; i < DNS_MAX_PENDING; i++)
-			if (d->q[i].len && send(f->w.fd, d->q[i].data, d->q[i].len, MSG_DONTWAIT) < 0)
+			if (d->q[i].used && d->q[i].len &&
+			    send(f->w.fd, d->q[i].data, d->q[i].len, MSG_DONTWAIT) < 0)
 				sent = false;
 	}
 	d->deadline = s->now + DNS_TRY_NS;
@@ -90,24 +114,18 @@ static void dns_failover(struct slirp_flow *f)
 
 static struct slirp_flow *dns_flow_new(struct slirp *s, uint16_t sport)
 {
-	struct slirp_flow *f;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct slirp_flow *f = flow_new(s, FLOW_DNS, IPPROTO_UDP, sport, s->cfg.dns_ip.s_addr, 53);
+	int fd;
 
-	if (fd < 0) {
-		stat_inc(s, SLIRP_STAT_DROP_SOCKET);
-		return NULL;
-	}
-	f = flow_new(s, FLOW_DNS, IPPROTO_UDP, sport, s->cfg.dns_ip.s_addr, 53);
-	if (!f) {
-		close(fd);
-		return NULL;
-	}
+	if (!f)
+		return NULL; /* counted: record limit or budget */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	f->dns = calloc(1, sizeof(*f->dns));
-	if (!f->dns)
-		close(fd);
-	if (!f->dns || flow_watch(f, fd, EPOLLIN) < 0) {
+	if (fd < 0 || !f->dns || flow_watch(f, fd, EPOLLIN) < 0) {
 		stat_inc(s, SLIRP_STAT_DROP_SOCKET);
-		flow_kill(f); /* closes fd once watched */
+		if (fd >= 0 && f->w.fd < 0)
+			close(fd);
+		flow_kill(f); /* closes fd once flow_watch set it */
 		return NULL;
 	}
 	f->dns->server = (uint8_t)s->dns_cur;
@@ -122,7 +140,9 @@ void dns_input(struct slirp *s, const struct ip_pkt *p, uint16_t sport,
 {
 	struct slirp_flow *f;
 	struct dns_flow *d;
-	int slot = 0;
+	struct dns_query *sq;
+	uint8_t *out;
+	int slot = -1;
 
 	if (qlen < DNS_HLEN || (q[2] & 0x80)) {
 		stat_inc(s, SLIRP_STAT_DROP_DNS);
@@ -130,28 +150,45 @@ void dns_input(struct slirp *s, const struct ip_pkt *p, uint16_t sport,
 	}
 	stat_inc(s, SLIRP_STAT_DNS_QUERIES);
 	if (s->cfg.n_dns == 0) {
-		dns_servfail(s, sport, q, qlen);
+		dns_servfail(s, sport, rd16(q), q, qlen);
 		return;
 	}
 	f = flow_find(s, IPPROTO_UDP, sport, p->dst, 53);
 	if (!f && !(f = dns_flow_new(s, sport)))
 		return;
-	f->last = s->now;
+	flow_touch(f);
 	d = f->dns;
-	/* Keep it for failover: a free slot, or the same id, or the oldest. */
-	for (int i = 0; i < DNS_MAX_PENDING; i++) {
-		if (!d->q[i].len || rd16(d->q[i].data) == rd16(q)) {
+	/* Its slot: the same guest ID again (a retry: same upstream ID, so
+	 * either answer is taken), else a free one, else the oldest. */
+	for (int i = 0; i < DNS_MAX_PENDING && slot < 0; i++)
+		if (d->q[i].used && d->q[i].guest_id == rd16(q))
 			slot = i;
-			break;
-		}
+	for (int i = 0; i < DNS_MAX_PENDING && slot < 0; i++)
+		if (!d->q[i].used)
+			slot = i;
+	if (slot < 0) {
+		slot = d->oldest;
+		d->oldest = (uint8_t)((d->oldest + 1) % DNS_MAX_PENDING);
 	}
+	sq = &d->q[slot];
+	if (!sq->used || sq->guest_id != rd16(q)) {
+		sq->used = false; /* an ID of its own, unlike the others' */
+		sq->up_id = dns_new_id(s, d);
+		sq->guest_id = rd16(q);
+		sq->used = true;
+	}
+	/* what goes upstream: the query under our ID (kept when it fits) */
+	out = s->tx + OFF_L4 + UDP_HLEN;
+	memcpy(out, q, qlen);
+	wr16(out, sq->up_id);
+	sq->len = 0;
 	if (qlen <= DNS_MAX_QUERY) {
-		memcpy(d->q[slot].data, q, qlen);
-		d->q[slot].len = (uint16_t)qlen;
+		memcpy(sq->data, out, qlen);
+		sq->len = (uint16_t)qlen;
 	}
 	if (!d->deadline)
 		d->deadline = s->now + DNS_TRY_NS;
-	if (send(f->w.fd, q, qlen, MSG_DONTWAIT) < 0 && errno == ECONNREFUSED)
+	if (send(f->w.fd, out, qlen, MSG_DONTWAIT) < 0 && errno == ECONNREFUSED)
 		dns_failover(f);
 }
 
@@ -165,6 +202,7 @@ void dns_sock_event(struct slirp_flow *f, uint32_t events)
 	for (int i = 0; i < 16; i++) {
 		ssize_t n = recv(f->w.fd, r, room, MSG_DONTWAIT | MSG_TRUNC);
 		bool more = false;
+		int match = -1;
 
 		if (n < 0) {
 			if (errno == ECONNREFUSED) {
@@ -178,10 +216,17 @@ void dns_sock_event(struct slirp_flow *f, uint32_t events)
 			continue;
 		}
 		for (int j = 0; j < DNS_MAX_PENDING; j++) {
-			if (d->q[j].len && rd16(d->q[j].data) == rd16(r))
-				d->q[j].len = 0;
-			more |= d->q[j].len != 0;
+			if (d->q[j].used && d->q[j].up_id == rd16(r) && match < 0)
+				match = j;
+			else
+				more |= d->q[j].used;
 		}
+		if (match < 0 || !(r[2] & 0x80)) { /* not an answer we wait for */
+			stat_inc(s, SLIRP_STAT_DROP_DNS_UNMATCHED);
+			continue;
+		}
+		wr16(r, d->q[match].guest_id);
+		d->q[match].used = false;
 		s->dns_cur = d->server;
 		d->tries = 0;
 		d->deadline = more ? s->now + DNS_TRY_NS : 0;

@@ -1,5 +1,7 @@
 /* Port forwarding into the guest: one host listener per configured forward
- * (a listening TCP socket, or a bound UDP socket), watched in the loop.
+ * (a listening TCP socket, or a bound UDP socket), watched in the loop, and
+ * one spare fd that lets a TCP listener drop a connection instead of
+ * spinning when the process is out of fds.
  * Connections and datagrams are handed to tcp.c and udp.c, which open them
  * into the guest from the gateway address and a gateway-side port chosen
  * here. */
@@ -9,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/usock.h"
 #include "base/util.h"
 
 static void fwd_event(struct loop_watch *w, uint32_t events)
@@ -26,6 +29,8 @@ static void fwd_event(struct loop_watch *w, uint32_t events)
 
 int fwd_init(struct slirp *s)
 {
+	if (s->cfg.n_fwd && (s->spare_fd = usock_spare()) < 0)
+		return s->spare_fd;
 	for (unsigned i = 0; i < s->cfg.n_fwd; i++) {
 		const struct slirp_fwd *fw = &s->cfg.fwd[i];
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(fw->host_port),
@@ -61,6 +66,9 @@ void fwd_fini(struct slirp *s)
 		close(s->fwd_watch[i].fd);
 		s->fwd_watch[i].fd = -1;
 	}
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	s->spare_fd = -1;
 }
 
 uint16_t fwd_port(struct slirp *s, uint8_t proto, uint16_t gport)

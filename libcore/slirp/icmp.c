@@ -98,7 +98,7 @@ void icmp_input(struct slirp *s, const struct ip_pkt *p)
 	}
 	if (!f && !(f = flow_open_dgram(s, p, FLOW_ICMP, id, 0)))
 		return;
-	f->last = s->now;
+	flow_touch(f);
 	if (send(f->w.fd, p->l4, p->l4len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		stat_inc(s, SLIRP_STAT_DROP_SOCKET);
 }

@@ -85,15 +85,22 @@ struct tcp_flow {
 #define DNS_MAX_PENDING 4
 #define DNS_MAX_QUERY 512
 
-/* A query kept for failover until its answer arrives. */
+/* A query waiting for its answer. Upstream sees up_id, a random ID of
+ * ours, and only an answer carrying it is taken (and given back the
+ * guest's ID): an upstream, or anyone who can reach our socket, cannot feed
+ * the guest answers to questions it did not ask. The query itself is kept
+ * (with up_id in it) for failover when it fits. */
 struct dns_query {
-	uint16_t len;        /* 0: slot free */
+	bool used;
+	uint16_t guest_id, up_id;
+	uint16_t len;        /* bytes kept in data; 0: too large to keep */
 	uint8_t data[DNS_MAX_QUERY];
 };
 
 struct dns_flow {
 	uint8_t server;      /* upstream index in use */
 	uint8_t tries;       /* servers tried for the pending queries */
+	uint8_t oldest;      /* the slot a fifth query replaces */
 	uint64_t deadline;   /* failover when no answer by then (0: none) */
 	struct dns_query q[DNS_MAX_PENDING];
 };
@@ -104,6 +111,9 @@ struct slirp_flow {
 	struct slirp_flow *hnext;  /* hash chain */
 	struct slirp_flow *next, *prev; /* s->flows, or a dead list (next) */
 	struct slirp_flow *pnext;  /* s->pending */
+	struct slirp_flow *lnext, *lprev; /* f->lru's list */
+	struct flow_lru *lru;      /* the recycling list f is on, or NULL */
+	int8_t slot;               /* budget kind of the fd f holds, or -1 */
 	bool pending, dead;
 	uint8_t kind;
 	uint8_t proto;             /* IPPROTO_TCP/UDP/ICMP */
@@ -194,9 +204,17 @@ int flow_table_init(struct slirp *s);
 void flow_table_fini(struct slirp *s);
 struct slirp_flow *flow_find(struct slirp *s, uint8_t proto, uint16_t gport,
 			     uint32_t rip, uint16_t rport);
-/* Allocates and hashes a flow; NULL (counted) at the flow limit. */
+/* Allocates and hashes a flow, with a budget slot for the fd it will hold
+ * (the oldest UDP/ICMP flow, or TIME_WAIT record at the record limit, is
+ * recycled to make room). NULL (counted) when nothing can be had. */
 struct slirp_flow *flow_new(struct slirp *s, uint8_t kind, uint8_t proto,
 			    uint16_t gport, uint32_t rip, uint16_t rport);
+/* Notes activity on f: its idle clock restarts and it becomes the newest
+ * of its recycling list. */
+void flow_touch(struct slirp_flow *f);
+/* TCP's TIME_WAIT: closes f's socket and gives back its budget slot; the
+ * record stays (recyclable) to answer retransmitted FINs. */
+void flow_time_wait(struct slirp_flow *f);
 /* Starts watching fd for the flow. Returns 0 or -errno. */
 int flow_watch(struct slirp_flow *f, int fd, uint32_t events);
 /* Changes the epoll interest when it differs. */
@@ -218,6 +236,9 @@ struct slirp_flow *flow_open_dgram(struct slirp *s, const struct ip_pkt *p, uint
 /* Decides a new flow from the guest to dst:dport and where it goes on the
  * host. Returns 0 with *to filled, or the SLIRP_STAT_DROP_* reason. */
 int policy_map(struct slirp *s, uint32_t dst, uint16_t dport, struct sockaddr_in *to);
+/* Reads the host's own IPv4 addresses (loopback aside) for the PUBLIC
+ * preset. Returns 0 or -errno. */
+int policy_host_addrs(struct slirp *s);
 
 /* fwd.c */
 int fwd_init(struct slirp *s);

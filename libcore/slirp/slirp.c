@@ -124,7 +124,7 @@ static void flow_event(struct loop_watch *w, uint32_t events)
 	if (f->dead)
 		return;
 	s->now = now_ns();
-	f->last = s->now;
+	flow_touch(f);
 	switch (f->kind) {
 	case FLOW_TCP:
 		tcp_sock_event(f, events);
@@ -215,6 +215,7 @@ int slirp_init(struct slirp *s, const struct slirp_cfg *c, struct loop *l,
 
 	memset(s, 0, sizeof(*s));
 	s->timer.fd = -1;
+	s->spare_fd = -1;
 	for (unsigned i = 0; i < SLIRP_MAX_FWD; i++)
 		s->fwd_watch[i].fd = -1;
 	if (c->mtu < SLIRP_MTU_MIN || c->mtu > SLIRP_MTU_MAX || c->prefix < 8 || c->prefix > 30 ||
@@ -242,6 +243,13 @@ int slirp_init(struct slirp *s, const struct slirp_cfg *c, struct loop *l,
 		err = -ENOMEM;
 		goto fail;
 	}
+	s->budget = c->budget;
+	if (!s->budget) { /* on its own (tests, the TAP harness) */
+		budget_init(&s->own_budget, budget_nofile_now());
+		s->budget = &s->own_budget;
+	}
+	if (c->net_policy == SLIRP_POLICY_PUBLIC && (err = policy_host_addrs(s)) < 0)
+		goto fail;
 	err = flow_table_init(s);
 	if (err < 0)
 		goto fail;

@@ -17,11 +17,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/budget.h"
 #include "base/loop.h"
+#include "base/siphash.h"
 
 #define SLIRP_MAX_DNS 4
 #define SLIRP_MAX_RULES 32
 #define SLIRP_MAX_FWD 16
+#define SLIRP_MAX_HOST_ADDRS 32
 #define SLIRP_MTU_MIN 576
 #define SLIRP_MTU_MAX 65520
 
@@ -32,6 +35,11 @@ struct slirp_rule {
 	uint8_t prefix;
 	uint16_t port;
 };
+
+/* Egress presets (see slirp/policy.c): OPEN refuses only the host's
+ * loopback (unless allow_host_loopback) and 169.254/16; PUBLIC also the
+ * private and shared ranges, cloud endpoints and the host's own addresses. */
+enum slirp_policy { SLIRP_POLICY_OPEN, SLIRP_POLICY_PUBLIC };
 
 /* A port forward: the host listens on host_ip:host_port; every connection
  * (TCP) or datagram peer (UDP) is carried into the guest at guest_port, from
@@ -51,11 +59,15 @@ struct slirp_cfg {
 	unsigned n_dns;
 	bool dns_explicit;                      /* set by slirp_cfg_add_dns */
 	bool allow_host_loopback;               /* gw_ip -> 127.0.0.1 */
+	enum slirp_policy net_policy;           /* preset, default OPEN */
 	struct slirp_rule rules[SLIRP_MAX_RULES];
 	unsigned n_rules;
 	struct slirp_fwd fwd[SLIRP_MAX_FWD];
 	unsigned n_fwd;
 	unsigned max_flows;                     /* default 16384 */
+	/* The guest's fd budget (base/budget.h), shared with its other
+	 * devices; NULL: the stack cuts its own from RLIMIT_NOFILE. */
+	struct budget *budget;
 	/* Checksum offload: TCP/UDP checksum fields of output frames hold
 	 * only the pseudo-header sum (csum_l4_partial), and the front end
 	 * marks those frames for the guest either NEEDS_CSUM (csum_start 34,
@@ -106,6 +118,9 @@ struct slirp_ops {
 	X(DROP_POLICY, "drop_policy")                                       \
 	X(DROP_HOST_LOOPBACK, "drop_host_loopback")                         \
 	X(DROP_FLOW_LIMIT, "drop_flow_limit")                               \
+	X(DROP_BUDGET, "drop_budget")                                       \
+	X(FLOWS_EVICTED, "flows_evicted")                                   \
+	X(DROP_FWD_NO_FD, "drop_fwd_no_fd")                                 \
 	X(DROP_SOCKET, "drop_socket_error")                                 \
 	X(DROP_TCP_HDR, "drop_tcp_header")                                  \
 	X(DROP_TCP_NO_FLOW, "drop_tcp_no_flow")                             \
@@ -115,6 +130,7 @@ struct slirp_ops {
 	X(DROP_UDP_HDR, "drop_udp_header")                                  \
 	X(DROP_UDP_TOO_BIG, "drop_udp_too_big")                             \
 	X(DROP_DNS, "drop_dns")                                             \
+	X(DROP_DNS_UNMATCHED, "drop_dns_unmatched")                         \
 	X(DROP_ICMP, "drop_icmp")                                           \
 	X(DROP_ICMP_NO_SOCKET, "drop_icmp_no_socket")                       \
 	X(DROP_GUEST_NOBUF, "drop_guest_nobuf")
@@ -128,6 +144,12 @@ enum slirp_stat {
 
 struct slirp_flow;
 
+/* A least-recently-used list of flows (head: newest). */
+struct flow_lru {
+	struct slirp_flow *head, *tail;
+	unsigned n;
+};
+
 /* The stack's whole state; the caller owns the storage, the fields are the
  * stack's own. */
 struct slirp {
@@ -139,10 +161,16 @@ struct slirp {
 
 	struct slirp_flow **hash;    /* buckets, chained through the flows */
 	unsigned hash_mask;
+	struct siphash_key hash_key; /* random per run: guests cannot aim */
 	struct slirp_flow *flows;    /* every live flow (timer scan) */
 	struct slirp_flow *pending;  /* flows waiting for slirp_rx_ready() */
 	struct slirp_flow *dead[2];  /* freed two timer ticks after death */
 	unsigned n_flows;
+	/* Flows that may be recycled, oldest at the tail: UDP and DNS, ICMP
+	 * (each holds a budgeted fd), TCP in TIME_WAIT (a record only). */
+	struct flow_lru lru_udp, lru_icmp, lru_tw;
+	struct budget *budget;       /* cfg.budget or own_budget */
+	struct budget own_budget;
 	bool rx_blocked;             /* last output() said -ENOBUFS */
 	bool out_since_flush;
 	bool batching;               /* inside slirp_batch_begin/end */
@@ -150,6 +178,7 @@ struct slirp {
 	struct loop_watch timer;
 	uint64_t now;                /* ns, refreshed per event */
 	struct loop_watch fwd_watch[SLIRP_MAX_FWD];
+	int spare_fd;                /* given up to drop a connection at EMFILE */
 
 	uint8_t *tx;                 /* one frame: control and small packets */
 	uint8_t *seg;                /* TCP data batch: n_seg frames */
@@ -159,7 +188,10 @@ struct slirp {
 	bool peek_off;               /* kernel supports SO_PEEK_OFF on TCP */
 	bool icmp_ok;                /* unprivileged ICMP sockets allowed */
 	unsigned dns_cur;            /* the upstream that answered last */
+	uint64_t dns_ids;            /* counter behind the upstream query IDs */
 	uint16_t next_port;          /* gateway-side ports of forwards */
+	uint32_t host_addrs[SLIRP_MAX_HOST_ADDRS]; /* the host's own (PUBLIC) */
+	unsigned n_host_addrs;
 	uint32_t isn_base;
 };
 
@@ -175,6 +207,9 @@ int slirp_cfg_add_dns(struct slirp_cfg *c, const char *spec);
 /* Adds an allow or deny rule "CIDR[:PORT]" ("10.1.0.0/16", "1.2.3.4:443").
  * Returns 0 or -EINVAL/-ENOSPC. */
 int slirp_cfg_add_rule(struct slirp_cfg *c, bool allow, const char *spec);
+/* Sets the egress preset from its name: "open" or "public". Returns 0 or
+ * -EINVAL. */
+int slirp_cfg_policy(struct slirp_cfg *c, const char *name);
 /* Adds a port forward "[HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]" (host IP
  * 127.0.0.1 by default). Returns 0 or -EINVAL/-ENOSPC. */
 int slirp_cfg_add_fwd(struct slirp_cfg *c, const char *spec);
@@ -192,6 +227,8 @@ void slirp_batch_begin(struct slirp *s);
 void slirp_batch_end(struct slirp *s);
 /* The guest has receive buffers again: resumes the flows that were held. */
 void slirp_rx_ready(struct slirp *s);
+/* The longest hash chain now (what a lookup may have to walk). */
+unsigned slirp_flow_chain_max(const struct slirp *s);
 /* Prints every counter as "name value" lines. */
 void slirp_stats_print(const struct slirp *s, FILE *f);
 /* Closes every flow and socket and frees the stack's memory. */

@@ -29,6 +29,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "base/usock.h"
+
 #define TH_FIN 0x01
 #define TH_SYN 0x02
 #define TH_RST 0x04
@@ -260,9 +262,7 @@ static void tcp_reset_guest(struct slirp_flow *f, bool host_too)
  * to answer retransmitted FINs. */
 static void tcp_close(struct slirp_flow *f)
 {
-	flow_unwatch(f);
-	close(f->w.fd);
-	f->w.fd = -1;
+	flow_time_wait(f);
 	f->tcp.state = TS_TIME_WAIT;
 	f->tcp.rto_at = f->s->now + TCP_TIME_WAIT_NS;
 }
@@ -705,7 +705,7 @@ void tcp_input(struct slirp *s, const struct ip_pkt *p)
 		return;
 	}
 	t = &f->tcp;
-	f->last = s->now;
+	flow_touch(f);
 	if (t->state == TS_SYN_SENT) {
 		tcp_syn_sent_input(f, &g);
 		if (!f->dead)
@@ -891,11 +891,16 @@ void tcp_fwd_accept(struct slirp *s, int idx)
 	const struct slirp_fwd *fw = &s->cfg.fwd[idx];
 
 	for (int i = 0; i < 16; i++) {
-		int fd = accept4(s->fwd_watch[idx].fd, NULL, NULL,
-					  SOCK_NONBLOCK | SOCK_CLOEXEC);
+		/* out of fds, the spare is given up to take the connection and
+		 * drop it: the level-triggered listener must not stay readable */
+		int fd = usock_accept(s->fwd_watch[idx].fd, &s->spare_fd);
 		struct slirp_flow *f;
 		struct tcp_flow *t;
 
+		if (fd == -EMFILE) {
+			stat_inc(s, SLIRP_STAT_DROP_FWD_NO_FD);
+			continue;
+		}
 		if (fd < 0)
 			return;
 		f = flow_new(s, FLOW_TCP, IPPROTO_TCP, fw->guest_port, s->cfg.gw_ip.s_addr,

@@ -65,7 +65,7 @@ void udp_input(struct slirp *s, const struct ip_pkt *p)
 	}
 	f = flow_find(s, IPPROTO_UDP, sport, p->dst, dport);
 	if (f && f->kind == FLOW_UDP_FWD) {
-		f->last = s->now;
+		flow_touch(f);
 		if (sendto(f->fwd_fd, data, ulen - UDP_HLEN, MSG_DONTWAIT, (struct sockaddr *)&f->peer,
 			   sizeof(f->peer)) < 0)
 			stat_inc(s, SLIRP_STAT_DROP_SOCKET);
@@ -73,7 +73,7 @@ void udp_input(struct slirp *s, const struct ip_pkt *p)
 	}
 	if (!f && !(f = flow_open_dgram(s, p, FLOW_UDP, sport, dport)))
 		return;
-	f->last = s->now;
+	flow_touch(f);
 	n = send(f->w.fd, data, ulen - UDP_HLEN, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n < 0 && errno == ECONNREFUSED) {
 		icmp_unreach_flow(s, f, 3);
@@ -151,7 +151,7 @@ void udp_fwd_event(struct slirp *s, int idx)
 		f = udp_fwd_flow(s, idx, &peer);
 		if (!f)
 			continue;
-		f->last = s->now;
+		flow_touch(f);
 		udp_send_guest(s, s->tx, f->rip, f->rport, f->gport, (size_t)n);
 	}
 }

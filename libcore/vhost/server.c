@@ -2,8 +2,14 @@
  * hand-over; see vhost/server.h. Messages are a 12-byte header (request,
  * flags, size) and a body of `size` bytes; fds ride along as SCM_RIGHTS
  * with the header. Reads are non-blocking and resumable, so a VMM that
- * sends half a message never blocks the loop. Every request checks its
- * body size and fd count exactly; anything else ends the session. */
+ * sends half a message never blocks the loop; so are replies: one that the
+ * socket does not take at once waits in s->out, and no further request is
+ * read until it is out (EPOLLOUT), so a VMM that stops reading stalls only
+ * its own session. Every request checks its body size and fd count
+ * exactly; anything else ends the session. Memory fds must be sealed
+ * against shrinking (F_SEAL_SHRINK, what qemu's memory-backend-memfd does
+ * by default): a region that could shrink under our mapping would turn the
+ * next guest access into SIGBUS. */
 #include "vhost/server.h"
 
 #include <errno.h>
@@ -177,19 +183,51 @@ static void session_end(struct vhost_server *s, const char *fmt, ...)
 		vb_err("vhost-user", 0, "%s: %s", s->dev->name, s->last_error);
 }
 
-/* Sends a reply to request req with body len bytes. Returns 0 or -1. */
-static int reply(struct vhost_server *s, uint32_t req, const void *body, uint32_t len)
+/* Sends what s->out holds, as far as the socket takes it, and watches for
+ * EPOLLOUT (instead of EPOLLIN) while some is left. Returns 0 (all out or
+ * waiting) or -1 (session ended). */
+static int out_flush(struct vhost_server *s)
 {
-	uint8_t buf[sizeof(struct vu_hdr) + sizeof(struct vu_config)];
-	struct vu_hdr h = { req, VU_VERSION | VU_FLAG_REPLY, len };
+	while (s->out_len) {
+		ssize_t n = send(s->conn_fd, s->out + s->out_off, s->out_len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
 
-	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), body, len);
-	if (write_full(s->conn_fd, buf, sizeof(h) + len) < 0) {
-		session_end(s, "cannot reply to request %u: %s", req, strerror(errno));
-		return -1;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			session_end(s, "cannot reply: %s", n < 0 ? strerror(errno) : "closed");
+			return -1;
+		}
+		s->out_off += (uint32_t)n;
+		s->out_len -= (uint32_t)n;
+	}
+	if (!s->out_len)
+		s->out_off = 0;
+	if (s->out_waiting != (s->out_len != 0)) {
+		s->out_waiting = s->out_len != 0;
+		loop_mod(s->loop, &s->conn_w, s->out_waiting ? EPOLLOUT : EPOLLIN);
 	}
 	return 0;
+}
+
+/* Queues a reply to request req with body len bytes and sends what the
+ * socket takes. Returns 0 or -1 (session ended). */
+static int reply(struct vhost_server *s, uint32_t req, const void *body, uint32_t len)
+{
+	struct vu_hdr h = { req, VU_VERSION | VU_FLAG_REPLY, len };
+
+	/* one reply per request and no request is read while one waits */
+	if (s->out_len || sizeof(h) + len > sizeof(s->out)) {
+		session_end(s, "request %u: reply does not fit", req);
+		return -1;
+	}
+	memcpy(s->out, &h, sizeof(h));
+	memcpy(s->out + sizeof(h), body, len);
+	s->out_off = 0;
+	s->out_len = (uint32_t)(sizeof(h) + len);
+	return out_flush(s);
 }
 
 static int reply_u64(struct vhost_server *s, uint32_t req, uint64_t v)
@@ -281,6 +319,7 @@ static int set_mem_table(struct vhost_server *s, const uint8_t *body, uint32_t s
 		struct vu_region rg;
 		struct gmem_region r = { 0 };
 		struct stat sb;
+		int seals;
 		void *p;
 
 		memcpy(&rg, body + 8 + i * sizeof(rg), sizeof(rg));
@@ -290,7 +329,15 @@ static int set_mem_table(struct vhost_server *s, const uint8_t *body, uint32_t s
 			session_end(s, "SET_MEM_TABLE: region %u overflows", i);
 			return -1;
 		}
-		/* a file shorter than the map would be SIGBUS on first access */
+		/* a file shorter than the map would be SIGBUS on first access,
+		 * and so would one the VMM shrinks later: it must be sealed */
+		seals = fcntl(s->fds[i], F_GET_SEALS);
+		if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+			gmem_clear(&m);
+			session_end(s, "SET_MEM_TABLE: region %u: memory fd not sealed against "
+				    "shrinking (F_SEAL_SHRINK; qemu: memory-backend-memfd seal=on)", i);
+			return -1;
+		}
 		if (fstat(s->fds[i], &sb) == 0 && S_ISREG(sb.st_mode) &&
 		    (uint64_t)sb.st_size < rg.mmap_offset + rg.size) {
 			gmem_clear(&m);
@@ -602,7 +649,9 @@ static void conn_io(struct loop_watch *w, uint32_t events)
 {
 	struct vhost_server *s = w->ctx;
 
-	while (s->conn_fd >= 0) {
+	if (s->out_len && out_flush(s) < 0)
+		return;
+	while (s->conn_fd >= 0 && !s->out_len) {
 		union {
 			char buf[CMSG_SPACE(VHOST_MAX_FDS * sizeof(int))];
 			struct cmsghdr align;
@@ -676,10 +725,10 @@ static void listen_io(struct loop_watch *w, uint32_t events)
 		close(fd);
 		return;
 	}
-	/* replies are written blocking (small; the VMM waits for them);
-	 * requests are read with MSG_DONTWAIT */
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	/* non-blocking both ways: see out_flush() */
 	s->conn_fd = fd;
+	s->out_len = s->out_off = 0;
+	s->out_waiting = false;
 	s->conn_w = (struct loop_watch){ .fd = fd, .cb = conn_io, .ctx = s };
 	if (loop_add(s->loop, &s->conn_w, EPOLLIN) < 0) {
 		close_fd(&s->conn_fd);

@@ -72,6 +72,10 @@ struct vhost_server {
 	uint32_t have;
 	int fds[VHOST_MAX_FDS];
 	unsigned nfds;
+	/* the reply being sent (the socket is non-blocking) */
+	uint8_t out[12 + 12 + VHOST_MAX_CONFIG];
+	uint32_t out_off, out_len;
+	bool out_waiting;                    /* watching EPOLLOUT for it */
 	vhost_end_cb on_end;
 	void *user;                          /* for the owner's callback */
 	char last_error[200];                /* why the last session ended */

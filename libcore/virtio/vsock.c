@@ -68,6 +68,7 @@ struct vsock_conn {
 	enum conn_state state;
 	uint32_t local_port, peer_port;
 	bool hashed, in_ctl, stalled;
+	bool guest_opened;            /* the guest's: holds a budget slot */
 	struct vsock_conn *hnext;     /* hash chain */
 	struct vsock_conn *prev, *next; /* v->all */
 	struct vsock_conn *ctl_next;  /* v->ctl_head list */
@@ -243,6 +244,12 @@ static void conn_close_host(struct vsock_conn *c)
 	conn_set_events(c, 0);
 	close(c->fd);
 	c->fd = -1;
+	if (c->guest_opened) {
+		c->guest_opened = false;
+		c->v->n_guest_conns--;
+		if (c->v->budget)
+			budget_put(c->v->budget, BUDGET_VSOCK);
+	}
 }
 
 /* Forgets c entirely: host socket, lists, memory. */
@@ -699,17 +706,26 @@ static void guest_connect(struct vsock_dev *v, uint32_t local, uint32_t peer,
 	struct vsock_conn *c;
 	int fd = -1;
 
-	if (v->n_conns >= VSOCK_MAX_CONNS)
+	/* the guest gets at most half the connections (host clients, the
+	 * control channel among them, always find room) and its budget */
+	if (v->n_conns >= VSOCK_MAX_CONNS || v->n_guest_conns >= VSOCK_MAX_CONNS / 2)
 		goto refuse;
 	if ((size_t)snprintf(a.sun_path, sizeof(a.sun_path), "%s_%u", v->path, local) >=
 	    sizeof(a.sun_path))
 		goto refuse;
+	if (v->budget && !budget_take(v->budget, BUDGET_VSOCK)) {
+		budget_refuse(v->budget, BUDGET_VSOCK);
+		goto refuse;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    !(c = conn_new(v, fd, C_ESTABLISHED))) {
+		if (v->budget)
+			budget_put(v->budget, BUDGET_VSOCK);
 		goto refuse;
-	c = conn_new(v, fd, C_ESTABLISHED);
-	if (!c)
-		goto refuse;
+	}
+	c->guest_opened = true;
+	v->n_guest_conns++;
 	c->local_port = local;
 	c->peer_port = peer;
 	c->peer_buf_alloc = le32toh(h->buf_alloc);

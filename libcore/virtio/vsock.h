@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/budget.h"
 #include "base/loop.h"
 #include "virtio/device.h"
 
@@ -72,6 +73,10 @@ struct vsock_dev {
 	struct vsock_conn *ctl_head, *ctl_tail; /* conns with control packets to send */
 	struct vsock_conn *stalled;   /* conns waiting for RX buffers */
 	unsigned n_conns;
+	unsigned n_guest_conns;       /* of those, opened by the guest */
+	/* The guest's fd budget (base/budget.h): guest-initiated connections
+	 * take a BUDGET_VSOCK slot each. NULL: only the halves rule. */
+	struct budget *budget;
 	uint32_t next_local_port;
 	struct vsock_rst rst[VSOCK_RST_RING];
 	unsigned rst_head, rst_n;

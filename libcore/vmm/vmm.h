@@ -62,6 +62,7 @@ struct vmm {
 	int done_fd;            /* eventfd, readable once the VM has ended (vmm_init) */
 	enum vmm_end end;
 	char why[256];          /* one line when end == VMM_FAILED or start() failed */
+	int pid;                /* the VMM's own process once started (qemu), 0 for none */
 	void *priv;             /* the implementation's own state */
 };
 

@@ -6,7 +6,10 @@
  * the whole stack at native speed. The test configures the namespace side
  * (address, route, MAC, MTU) with `ip` once --ready's file appears. SIGTERM
  * or SIGINT stops it; the counters go to --stats (or stderr) then, and on
- * SIGUSR1. */
+ * SIGUSR1. --control PATH stands in for run's control socket in the same
+ * process: a Unix listener on the same loop, under the same fd limit, that
+ * answers every client "ok\n" (hostile-guest tests check that it keeps
+ * answering whatever the guest does). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,13 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <linux/virtio_net.h>
 
+#include "base/budget.h"
 #include "base/loop.h"
+#include "base/usock.h"
 #include "base/util.h"
 #include "slirp/slirp.h"
 
@@ -35,7 +39,8 @@
 struct harness {
 	struct loop loop;
 	struct slirp slirp;
-	struct loop_watch tap, sig;
+	struct loop_watch tap, sig, ctl;
+	int ctl_spare;
 	bool tap_out; /* waiting for EPOLLOUT after -ENOBUFS */
 	bool vnet;    /* frames carry a virtio_net_hdr (--offload) */
 	const char *stats;
@@ -55,6 +60,8 @@ static const char usage[] =
 	"  -F, --max-flows N\n"
 	"  -o, --offload             virtio-net headers on the TAP: checksums of\n"
 	"                            TCP/UDP frames left to the kernel both ways\n"
+	"  -P, --net-policy open|public  egress preset\n"
+	"  -c, --control PATH        a Unix listener answering \"ok\" to each client\n"
 	"  -r, --ready FILE          created once the TAP device exists\n"
 	"  -s, --stats FILE          counters written here at exit\n";
 
@@ -131,6 +138,8 @@ static void write_stats(struct harness *h)
 	if (!f)
 		return;
 	slirp_stats_print(&h->slirp, f);
+	budget_print(h->slirp.budget, f, "");
+	fprintf(f, "flow_chain_max %u\n", slirp_flow_chain_max(&h->slirp));
 	if (f != stderr)
 		fclose(f);
 }
@@ -184,14 +193,23 @@ out:
 	return err;
 }
 
-/* Lets the harness hold thousands of host sockets. */
-static void raise_nofile(void)
+/* A control client: "ok", then closed. */
+static void ctl_event(struct loop_watch *w, uint32_t events)
 {
-	struct rlimit rl;
+	struct harness *h = w->ctx;
+	int fd;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	while ((fd = usock_accept(w->fd, &h->ctl_spare)) != -EAGAIN) {
+		if (fd < 0) {
+			if (fd != -EMFILE)
+				break;
+			fprintf(stderr, "slirp-tap: control client dropped: out of fds\n");
+			continue;
+		}
+		if (write(fd, "ok\n", 3) != 3) {
+			/* the client is gone: nothing to tell it */
+		}
+		close(fd);
 	}
 }
 
@@ -217,17 +235,17 @@ int main(int argc, char **argv)
 		{ "allow-host-loopback", 0, 0, 'L' }, { "allow-net", 1, 0, 'a' },
 		{ "deny-net", 1, 0, 'd' }, { "publish", 1, 0, 'p' }, { "dns", 1, 0, 'D' },
 		{ "max-flows", 1, 0, 'F' }, { "ready", 1, 0, 'r' }, { "stats", 1, 0, 's' },
-		{ "offload", 0, 0, 'o' },
+		{ "offload", 0, 0, 'o' }, { "net-policy", 1, 0, 'P' }, { "control", 1, 0, 'c' },
 		{ "help", 0, 0, 'h' }, { 0 }
 	};
 	static struct harness h;
-	const char *ns = NULL, *tap = NULL, *ready = NULL;
+	const char *ns = NULL, *tap = NULL, *ready = NULL, *control = NULL;
 	struct slirp_cfg cfg;
 	uint64_t v;
 	int c, err, rc;
 
 	slirp_cfg_default(&cfg);
-	while ((c = getopt_long(argc, argv, "n:t:m:La:d:p:D:F:r:s:oh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:t:m:La:d:p:D:F:r:s:oP:c:h", opts, NULL)) != -1) {
 		err = 0;
 		switch (c) {
 		case 'n': ns = optarg; break;
@@ -248,6 +266,8 @@ int main(int argc, char **argv)
 		case 'r': ready = optarg; break;
 		case 's': h.stats = optarg; break;
 		case 'o': h.vnet = cfg.csum_offload = true; break;
+		case 'P': err = slirp_cfg_policy(&cfg, optarg); break;
+		case 'c': control = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: return 2;
 		}
@@ -260,7 +280,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "voidbox " NAME ": --netns and --tap are required\n");
 		return 2;
 	}
-	raise_nofile();
+	budget_raise_nofile(); /* SLIRP cuts its budget from what it gets */
 	if ((err = loop_init(&h.loop)) < 0 || (err = setup_signals(&h)) < 0) {
 		vb_err(NAME, err, "event loop");
 		return 1;
@@ -276,6 +296,14 @@ int main(int argc, char **argv)
 	    (err = slirp_init(&h.slirp, &cfg, &h.loop, &tap_ops, &h)) < 0) {
 		vb_err(NAME, err, "SLIRP start");
 		return 1;
+	}
+	if (control) {
+		h.ctl_spare = usock_spare();
+		h.ctl = (struct loop_watch){ .fd = usock_listen(control, 64), .cb = ctl_event, .ctx = &h };
+		if (h.ctl.fd < 0 || (err = loop_add(&h.loop, &h.ctl, EPOLLIN)) < 0) {
+			vb_err(NAME, h.ctl.fd < 0 ? h.ctl.fd : err, "--control %s", control);
+			return 1;
+		}
 	}
 	if (ready) {
 		int fd = open(ready, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);

@@ -1,8 +1,11 @@
-/* vnet-raw: sends hand-made Ethernet frames from inside a test guest through
- * an AF_PACKET socket, for what the guest's own stack will not send:
- *   vnet-raw IFACE ipv6 DSTMAC COUNT   IPv6 (ICMPv6 echo) frames, which a
- *                                      guest booted with ipv6.disable=1 never
- *                                      emits; SLIRP must count them
+/* vnet-raw: traffic a test guest's own tools will not make:
+ *   vnet-raw IFACE ipv6 DSTMAC COUNT   IPv6 (ICMPv6 echo) frames through an
+ *                                      AF_PACKET socket, which a guest booted
+ *                                      with ipv6.disable=1 never emits; SLIRP
+ *                                      must count them
+ *   vnet-raw udpflood IP PORT0 N       one datagram to each of N ports from
+ *                                      PORT0 on, from one socket: N UDP flows
+ *                                      for SLIRP (a hostile guest's fd flood)
  * Prints "sent N" and exits 0, or one line on stderr and exits 1. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +38,30 @@ static size_t ipv6_frame(uint8_t *f, const uint8_t dst[6], const uint8_t src[6])
 	return 14 + sizeof(ip6);
 }
 
+/* One datagram to each of n ports of ip from port0 on. Returns 0 or 1. */
+static int udp_flood(const char *ip, uint64_t port0, uint64_t n)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0 || inet_pton(AF_INET, ip, &to.sin_addr) != 1) {
+		fprintf(stderr, "vnet-raw: udpflood %s: %s\n", ip, fd < 0 ? strerror(errno) : "bad address");
+		return 1;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		to.sin_port = htons((uint16_t)(port0 + i));
+		/* an ICMP error for an earlier datagram may fail one send: again */
+		if (sendto(fd, "flood", 5, 0, (struct sockaddr *)&to, sizeof(to)) != 5 &&
+		    sendto(fd, "flood", 5, 0, (struct sockaddr *)&to, sizeof(to)) != 5) {
+			fprintf(stderr, "vnet-raw: udpflood: send %llu: %s\n", (unsigned long long)i,
+				strerror(errno));
+			return 1;
+		}
+	}
+	printf("sent %llu\n", (unsigned long long)n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_ll sa = { .sll_family = AF_PACKET, .sll_halen = 6 };
@@ -43,9 +70,18 @@ int main(int argc, char **argv)
 	size_t len;
 	int fd;
 
+	if (argc == 5 && !strcmp(argv[1], "udpflood")) {
+		uint64_t port0, n;
+
+		if (parse_uint(argv[3], 1, 65535, &port0) || parse_uint(argv[4], 1, 65536 - port0, &n)) {
+			fprintf(stderr, "usage: vnet-raw udpflood IP PORT0 N\n");
+			return 2;
+		}
+		return udp_flood(argv[2], port0, n);
+	}
 	if (argc != 5 || strcmp(argv[2], "ipv6") || net_parse_mac(argv[3], dst) ||
 	    parse_uint(argv[4], 1, 1000000, &count)) {
-		fprintf(stderr, "usage: vnet-raw IFACE ipv6 DSTMAC COUNT\n");
+		fprintf(stderr, "usage: vnet-raw IFACE ipv6 DSTMAC COUNT | udpflood IP PORT0 N\n");
 		return 2;
 	}
 	sa.sll_ifindex = (int)if_nametoindex(argv[1]);

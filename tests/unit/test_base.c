@@ -2,10 +2,14 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/budget.h"
 #include "base/loop.h"
+#include "base/siphash.h"
+#include "base/termsafe.h"
 #include "base/util.h"
 #include "guest/mem.h"
 #include "t.h"
@@ -126,11 +130,107 @@ static void test_loop_del_pending(void)
 	loop_fini(&l);
 }
 
+/* SipHash-2-4 against the paper's vectors (key 00..0f, message 00..len-1),
+ * which checks the code SipHash-1-3 shares; 1-3 differs from 2-4 and from
+ * itself under another key. */
+static void test_siphash(void)
+{
+	struct siphash_key k;
+	uint8_t key[16], msg[64];
+	struct siphash_key k2 = { 1, 2 };
+
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 64; i++)
+		msg[i] = (uint8_t)i;
+	memcpy(&k.k0, key, 8);
+	memcpy(&k.k1, key + 8, 8);
+	T_CHECK(siphash24(&k, msg, 0) == 0x726fdb47dd0e0e31ULL, "empty: %016llx",
+		(unsigned long long)siphash24(&k, msg, 0));
+	T_CHECK(siphash24(&k, msg, 15) == 0xa129ca6149be45e5ULL, "15 bytes: %016llx",
+		(unsigned long long)siphash24(&k, msg, 15));
+	T_CHECK(siphash24(&k, msg, 8) == 0x93f5f5799a932462ULL, "8 bytes: %016llx",
+		(unsigned long long)siphash24(&k, msg, 8));
+	T_CHECK(siphash13(&k, msg, 15) != siphash24(&k, msg, 15), "1-3 equals 2-4");
+	T_CHECK(siphash13(&k, msg, 15) != siphash13(&k2, msg, 15), "the key does not matter");
+	T_CHECK(siphash_key_random(&k2) == 0 && (k2.k0 || k2.k1), "no random key");
+}
+
+/* The budget's numbers under ulimit -n 512 (what docs/security.md says),
+ * its caps and counters. */
+static void test_budget(void)
+{
+	struct budget b;
+	unsigned n = 0;
+
+	budget_init(&b, 512);
+	b.quiet = true;
+	T_CHECK(b.reserve == 160 && b.total == 352 && b.cap[BUDGET_TCP] == 264 &&
+			b.cap[BUDGET_UDP] == 176 && b.cap[BUDGET_ICMP] == 22 &&
+			b.cap[BUDGET_VSOCK] == 88,
+		"512: reserve %u total %u tcp %u udp %u icmp %u vsock %u", b.reserve, b.total,
+		b.cap[BUDGET_TCP], b.cap[BUDGET_UDP], b.cap[BUDGET_ICMP], b.cap[BUDGET_VSOCK]);
+	while (budget_take(&b, BUDGET_UDP))
+		n++;
+	T_CHECK(n == 176 && b.hits[BUDGET_UDP] == 1 && budget_kind_full(&b, BUDGET_UDP),
+		"udp took %u", n);
+	n = 0;
+	while (budget_take(&b, BUDGET_TCP))
+		n++;
+	T_CHECK(n == 352 - 176 && !budget_kind_full(&b, BUDGET_TCP), "tcp took %u of the rest", n);
+	budget_put(&b, BUDGET_UDP);
+	T_CHECK(budget_take(&b, BUDGET_TCP) && !budget_take(&b, BUDGET_ICMP), "total not shared");
+	budget_init(&b, 100); /* tiny: half stays */
+	T_CHECK(b.reserve == 50 && b.total == 50, "100: reserve %u total %u", b.reserve, b.total);
+	T_CHECK(budget_raise_nofile() >= 64, "raise");
+}
+
+/* Guest text on a terminal: controls become \xNN, UTF-8 and CRLF pass,
+ * split sequences and CRs across pieces are handled. */
+static void test_termsafe(void)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "plain text\n\tok", "plain text\n\tok" },
+		{ "\x1b]0;pwned\x07", "\\x1b]0;pwned\\x07" },
+		{ "\x1b[2J\x1b[H", "\\x1b[2J\\x1b[H" },
+		{ "line\r\n", "line\r\n" },
+		{ "over\rwrite", "over\\x0dwrite" },
+		{ "caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac" },
+		{ "\xc2\x9b" "31m", "\\xc2\\x9b31m" },  /* C1 CSI as UTF-8 */
+		{ "\x9b" "31m", "\\x9b31m" },           /* 8-bit CSI */
+		{ "\xe2\x82", "\\xe2\\x82" },           /* cut short at the end */
+		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },  /* a surrogate */
+		{ "\x7f\x01", "\\x7f\\x01" },
+	};
+	char out[256];
+	struct term_safe st = { 0 };
+	size_t n;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(cases); i++) {
+		term_safe_str(cases[i].in, strlen(cases[i].in), out, sizeof(out));
+		T_CHECK(!strcmp(out, cases[i].want), "case %u: '%s'", i, out);
+	}
+	/* byte by byte: the same as whole */
+	n = 0;
+	for (const char *p = "a\xe2\x82\xac\r\nb\r"; *p; p++)
+		n += term_safe(&st, p, 1, out + n);
+	n += term_safe_end(&st, out + n);
+	out[n] = 0;
+	T_CHECK(!strcmp(out, "a\xe2\x82\xac\r\nb\\x0d"), "pieces: '%s'", out);
+	term_safe_str("\x1b\x1b\x1b\x1b", 4, out, 7);
+	T_CHECK(strlen(out) == 6 && !strchr(out, 0x1b), "cut: '%s'", out);
+}
+
 int main(void)
 {
 	T_RUN(test_parse_size);
 	T_RUN(test_gmem_bounds);
 	T_RUN(test_loop);
 	T_RUN(test_loop_del_pending);
+	T_RUN(test_siphash);
+	T_RUN(test_budget);
+	T_RUN(test_termsafe);
 	T_EXIT();
 }

@@ -2,14 +2,17 @@
  * corrupt fields, escaping names), gzip round trip and corruption, the
  * image tree's path rules, module dependency order on the real modules
  * tree and on made-up ones (modules.dep, built-ins, a cycle, a missing
- * dependency), and ELF/ld.so parsing of Debian's /usr/bin/curl. */
+ * dependency), and ELF/ld.so parsing of Debian's /usr/bin/curl; ELF
+ * headers whose table offsets are wild while their counts are zero. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <elf.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -626,6 +629,49 @@ static void test_unpack_fuzz(void)
 	free(m.p);
 }
 
+/* Finding 7 of issue 13: an ELF header saying "no sections" / "no program
+ * headers" with wild table offsets. elf_open() only checks an offset whose
+ * count is non-zero, so the readers must not even form d + offset (UBSan
+ * reports the pointer overflow and, built with -fno-sanitize-recover,
+ * aborts): run them in a child and want it to exit cleanly. */
+static void test_elf_wild_offsets(void)
+{
+	static union {
+		Elf64_Ehdr h;
+		uint8_t b[256];
+	} u;
+	struct elf_file ef;
+	struct elf_dyn dyn;
+	const uint8_t *p;
+	const char *why = NULL;
+	size_t len;
+	int st = -1;
+	pid_t pid;
+
+	memcpy(u.h.e_ident, ELFMAG, SELFMAG);
+	u.h.e_ident[EI_CLASS] = ELFCLASS64;
+	u.h.e_ident[EI_DATA] = ELFDATA2LSB;
+	u.h.e_type = ET_DYN;
+	u.h.e_shnum = 0;
+	u.h.e_shoff = 0x8000000000000000ull;
+	u.h.e_phnum = 0;
+	u.h.e_phoff = 0x8000000000000000ull;
+	T_REQUIRE(elf_open(u.b, sizeof(u.b), &ef, &why) == 0, "open: %s", why);
+	fflush(NULL);
+	pid = fork();
+	T_REQUIRE(pid >= 0, "fork");
+	if (pid == 0) {
+		int r1 = elf_section(&ef, ".modinfo", &p, &len, &why);
+		int r2 = elf_dynamic(&ef, &dyn, &why);
+
+		_exit(r1 == -ENOENT && r2 == 0 && !dyn.dynamic ? 0 : 3);
+	}
+	waitpid(pid, &st, 0);
+	T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		"the readers' child ended with status 0x%x (3: wrong results; 1: a sanitizer "
+		"report, e.g. pointer overflow on a wild offset)", st);
+}
+
 int main(void)
 {
 	T_RUN(test_cpio_roundtrip);
@@ -638,6 +684,7 @@ int main(void)
 	T_RUN(test_kmod_made_up);
 	T_RUN(test_modinfo_section);
 	T_RUN(test_elf_curl);
+	T_RUN(test_elf_wild_offsets);
 	T_RUN(test_initramfs_api);
 	T_RUN(test_unpack_fuzz);
 	T_EXIT();

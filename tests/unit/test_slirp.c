@@ -2,10 +2,18 @@
  * fed with slirp_input() and the frames it outputs are captured and checked
  * byte by byte (ARP layout, ICMP echo replies from the gateway, refusals),
  * plus the counters for every kind of bad frame, the config parsers, and
- * the -ENOBUFS hold/resume protocol on a loopback TCP connection. */
+ * the -ENOBUFS hold/resume protocol on a loopback TCP connection; and a
+ * hostile guest's attacks (issue 13): a UDP flood against the fd limit,
+ * flows chosen to collide in the hash, a -p listener at EMFILE, forged DNS
+ * answers. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -550,6 +558,328 @@ static void test_dns_servfail_huge_query(void)
 	rig_stop(&r);
 }
 
+/* Builds a guest UDP datagram to dst:dport from sport. */
+static size_t mk_udp(uint8_t *f, const char *dst, uint16_t sport, uint16_t dport,
+		     const void *data, size_t len)
+{
+	uint8_t l4[1600] = { 0 };
+
+	wr16(l4, sport);
+	wr16(l4 + 2, dport);
+	wr16(l4 + 4, (uint16_t)(8 + len));
+	if (len)
+		memcpy(l4 + 8, data, len);
+	return mk_ip(f, IPPROTO_UDP, dst, l4, 8 + len);
+}
+
+/* Open fds of this process. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n - 3; /* ".", "..", the DIR's own */
+}
+
+/* The longest chain in the flow table, walked by hand. */
+static unsigned chain_max(const struct slirp *s)
+{
+	unsigned best = 0;
+
+	for (unsigned i = 0; i <= s->hash_mask; i++) {
+		unsigned n = 0;
+
+		for (const struct slirp_flow *f = s->hash[i]; f; f = f->hnext)
+			n++;
+		best = n > best ? n : best;
+	}
+	return best;
+}
+
+/* The flow hash as it was (unkeyed): what a guest could aim at. */
+static unsigned unkeyed_hash(uint8_t proto, uint16_t gport, uint32_t rip, uint16_t rport,
+			     unsigned mask)
+{
+	uint64_t k = ((uint64_t)rip << 32) ^ ((uint64_t)gport << 16) ^ rport ^
+		     ((uint64_t)proto << 40);
+
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	return (unsigned)k & mask;
+}
+
+/* Finding 3: 3,000 UDP flows whose ports all fall in one bucket of the
+ * old unkeyed hash must spread like random ones: no chain longer than a
+ * few flows (it was 3,000, every lookup walking them all). */
+static void test_hostile_hash_collisions(void)
+{
+	static struct rig r;
+	static uint8_t f[2048];
+	struct slirp_cfg cfg;
+	uint32_t gw = inet_addr("10.0.2.2");
+	unsigned made = 0, want = 3000, mask, chain;
+
+	slirp_cfg_default(&cfg);
+	cfg.allow_host_loopback = true;
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
+	mask = r.s.hash_mask;
+	for (uint32_t g = 1024; g < 65536 && made < want; g++) {
+		for (uint32_t p = 1; p < 65536 && made < want; p++) {
+			if (unkeyed_hash(IPPROTO_UDP, (uint16_t)g, gw, (uint16_t)p, mask))
+				continue;
+			slirp_input(&r.s, f, mk_udp(f, "10.0.2.2", (uint16_t)g, (uint16_t)p, "x", 1));
+			made++;
+		}
+	}
+	chain = chain_max(&r.s);
+	T_CHECK(r.s.n_flows >= want * 9 / 10, "only %u flows made", r.s.n_flows);
+	T_CHECK(chain <= 16, "%u of %u colliding flows in one bucket", chain, r.s.n_flows);
+	rig_stop(&r);
+}
+
+/* Finding 1: under RLIMIT_NOFILE 512 a guest sends one datagram to each of
+ * 3,000 ports. The stack must stay within the guest's budget (the process
+ * keeps a reserve of fds), a TCP connection must still open afterwards,
+ * and the loop must be idle at once (timer ticks only). */
+static void test_hostile_udp_flood_fd_limit(void)
+{
+	static struct rig r;
+	static uint8_t f[2048];
+	struct slirp_cfg cfg;
+	struct rlimit old, lim;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int lfd, fds, peak = 0, calls = 0;
+	uint64_t t0;
+
+	T_REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0, "getrlimit");
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	T_REQUIRE(lfd >= 0 && !bind(lfd, (struct sockaddr *)&a, sizeof(a)) && !listen(lfd, 4) &&
+			  !getsockname(lfd, (struct sockaddr *)&a, &al), "listener");
+	lim = old;
+	lim.rlim_cur = 512;
+	T_REQUIRE(setrlimit(RLIMIT_NOFILE, &lim) == 0, "setrlimit 512");
+	slirp_cfg_default(&cfg);
+	cfg.allow_host_loopback = true;
+	if (rig_start(&r, &cfg)) {
+		setrlimit(RLIMIT_NOFILE, &old);
+		close(lfd);
+		T_REQUIRE(0, "init");
+	}
+	for (unsigned i = 0; i < 3000; i++) {
+		slirp_input(&r.s, f, mk_udp(f, "10.0.2.2", 30000, (uint16_t)(20000 + i), "flood", 5));
+		if (i % 100 == 0 && (fds = count_fds()) > peak)
+			peak = fds;
+	}
+	fds = count_fds();
+	peak = fds > peak ? fds : peak;
+	T_CHECK(peak < 512 - 96, "%d fds open at the peak: the reserve is gone", peak);
+	/* the loop is idle within a second: the flood's own events (ICMP
+	 * errors on its sockets) handled in the first half, then only the
+	 * 50 ms timer */
+	t0 = now_ns();
+	while (now_ns() - t0 < 500 * 1000000ull)
+		loop_once(&r.loop, 20);
+	t0 = now_ns();
+	while (now_ns() - t0 < 300 * 1000000ull)
+		calls += loop_once(&r.loop, 20);
+	T_CHECK(calls < 40, "%d callbacks in 300 ms after the flood", calls);
+	/* a TCP connection still opens: SYN-ACK, not RST */
+	r.cap.n = 0;
+	slirp_input(&r.s, f, mk_tcp(f, ntohs(a.sin_port), 999, 0, 0x02, NULL, 0));
+	PUMP(&r, r.cap.n > 0);
+	T_CHECK(r.cap.n == 1 && r.cap.f[0][47] == 0x12, "TCP after the flood: %s",
+		r.cap.n ? (r.cap.f[0][47] & 4 ? "RST" : "not a SYN-ACK") : "no answer");
+	T_CHECK(r.s.stats[SLIRP_STAT_DROP_SOCKET] == 0, "%llu socket errors (EMFILE)",
+		(unsigned long long)r.s.stats[SLIRP_STAT_DROP_SOCKET]);
+	rig_stop(&r);
+	setrlimit(RLIMIT_NOFILE, &old);
+	close(lfd);
+}
+
+/* Finding 2: a connection pending on a -p listener while the process is
+ * out of fds is accepted and dropped (the spare fd), so the level-triggered
+ * listener does not keep the loop spinning. */
+static void test_hostile_fwd_accept_emfile(void)
+{
+	static struct rig r;
+	struct slirp_cfg cfg;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	struct rlimit old, lim;
+	char spec[32];
+	int probe = socket(AF_INET, SOCK_STREAM, 0), cfd, calls = 0, fill[64], nfill = 0;
+	struct pollfd pf;
+	uint64_t t0;
+
+	T_REQUIRE(probe >= 0 && !bind(probe, (struct sockaddr *)&a, sizeof(a)) &&
+			  !getsockname(probe, (struct sockaddr *)&a, &al), "free port");
+	close(probe);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u:80", ntohs(a.sin_port));
+	slirp_cfg_default(&cfg);
+	T_REQUIRE(slirp_cfg_add_fwd(&cfg, spec) == 0, "fwd %s", spec);
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	T_REQUIRE(cfd >= 0 && getrlimit(RLIMIT_NOFILE, &old) == 0, "client");
+	/* no fd left: the limit just above the highest open one, holes filled */
+	lim = old;
+	lim.rlim_cur = (rlim_t)fcntl(cfd, F_DUPFD, 0) + 1;
+	close((int)lim.rlim_cur - 1);
+	for (int fd = 0; fd < (int)lim.rlim_cur && nfill < 64; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && (fill[nfill] = dup(cfd)) >= 0)
+			nfill++;
+	T_REQUIRE(setrlimit(RLIMIT_NOFILE, &lim) == 0, "setrlimit");
+	if ((fill[nfill] = dup(cfd)) >= 0)
+		nfill++;
+	connect(cfd, (struct sockaddr *)&a, sizeof(a)); /* in progress: fine */
+	t0 = now_ns();
+	while (now_ns() - t0 < 200 * 1000000ull)
+		calls += loop_once(&r.loop, 10);
+	pf = (struct pollfd){ .fd = r.s.fwd_watch[0].fd, .events = POLLIN };
+	T_CHECK(poll(&pf, 1, 0) == 0, "the listener is still readable");
+	T_CHECK(calls < 40, "%d callbacks in 200 ms: the listener spins", calls);
+	setrlimit(RLIMIT_NOFILE, &old);
+	while (nfill > 0)
+		close(fill[--nfill]);
+	close(cfd);
+	rig_stop(&r);
+}
+
+/* Finding 6: the forwarder sends the guest's query upstream under an ID of
+ * its own and passes back only the answer that carries it (with the
+ * guest's ID restored); a forged answer with another ID, a second copy of
+ * the real one, and a query posing as an answer reach the guest never. */
+static void test_hostile_dns_id(void)
+{
+	static struct rig r;
+	static uint8_t f[2048];
+	uint8_t q[32] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+			  2, 'v', 'b', 0, 0, 1, 0, 1 }, up[600], ans[32];
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in from;
+	socklen_t al = sizeof(a), fl = sizeof(from);
+	struct slirp_cfg cfg;
+	char spec[32];
+	int ufd = socket(AF_INET, SOCK_DGRAM, 0);
+	ssize_t n;
+	uint16_t up_id;
+	struct pollfd pf = { .fd = ufd, .events = POLLIN };
+
+	T_REQUIRE(ufd >= 0 && !bind(ufd, (struct sockaddr *)&a, sizeof(a)) &&
+			  !getsockname(ufd, (struct sockaddr *)&a, &al), "upstream");
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", ntohs(a.sin_port));
+	slirp_cfg_default(&cfg);
+	T_REQUIRE(slirp_cfg_add_dns(&cfg, spec) == 0, "dns");
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
+	slirp_input(&r.s, f, mk_udp(f, "10.0.2.3", 5000, 53, q, 20));
+	T_REQUIRE(poll(&pf, 1, 2000) == 1, "no query upstream");
+	n = recvfrom(ufd, up, sizeof(up), 0, (struct sockaddr *)&from, &fl);
+	T_REQUIRE(n == 20 && !memcmp(up + 2, q + 2, 18), "query upstream: %zd bytes", n);
+	up_id = rd16(up);
+	memcpy(ans, up, 20);
+	ans[2] = 0x81; /* QR, RD */
+	ans[3] = 0x80;
+	/* forged: any other ID */
+	wr16(ans, (uint16_t)(up_id ^ 0x5a5a));
+	sendto(ufd, ans, 20, 0, (struct sockaddr *)&from, fl);
+	/* not an answer at all (QR clear), with the right ID */
+	wr16(ans, up_id);
+	ans[2] = 0x01;
+	sendto(ufd, ans, 20, 0, (struct sockaddr *)&from, fl);
+	/* the real one, then its duplicate */
+	ans[2] = 0x81;
+	sendto(ufd, ans, 20, 0, (struct sockaddr *)&from, fl);
+	sendto(ufd, ans, 20, 0, (struct sockaddr *)&from, fl);
+	r.cap.n = 0;
+	for (int i = 0; i < 20; i++)
+		loop_once(&r.loop, 10);
+	T_CHECK(r.cap.n == 1, "%u answers reached the guest, want 1", r.cap.n);
+	T_CHECK(r.cap.n < 1 || (r.cap.len[0] == 42 + 20 && rd16(r.cap.f[0] + 42) == 0x1234 &&
+				 rd16(r.cap.f[0] + 36) == 5000),
+		"the answer does not carry the guest's ID 0x1234");
+	rig_stop(&r);
+	close(ufd);
+}
+
+/* policy_map() of dst:port under cfg: 0 (open) or the drop reason. */
+static int policy_of(struct rig *r, const char *dst, uint16_t port)
+{
+	struct sockaddr_in to;
+
+	return policy_map(&r->s, inet_addr(dst), port, &to);
+}
+
+/* Finding 8: --allow-net 0.0.0.0/0 must not reopen 169.254/16 (cloud
+ * metadata); only an allow rule inside it does. */
+static void test_hostile_linklocal_allow_all(void)
+{
+	static struct rig r;
+	struct slirp_cfg cfg;
+
+	slirp_cfg_default(&cfg);
+	T_REQUIRE(slirp_cfg_add_rule(&cfg, true, "0.0.0.0/0") == 0, "rule");
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
+	T_CHECK(policy_of(&r, "169.254.169.254", 80) == SLIRP_STAT_DROP_POLICY,
+		"169.254.169.254 open under --allow-net 0.0.0.0/0");
+	T_CHECK(policy_of(&r, "198.51.100.2", 80) == 0, "198.51.100.2 closed");
+	rig_stop(&r);
+	T_REQUIRE(slirp_cfg_add_rule(&cfg, true, "169.254.169.254/32:80") == 0, "rule");
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
+	T_CHECK(policy_of(&r, "169.254.169.254", 80) == 0, "named: still closed");
+	T_CHECK(policy_of(&r, "169.254.169.254", 81) == SLIRP_STAT_DROP_POLICY, "other port open");
+	T_CHECK(policy_of(&r, "169.254.1.1", 80) == SLIRP_STAT_DROP_POLICY, "rest of /16 open");
+	rig_stop(&r);
+}
+
+/* Finding 8: the "public" preset closes private and shared ranges, cloud
+ * endpoints outside 169.254 and the host's own addresses; an allow rule
+ * inside a closed range reopens that part only. */
+static void test_hostile_policy_public(void)
+{
+	static struct rig r;
+	static const char *const closed[] = { "10.1.2.3", "172.20.0.1", "192.168.1.1",
+					      "100.100.100.200", "168.63.129.16", "169.254.169.254" };
+	struct slirp_cfg cfg;
+	struct ifaddrs *ifa, *i;
+	char own[INET_ADDRSTRLEN] = "";
+
+	slirp_cfg_default(&cfg);
+	T_CHECK(slirp_cfg_policy(&cfg, "bogus") == -EINVAL, "bogus preset taken");
+	T_REQUIRE(slirp_cfg_policy(&cfg, "public") == 0, "preset");
+	T_REQUIRE(slirp_cfg_add_rule(&cfg, true, "0.0.0.0/0") == 0, "rule");
+	T_REQUIRE(slirp_cfg_add_rule(&cfg, true, "10.9.0.0/16:443") == 0, "rule");
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
+	for (unsigned k = 0; k < ARRAY_SIZE(closed); k++)
+		T_CHECK(policy_of(&r, closed[k], 443) == SLIRP_STAT_DROP_POLICY, "%s open", closed[k]);
+	T_CHECK(policy_of(&r, "198.51.100.2", 443) == 0, "198.51.100.2 closed");
+	T_CHECK(policy_of(&r, "10.9.1.1", 443) == 0, "10.9.1.1:443 (allowed inside) closed");
+	T_CHECK(policy_of(&r, "10.9.1.1", 80) == SLIRP_STAT_DROP_POLICY, "10.9.1.1:80 open");
+	/* the host's own addresses (whatever this machine has, loopback aside) */
+	if (getifaddrs(&ifa) == 0) {
+		for (i = ifa; i && !*own; i = i->ifa_next)
+			if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+			    (ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr) >> 24) != 127)
+				inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, own,
+					  sizeof(own));
+		freeifaddrs(ifa);
+	}
+	if (*own)
+		T_CHECK(policy_of(&r, own, 443) == SLIRP_STAT_DROP_POLICY, "host address %s open",
+			own);
+	rig_stop(&r);
+	/* the default preset leaves them open (what --help says) */
+	cfg.net_policy = SLIRP_POLICY_OPEN;
+	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
+	T_CHECK(policy_of(&r, "10.1.2.3", 443) == 0, "open preset: 10.1.2.3 closed");
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	T_RUN(test_arp_reply_bytes);
@@ -561,5 +891,11 @@ int main(void)
 	T_RUN(test_tcp_guest_segments);
 	T_RUN(test_random_frames);
 	T_RUN(test_dns_servfail_huge_query);
+	T_RUN(test_hostile_hash_collisions);
+	T_RUN(test_hostile_udp_flood_fd_limit);
+	T_RUN(test_hostile_fwd_accept_emfile);
+	T_RUN(test_hostile_dns_id);
+	T_RUN(test_hostile_linklocal_allow_all);
+	T_RUN(test_hostile_policy_public);
 	T_EXIT();
 }

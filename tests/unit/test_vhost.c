@@ -4,15 +4,20 @@
  * shared/vhost-user.md) and a guest driver in that memory, drives the real
  * vsock back end through it end to end, stops and restarts the rings, and
  * sends malformed messages, each of which must end the session with a
- * reason (never a crash, never a hang). */
+ * reason (never a crash, never a hang); and a hostile VMM (issue 13,
+ * finding 5) that stops reading replies, or hands over memory it could
+ * shrink under our mapping. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/loop.h"
@@ -159,8 +164,10 @@ static int setup(void)
 	    vhost_server_init(&E.s, &E.l, vsock_dev_vdev(&E.v), E.spath) < 0)
 		return -1;
 	E.s.on_end = on_end;
-	E.memfd = memfd_create("vb-guest", MFD_CLOEXEC);
-	if (E.memfd < 0 || ftruncate(E.memfd, MEM_SIZE) < 0)
+	/* sealed against shrinking, as qemu's memory-backend-memfd does */
+	E.memfd = memfd_create("vb-guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (E.memfd < 0 || ftruncate(E.memfd, MEM_SIZE) < 0 ||
+	    fcntl(E.memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
 		return -1;
 	E.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, E.memfd, 0);
 	if (E.mem == MAP_FAILED)
@@ -591,8 +598,9 @@ static void test_short_memfd(void)
 	uint64_t body[5] = { 1, 0, MEM_SIZE, 0, 0 };
 
 	T_REQUIRE(setup() == 0, "setup");
-	small = memfd_create("vb-short", MFD_CLOEXEC);
-	T_REQUIRE(small >= 0 && ftruncate(small, 4096) == 0, "memfd");
+	small = memfd_create("vb-short", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	T_REQUIRE(small >= 0 && ftruncate(small, 4096) == 0 &&
+			  fcntl(small, F_ADD_SEALS, F_SEAL_SHRINK) == 0, "memfd");
 	body[3] = (uint64_t)(uintptr_t)E.mem;
 	fd = dial();
 	T_REQUIRE(fd >= 0, "dial");
@@ -605,6 +613,121 @@ static void test_short_memfd(void)
 	teardown();
 }
 
+/* Finding 5: guest memory the VMM could still shrink (no F_SEAL_SHRINK)
+ * would make our next access to it SIGBUS: refused with a reason. */
+static void test_unsealed_memfd(void)
+{
+	int fd, mfd;
+	uint64_t body[5] = { 1, 0, MEM_SIZE, 0, 0 };
+
+	T_REQUIRE(setup() == 0, "setup");
+	mfd = memfd_create("vb-unsealed", MFD_CLOEXEC);
+	T_REQUIRE(mfd >= 0 && ftruncate(mfd, MEM_SIZE) == 0, "memfd");
+	body[3] = (uint64_t)(uintptr_t)E.mem;
+	fd = dial();
+	T_REQUIRE(fd >= 0, "dial");
+	T_REQUIRE(vu_send(fd, SET_MEM_TABLE, 0, body, sizeof(body), &mfd, 1) == 0, "send");
+	T_CHECK(closed_by_server(fd) && E.ends == 1 && E.s.mem.n == 0,
+		"unsealed memory fd accepted (ends %d, %u regions)", E.ends, E.s.mem.n);
+	T_CHECK(strstr(E.why, "sealed") != NULL, "reason: %s", E.why);
+	close(fd);
+	close(mfd);
+	pump();
+	teardown();
+}
+
+/* The device loop of test_reply_stall's child: answers each byte on the
+ * ping pipe with one on the pong pipe, so the parent sees it is alive. */
+static int stall_pong = -1;
+static void stall_ping(struct loop_watch *w, uint32_t ev)
+{
+	char c;
+
+	if (read(w->fd, &c, 1) == 1 && write(stall_pong, &c, 1) == 1)
+		return;
+	_exit(0); /* the parent is done */
+}
+
+/* Finding 5: a VMM that sends requests but never reads the replies. The
+ * server (in a child process, so that a blocked one cannot hang the test)
+ * must keep its loop running; the replies must all arrive, in order, once
+ * the VMM reads again. */
+static void test_reply_stall(void)
+{
+	int ping[2], pong[2], fd, st = 0;
+	struct loop_watch pw;
+	struct pollfd p;
+	unsigned sent = 0, got = 0;
+	uint64_t t0;
+	pid_t pid;
+	char c = 'p';
+	bool alive;
+
+	T_REQUIRE(setup() == 0, "setup");
+	T_REQUIRE(pipe(ping) == 0 && pipe(pong) == 0, "pipes");
+	fflush(NULL);
+	pid = fork();
+	T_REQUIRE(pid >= 0, "fork");
+	if (pid == 0) {
+		close(ping[1]);
+		close(pong[0]);
+		stall_pong = pong[1];
+		pw = (struct loop_watch){ .fd = ping[0], .cb = stall_ping };
+		loop_add(&E.l, &pw, EPOLLIN);
+		alarm(60); /* never outlive a lost parent */
+		for (;;)
+			loop_once(&E.l, -1);
+	}
+	close(ping[0]);
+	close(pong[1]);
+	{
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		strcpy(a.sun_path, E.spath);
+		T_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "dial");
+	}
+	/* requests until our side is full for half a second, never reading */
+	t0 = now_ns();
+	while (fd >= 0 && now_ns() - t0 < 500000000ull && sent < 2000000) {
+		uint32_t h[3] = { GET_FEATURES, 1, 0 };
+
+		if (send(fd, h, 12, MSG_NOSIGNAL | MSG_DONTWAIT) == 12) {
+			sent++;
+			t0 = now_ns();
+		} else {
+			p = (struct pollfd){ fd, POLLOUT, 0 };
+			poll(&p, 1, 50);
+		}
+	}
+	/* is the device loop alive? */
+	alive = write(ping[1], &c, 1) == 1 &&
+		poll(&(struct pollfd){ pong[0], POLLIN, 0 }, 1, 3000) == 1 && read(pong[0], &c, 1) == 1;
+	T_CHECK(alive, "the device loop is stuck after %u unread requests", sent);
+	/* read again: every reply arrives, in order */
+	if (alive && fd >= 0) {
+		fcntl(fd, F_SETFL, 0);
+		while (got < sent) {
+			uint32_t h[3];
+			uint64_t u;
+
+			p = (struct pollfd){ fd, POLLIN, 0 };
+			if (poll(&p, 1, 3000) != 1 || read_full(fd, h, 12) != 12 || h[0] != GET_FEATURES ||
+			    h[2] != 8 || read_full(fd, &u, 8) != 8)
+				break;
+			got++;
+		}
+		T_CHECK(got == sent, "%u of %u replies", got, sent);
+	}
+	if (fd >= 0)
+		close(fd);
+	close(ping[1]); /* the child leaves */
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	close(pong[0]);
+	teardown();
+}
+
 int main(void)
 {
 	T_RUN(test_qemu_sequence);
@@ -612,5 +735,7 @@ int main(void)
 	T_RUN(test_malformed);
 	T_RUN(test_net_order);
 	T_RUN(test_short_memfd);
+	T_RUN(test_unsealed_memfd);
+	T_RUN(test_reply_stall);
 	T_EXIT();
 }

@@ -44,6 +44,9 @@ static void test_opts_parse(void)
 	T_CHECK(net_opts_parse(&o, NET_OPT_ALLOW_LOOPBACK, NULL, why, sizeof(why)) == 1 &&
 			o.slirp.allow_host_loopback,
 		"allow-host-loopback");
+	T_CHECK(net_opts_parse(&o, NET_OPT_POLICY, "public", why, sizeof(why)) == 1 &&
+			o.slirp.net_policy == SLIRP_POLICY_PUBLIC,
+		"net-policy");
 	T_REQUIRE(net_opts_check(&o, why, sizeof(why)) == 0, "check: %s", why);
 	T_REQUIRE(net_opts_cmdline(&o, cmd, sizeof(cmd)) == 0, "cmdline");
 	T_CHECK(!strcmp(cmd, "console=ttyS0 quiet voidbox.net=ip=10.9.0.5/16,gw=10.9.0.1,"
@@ -57,6 +60,9 @@ static void test_opts_parse(void)
 	T_CHECK(net_opts_parse(&o, NET_OPT_GUEST_IP, "10.0.0.1/40", why, sizeof(why)) == -EINVAL, "prefix 40");
 	T_CHECK(net_opts_parse(&o, NET_OPT_PUBLISH, "99999:1", why, sizeof(why)) == -EINVAL, "bad publish");
 	T_CHECK(net_opts_parse(&o, NET_OPT_MAC, "zz", why, sizeof(why)) == -EINVAL, "bad mac");
+	T_CHECK(net_opts_parse(&o, NET_OPT_POLICY, "closed", why, sizeof(why)) == -EINVAL &&
+			strstr(why, "--net-policy"),
+		"--net-policy closed: %s", why);
 	/* A gateway outside the guest's network is refused as a whole. */
 	T_CHECK(net_opts_parse(&o, NET_OPT_GATEWAY, "10.10.0.1", why, sizeof(why)) == 1, "gateway 2");
 	T_CHECK(net_opts_check(&o, why, sizeof(why)) == -EINVAL, "gateway outside accepted");
