@@ -22,6 +22,8 @@ int bzimage_parse(const uint8_t *d, size_t size, struct bzimage *bz, const char 
 	uint16_t ver_off;
 	size_t vo, n;
 
+	if (size >= 4 && !memcmp(d, "\177ELF", 4))
+		return vmlinux_parse(d, size, bz, why ? why : &(const char *){ NULL });
 	memset(bz, 0, sizeof(*bz));
 	if (size < 0x268)
 		return bz_bad(why, "too short for a bzImage", -ENOEXEC);

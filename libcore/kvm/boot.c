@@ -122,6 +122,8 @@ static uint64_t kernel_load_addr(const struct bzimage *bz)
 {
 	uint64_t a = KVM_KERNEL_ADDR, al = bz->kernel_alignment;
 
+	if (bz->elf) /* an ELF vmlinux goes where its segments say */
+		return bz->pref_address;
 	if (!bz->relocatable && bz->pref_address)
 		return bz->pref_address;
 	return (a + al - 1) & ~(al - 1);
@@ -151,14 +153,16 @@ static int place_initrd(const struct boot_cfg *c, uint64_t low_end, struct boot_
 static void fill_zero_page(uint8_t *zp, const struct boot_cfg *c, const struct boot_info *bi)
 {
 	const struct bzimage *bz = c->bz;
-	size_t hdr_end = 0x202 + (size_t)bz->data[0x201]; /* setup header's own length */
+	/* a bzImage's own setup header, or the one written for a vmlinux */
+	const uint8_t *hdr = bz->elf ? bz->elf_hdr : bz->data + BP_HDR; /* zero-page offset 0x1f1 */
+	size_t hdr_end = 0x202 + (size_t)hdr[0x201 - BP_HDR]; /* setup header's own length */
 
 	memset(zp, 0, ZERO_PAGE_LEN);
 	if (hdr_end > 0x290)
 		hdr_end = 0x290;
-	if (hdr_end > bz->size)
+	if (!bz->elf && hdr_end > bz->size)
 		hdr_end = bz->size;
-	memcpy(zp + BP_HDR, bz->data + BP_HDR, hdr_end - BP_HDR);
+	memcpy(zp + BP_HDR, hdr, hdr_end - BP_HDR);
 	zp[BP_TYPE_OF_LOADER] = LOADER_UNDEFINED;
 	put32(zp + BP_CODE32_START, (uint32_t)bi->kernel_addr);
 	put32(zp + BP_RAMDISK_IMAGE, (uint32_t)bi->initrd_addr);
@@ -191,6 +195,25 @@ static const uint8_t reset_stub[16] = {
 	0xeb, 0xfd,                                         /* jmp hlt */
 };
 
+/* Copies the kernel into guest memory: a bzImage's protected-mode part at
+ * addr, or each segment of a vmlinux at its physical address with its
+ * zero-filled tail. Returns 0 or -EFBIG. */
+static int put_kernel(const struct gmem *m, const struct bzimage *bz, uint64_t addr)
+{
+	if (!bz->elf)
+		return put_guest(m, addr, bz->kernel, bz->kernel_size);
+	for (unsigned i = 0; i < bz->n_seg; i++) {
+		const struct bz_seg *g = &bz->seg[i];
+		uint8_t *p = gmem_get(m, g->paddr, g->memsz);
+
+		if (!p)
+			return -EFBIG;
+		memcpy(p, g->src, g->filesz);
+		memset(p + g->filesz, 0, g->memsz - g->filesz);
+	}
+	return 0;
+}
+
 int boot_load(const struct gmem *m, const struct boot_cfg *c, struct boot_info *bi,
 	      const char **why)
 {
@@ -220,7 +243,7 @@ int boot_load(const struct gmem *m, const struct boot_cfg *c, struct boot_info *
 	}
 	if ((r = place_initrd(c, size[0], bi, why)))
 		return r;
-	bi->entry = bi->kernel_addr + BOOT_ENTRY_64;
+	bi->entry = bz->elf ? bz->entry : bi->kernel_addr + BOOT_ENTRY_64;
 	bi->zero_page = KVM_ZERO_PAGE_ADDR;
 	bi->cmdline_len = cl;
 	bi->n_e820 = boot_e820(c->mem_size, bi->e820);
@@ -236,7 +259,7 @@ int boot_load(const struct gmem *m, const struct boot_cfg *c, struct boot_info *
 		return r;
 	}
 	if (put_guest(m, KVM_RESET_STUB_ADDR, reset_stub, sizeof(reset_stub)) ||
-	    put_guest(m, bi->kernel_addr, bz->kernel, bz->kernel_size) ||
+	    put_kernel(m, bz, bi->kernel_addr) ||
 	    (bi->initrd_size && put_guest(m, bi->initrd_addr, c->initrd, c->initrd_size)) ||
 	    put_guest(m, KVM_CMDLINE_ADDR, c->cmdline ? c->cmdline : "", cl + 1) ||
 	    write_page_tables(m) || write_gdt(m)) {

@@ -72,6 +72,88 @@ static void test_damaged(void)
 	free(c);
 }
 
+/* A synthetic vmlinux: ELF64 x86-64 ET_EXEC with a text segment at 16 MiB
+ * (entry at its start), a data segment with a bss tail right after it, a
+ * PVH note, and the banner in the text. Returns its length. */
+static size_t fake_vmlinux(uint8_t *b, size_t cap, int with_note)
+{
+	static const char banner[] = "Linux version 6.1.99-voidbox (x@y) #1 SMP\n";
+	const size_t phoff = 64, text_off = 0x1000, data_off = 0x2000, note_off = 0x3000;
+	uint8_t *ph;
+
+	memset(b, 0, cap);
+	memcpy(b, "\177ELF", 4);
+	b[4] = 2; b[5] = 1; b[6] = 1;
+	b[16] = 2;                                  /* ET_EXEC */
+	b[18] = 62;                                 /* EM_X86_64 */
+	*(uint64_t *)(b + 24) = 0x1000000;          /* e_entry */
+	*(uint64_t *)(b + 32) = phoff;
+	*(uint16_t *)(b + 54) = 56;
+	*(uint16_t *)(b + 56) = with_note ? 3 : 2;
+	ph = b + phoff;                             /* text */
+	*(uint32_t *)ph = 1; *(uint32_t *)(ph + 4) = 5;
+	*(uint64_t *)(ph + 8) = text_off; *(uint64_t *)(ph + 24) = 0x1000000;
+	*(uint64_t *)(ph + 32) = 0x1000; *(uint64_t *)(ph + 40) = 0x1000;
+	ph += 56;                                   /* data + bss */
+	*(uint32_t *)ph = 1; *(uint32_t *)(ph + 4) = 6;
+	*(uint64_t *)(ph + 8) = data_off; *(uint64_t *)(ph + 24) = 0x1001000;
+	*(uint64_t *)(ph + 32) = 0x1000; *(uint64_t *)(ph + 40) = 0x5000;
+	if (with_note) {
+		ph += 56;
+		*(uint32_t *)ph = 4;
+		*(uint64_t *)(ph + 8) = note_off; *(uint64_t *)(ph + 32) = 20;
+		*(uint32_t *)(b + note_off) = 4; *(uint32_t *)(b + note_off + 4) = 4;
+		*(uint32_t *)(b + note_off + 8) = 18; memcpy(b + note_off + 12, "Xen", 4);
+	}
+	memcpy(b + text_off + 0x100, banner, sizeof(banner) - 1);
+	return 0x4000;
+}
+
+static void test_vmlinux(void)
+{
+	static uint8_t b[0x4000], d[0x4000];
+	struct bzimage bz;
+	const char *why = NULL;
+	size_t n = fake_vmlinux(b, sizeof(b), 1);
+
+	T_REQUIRE(bzimage_parse(b, n, &bz, &why) == 0, "parse: %s", why);
+	T_CHECK(bz.elf && bz.n_seg == 2 && bz.entry == 0x1000000 && bz.pvh_entry, "elf %d seg %u entry %llx pvh %d",
+		bz.elf, bz.n_seg, (unsigned long long)bz.entry, bz.pvh_entry);
+	T_CHECK(bz.pref_address == 0x1000000 && bz.init_size == 0x6000, "placement %llx+%x",
+		(unsigned long long)bz.pref_address, bz.init_size);
+	T_CHECK(bz.seg[1].filesz == 0x1000 && bz.seg[1].memsz == 0x5000 && bz.seg[1].src == b + 0x2000, "bss tail");
+	T_CHECK(!strcmp(bz.version, "6.1.99-voidbox"), "version '%s'", bz.version);
+	/* the header written for it: boot flag, HdrS, 64-bit entry */
+	T_CHECK(bz.elf_hdr[0x1fe - BZ_SETUP_HDR_OFF] == 0x55 && !memcmp(bz.elf_hdr + 0x202 - BZ_SETUP_HDR_OFF, "HdrS", 4) &&
+		(bz.elf_hdr[0x236 - BZ_SETUP_HDR_OFF] & BZ_XLF_KERNEL_64), "setup header");
+	n = fake_vmlinux(b, sizeof(b), 0);
+	T_REQUIRE(bzimage_parse(b, n, &bz, &why) == 0, "no note: %s", why);
+	T_CHECK(!bz.pvh_entry, "PVH note found where there is none");
+
+	/* hostile variants: each refused with a reason, never read outside */
+	static const struct { size_t off; unsigned width; uint64_t v; const char *what; } bad[] = {
+		{ 18, 2, 3, "i386" },
+		{ 56, 2, 60000, "program headers beyond the file" },
+		{ 64 + 8, 8, 0x3f00, "segment beyond the file" },
+		{ 64 + 24, 8, 0x1000, "segment below 1 MiB" },
+		{ 64 + 40, 8, 0xfffffffffffff000ULL, "memsz wrapping" },
+		{ 64 + 56 + 24, 8, 0x1000800, "overlapping segments" },
+		{ 24, 8, 0x1001800, "entry in a non-executable segment" },
+		{ 64 + 32, 8, 0x2000, "filesz > memsz" },
+	};
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		n = fake_vmlinux(d, sizeof(d), 1);
+		for (unsigned k = 0; k < bad[i].width; k++)
+			d[bad[i].off + k] = (uint8_t)(bad[i].v >> (8 * k));
+		why = NULL;
+		T_CHECK(bzimage_parse(d, n, &bz, &why) == -ENOEXEC && why, "%s accepted", bad[i].what);
+	}
+	/* every truncation */
+	n = fake_vmlinux(d, sizeof(d), 1);
+	for (size_t len = 0; len < 0x2100; len += 7)
+		T_CHECK(bzimage_parse(d, len, &bz, &why) != 0 || len >= 0x3000, "truncated to %zu accepted", len);
+}
+
 int main(void)
 {
 	const char *gd = getenv("GUEST_DIR");
@@ -82,6 +164,7 @@ int main(void)
 		img = NULL;
 	T_RUN(test_real_kernel);
 	T_RUN(test_damaged);
+	T_RUN(test_vmlinux);
 	free(img);
 	T_EXIT();
 }
