@@ -4,6 +4,7 @@
 #   make deps       install what building and testing need (Debian packages)
 #   make guest      download + unpack Debian's kernel and static busybox into $(GUEST_DIR)
 #   make demo       run a command in a VM that reaches the network (mk/demo.sh)
+#   make kernel     build voidbox's own guest kernel (kernel-config/) into $(KERNEL_DIR)
 #   make check      every test; ends with "N passed, N failed, N skipped"
 #                   (it also replays every fuzz corpus under ASan+UBSan)
 #   make check-kvm  the run and network suites with --vmm kvm in the nested
@@ -20,6 +21,7 @@
 
 B         ?= build
 GUEST_DIR ?= $(B)/guest
+KERNEL_DIR ?= $(B)/kernel
 CC_MUSL   ?= musl-gcc
 CC_HOST   ?= gcc
 CC_FUZZ   ?= clang
@@ -53,7 +55,7 @@ REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz-replay/%)
 
 APPLET_LINKS := mkinitramfs pcap run agent
 
-.PHONY: all deps guest demo check check-kvm unit bench clean fuzz replay
+.PHONY: all deps guest kernel demo check check-kvm unit bench clean fuzz replay
 all: $(B)/voidbox
 
 deps:
@@ -63,6 +65,11 @@ guest: $(GUEST_DIR)/vmlinuz
 
 $(GUEST_DIR)/vmlinuz:
 	sh mk/guest.sh $(GUEST_DIR)
+
+kernel: $(KERNEL_DIR)/vmlinux
+
+$(KERNEL_DIR)/vmlinux: kernel-config/voidbox.config mk/kernel.sh $(GUEST_DIR)/vmlinuz
+	GUEST_DIR=$(GUEST_DIR) sh mk/kernel.sh $(KERNEL_DIR)
 
 demo: $(B)/voidbox $(GUEST_DIR)/vmlinuz
 	@B=$(B) sh mk/demo.sh

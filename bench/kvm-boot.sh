@@ -32,14 +32,22 @@ trap 'rm -rf "$TMP"' EXIT
 "$VOIDBOX" mkinitramfs --kernel "$K" --busybox "$GUEST_DIR/busybox" -o "$TMP/img.gz" || skip "mkinitramfs failed"
 
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
-: >"$TMP/vb"; : >"$TMP/vbnet"; : >"$TMP/qemu"
+: >"$TMP/vb"; : >"$TMP/vbnet"; : >"$TMP/qemu"; : >"$TMP/own"
 R="$VOIDBOX run --vmm kvm --kernel $K --initrd $TMP/img.gz --memory 256M"
+# make kernel's own kernel (kernel-config/), when built: its default image
+OWN=$(dirname "$VOIDBOX")/kernel/vmlinux
+[ -f "$OWN" ] || OWN=
 i=0
 while [ $i -lt "$N" ]; do
 	t=$(date +%s%N)
 	timeout 120 $R --net none -- true >/dev/null 2>&1 && ms "$t" >>"$TMP/vb"
 	t=$(date +%s%N)
 	timeout 120 $R -- true >/dev/null 2>&1 && ms "$t" >>"$TMP/vbnet"
+	if [ -n "$OWN" ]; then
+		[ $i = 0 ] && "$VOIDBOX" run --vmm kvm --kernel "$OWN" --memory 256M -- true >/dev/null 2>&1 # builds its image
+		t=$(date +%s%N)
+		timeout 120 "$VOIDBOX" run --vmm kvm --kernel "$OWN" --memory 256M -- true >/dev/null 2>&1 && ms "$t" >>"$TMP/own"
+	fi
 	t=$(date +%s%N)
 	[ $peer = 1 ] && timeout 120 qemu-system-x86_64 -M microvm,acpi=on -enable-kvm -cpu host -m 256 -nodefaults \
 		-no-reboot -nographic -serial null -kernel "$K" -initrd "$TMP/img.gz" \
@@ -50,6 +58,7 @@ done
 stats() { sort -n "$1" | awk '{a[NR]=$1} END{if(NR) printf "%d %d %d", a[1], a[int((NR+1)/2)], NR; else print "0 0 0"}'; }
 set -- $(stats "$TMP/qemu"); qmin=$1 qmed=$2 qn=$3
 printf '%-40s %8s %8s %6s %14s\n' "boot to exit (ms)" min median runs "/qemu (median)"
+[ -n "$OWN" ] || echo "(make kernel's own kernel not built: its row is missing)"
 row() { # label file
 	set -- "$1" $(stats "$2")
 	r=$(awk -v v="$3" -v q="$qmed" 'BEGIN{ if (q > 0) printf "%.2f", v/q; else print "-" }')
@@ -57,6 +66,7 @@ row() { # label file
 }
 row "voidbox run --vmm kvm --net none -- true" "$TMP/vb"
 row "voidbox run --vmm kvm -- true (network)" "$TMP/vbnet"
+[ -n "$OWN" ] && row "same, make kernel's vmlinux (network)" "$TMP/own"
 if [ $peer = 1 ]; then
 	printf '%-40s %8d %8d %6d %14s\n' "qemu -M microvm -enable-kvm" "$qmin" "$qmed" "$qn" "1.00"
 	echo "target: voidbox/qemu <= 0.50"
@@ -76,7 +86,13 @@ done
 wait "$p"
 echo "VMM RSS beyond guest memory: max $max KiB (target < 5120 KiB)"
 
-# one boot's timeline: where the time goes
-echo "profile (one boot, run --verbose --console; [s] = the guest kernel's clock):"
-$R --verbose --console -- true 2>&1 >/dev/null | grep -a -E '^voidbox run: \+|Linux version|Freeing unused kernel|Run /init|tsc: |clocksource: Switched|voidbox-agent' |
-	sed 's/^/  /'
+# one boot's timeline per kernel: where the time goes
+profile() { # label run-args...
+	echo "profile, $1 (one boot, run --verbose --console; [s] = the guest kernel's clock):"
+	shift
+	"$@" --verbose --console -- true 2>&1 >/dev/null |
+		grep -a -E '^voidbox run: \+|Linux version|Freeing unused kernel|Run /init|tsc: |clocksource: Switched|voidbox-agent' |
+		sed 's/^/  /'
+}
+profile "Debian's kernel" $R
+[ -n "$OWN" ] && profile "make kernel's vmlinux" "$VOIDBOX" run --vmm kvm --kernel "$OWN" --memory 256M

@@ -7,6 +7,7 @@ set -e
 PKGS="make gcc libc6-dev musl-tools linux-libc-dev zlib1g-dev dpkg-dev file
  qemu-system-x86 tshark acpica-tools dnsmasq-base iperf3 passt busybox-static
  cpio tcpdump kmod tmux socat iproute2 curl openssl python3 xz-utils zstd
+ flex bison bc libelf-dev
  clang libclang-rt-14-dev strace"
 missing=""
 for p in $PKGS; do

@@ -58,7 +58,7 @@ echo GUEST_DONE
 EOF
 (
 	ulimit -n 512
-	exec timeout 200 "$VOIDBOX" run --vmm qemu --initrd "$IMG" --user root --console --control "$C" \
+	exec timeout 200 "$VOIDBOX" run --vmm qemu --kernel "$GUEST_DIR/vmlinuz" --initrd "$IMG" --user root --console --control "$C" \
 		--allow-host-loopback --net-stats -- sh -c "$(cat "$TMP/guest.sh")"
 ) >"$TMP/out" 2>"$TMP/err" </dev/null &
 RP=$!

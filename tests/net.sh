@@ -69,7 +69,7 @@ vm() {
 	_opts=""
 	while [ "$1" != -- ]; do _opts="$_opts $1"; shift; done
 	# shellcheck disable=SC2086
-	timeout "$_lim" ${_ns:+ip netns exec "$_ns"} "$VOIDBOX" run --vmm "$VMM" --initrd "$IMG" \
+	timeout "$_lim" ${_ns:+ip netns exec "$_ns"} "$VOIDBOX" run --vmm "$VMM" --kernel "$GUEST_DIR/vmlinuz" --initrd "$IMG" \
 		$_opts -- sh -c "$(cat "$2")" >"$TMP/$_n.out" 2>"$TMP/$_n.err" </dev/null
 }
 

@@ -74,12 +74,16 @@ int run_find_kernel(const struct run_opts *o, char *out, size_t len, char *why, 
 		char *slash = strrchr(self, '/');
 		if (slash)
 			*slash = 0;
-		snprintf(cand, sizeof(cand), "%s/guest/vmlinuz", self);
-		if (!access(cand, R_OK)) {
-			snprintf(out, len, "%s", cand);
-			return 0;
+		/* make kernel's own kernel first, then make guest's Debian one */
+		static const char *const beside[] = { "kernel/vmlinux", "guest/vmlinuz" };
+		for (unsigned i = 0; i < 2; i++) {
+			snprintf(cand, sizeof(cand), "%s/%s", self, beside[i]);
+			if (!access(cand, R_OK)) {
+				snprintf(out, len, "%s", cand);
+				return 0;
+			}
+			tried(why, wlen, cand, "missing");
 		}
-		tried(why, wlen, cand, "missing");
 	}
 	if (uname(&u) == 0) {
 		snprintf(cand, sizeof(cand), "/boot/vmlinuz-%s", u.release);

@@ -47,8 +47,9 @@ struct run_opts {
 
 /* Parses --user: sandbox, root, UID or UID:GID. Returns 0 or -EINVAL. */
 int run_parse_user(const char *s, uint32_t *uid, uint32_t *gid);
-/* Finds the kernel: o->kernel, $VOIDBOX_KERNEL, <dir of our binary>/guest/
- * vmlinuz, /boot/vmlinuz-$(uname -r). Returns 0 with the path in out, or
+/* Finds the kernel: o->kernel, $VOIDBOX_KERNEL, <dir of our binary>/kernel/
+ * vmlinux (make kernel), <dir>/guest/vmlinuz (make guest), /boot/vmlinuz-
+ * $(uname -r). Returns 0 with the path in out, or
  * -ENOENT with the places tried in why. */
 int run_find_kernel(const struct run_opts *o, char *out, size_t len, char *why, size_t wlen);
 

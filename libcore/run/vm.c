@@ -277,7 +277,12 @@ static int check_inputs(struct run_vm *r)
 	e = bzimage_parse(k, klen, &bz, &why);
 	free(k);
 	if (e) {
-		vb_err("run", 0, "kernel %s: not a bzImage: %s", r->kernel, why ? why : "bad header");
+		vb_err("run", 0, "kernel %s: not a bzImage or vmlinux: %s", r->kernel, why ? why : "bad header");
+		return -EINVAL;
+	}
+	if (bz.elf && !bz.pvh_entry && r->ops && !strcmp(r->ops->name, "qemu")) {
+		vb_err("run", 0, "kernel %s: an ELF vmlinux without a PVH entry note, which qemu needs "
+		       "(build it with CONFIG_PVH, or use --vmm kvm)", r->kernel);
 		return -EINVAL;
 	}
 	if (r->o->initrd) {

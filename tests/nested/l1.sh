@@ -57,7 +57,8 @@ mkdir -p "$SNAP/build"
 cp -a tests bench "$SNAP/"
 cp -a "$VOIDBOX" "$SNAP/build/voidbox"
 for d in unit tools; do [ -d "$B/$d" ] && cp -a "$B/$d" "$SNAP/build/$d"; done
-ln -s "$GUEST_DIR" "$SNAP/build/guest"  # run finds its kernel beside itself
+ln -s "$GUEST_DIR" "$SNAP/build/guest"  # run finds its kernels beside itself
+[ -f "$B/kernel/vmlinux" ] && ln -s "$B/kernel" "$SNAP/build/kernel"
 {
 	echo "cd '$SNAP' || exit 1"
 	echo "export B='$SNAP/build' GUEST_DIR='$GUEST_DIR' VOIDBOX='$SNAP/build/voidbox' VOIDBOX_VMM=kvm"
