@@ -19,7 +19,7 @@ enum {
 
 struct fs_op {
 	fs_op_fn *fn;
-	uint16_t arg_min;    /* fixed argument bytes */
+	uint16_t arg_min;    /* fixed argument bytes (+ a NUL per name) */
 	uint16_t reply;      /* fixed reply size; 0: variable or none */
 	uint8_t flags;
 };
@@ -28,7 +28,7 @@ struct fs_op {
 #define OPEN_OUT ((uint16_t)sizeof(struct fuse_open_out))
 
 static const struct fs_op ops[] = {
-	[FUSE_LOOKUP] = { fs_op_lookup, 2, E_OUT, 0 },
+	[FUSE_LOOKUP] = { fs_op_lookup, 1, E_OUT, 0 },
 	[FUSE_FORGET] = { fs_op_forget, sizeof(struct fuse_forget_in), 0, OP_NOREPLY },
 	[FUSE_BATCH_FORGET] = { fs_op_batch_forget, sizeof(struct fuse_batch_forget_in), 0,
 				OP_NOREPLY },
@@ -38,13 +38,13 @@ static const struct fs_op ops[] = {
 			   sizeof(struct fuse_attr_out), OP_WRITES },
 	[FUSE_READLINK] = { fs_op_readlink, 0, 0, 0 },
 	[FUSE_SYMLINK] = { fs_op_symlink, 2, E_OUT, OP_WRITES },
-	[FUSE_MKNOD] = { fs_op_mknod, sizeof(struct fuse_mknod_in) + 2, E_OUT, OP_WRITES },
-	[FUSE_MKDIR] = { fs_op_mkdir, sizeof(struct fuse_mkdir_in) + 2, E_OUT, OP_WRITES },
-	[FUSE_UNLINK] = { fs_op_unlink, 2, 0, OP_WRITES },
-	[FUSE_RMDIR] = { fs_op_rmdir, 2, 0, OP_WRITES },
-	[FUSE_RENAME] = { fs_op_rename, sizeof(struct fuse_rename_in) + 4, 0, OP_WRITES },
-	[FUSE_RENAME2] = { fs_op_rename2, sizeof(struct fuse_rename2_in) + 4, 0, OP_WRITES },
-	[FUSE_LINK] = { fs_op_link, sizeof(struct fuse_link_in) + 2, E_OUT, OP_WRITES },
+	[FUSE_MKNOD] = { fs_op_mknod, sizeof(struct fuse_mknod_in) + 1, E_OUT, OP_WRITES },
+	[FUSE_MKDIR] = { fs_op_mkdir, sizeof(struct fuse_mkdir_in) + 1, E_OUT, OP_WRITES },
+	[FUSE_UNLINK] = { fs_op_unlink, 1, 0, OP_WRITES },
+	[FUSE_RMDIR] = { fs_op_rmdir, 1, 0, OP_WRITES },
+	[FUSE_RENAME] = { fs_op_rename, sizeof(struct fuse_rename_in) + 2, 0, OP_WRITES },
+	[FUSE_RENAME2] = { fs_op_rename2, sizeof(struct fuse_rename2_in) + 2, 0, OP_WRITES },
+	[FUSE_LINK] = { fs_op_link, sizeof(struct fuse_link_in) + 1, E_OUT, OP_WRITES },
 	[FUSE_OPEN] = { fs_op_open, sizeof(struct fuse_open_in), OPEN_OUT, 0 },
 	[FUSE_READ] = { fs_op_read, sizeof(struct fuse_read_in), 0, 0 },
 	[FUSE_WRITE] = { fs_op_write, sizeof(struct fuse_write_in),
@@ -58,7 +58,7 @@ static const struct fs_op ops[] = {
 	[FUSE_RELEASEDIR] = { fs_op_releasedir, sizeof(struct fuse_release_in), 0, 0 },
 	[FUSE_FSYNCDIR] = { fs_op_fsyncdir, sizeof(struct fuse_fsync_in), 0, 0 },
 	[FUSE_ACCESS] = { fs_op_access, sizeof(struct fuse_access_in), 0, 0 },
-	[FUSE_CREATE] = { fs_op_create, sizeof(struct fuse_create_in) + 2, E_OUT + OPEN_OUT,
+	[FUSE_CREATE] = { fs_op_create, sizeof(struct fuse_create_in) + 1, E_OUT + OPEN_OUT,
 			  OP_WRITES },
 	[FUSE_FALLOCATE] = { fs_op_fallocate, sizeof(struct fuse_fallocate_in), 0, OP_WRITES },
 	[FUSE_READDIRPLUS] = { fs_op_readdirplus, sizeof(struct fuse_read_in), 0, 0 },
