@@ -238,6 +238,10 @@ static int qemu_argv(struct qemu *q, struct argbuf *a)
 			r |= arg_add(a, "-device");
 			r |= arg_add(a, "virtio-net-device,netdev=net%u%s", i, extra);
 			break;
+		case VIRTIO_ID_FS:
+			r |= arg_add(a, "-device");
+			r |= arg_add(a, "vhost-user-fs-device,chardev=vd%u%s", i, extra);
+			break;
 		default:
 			snprintf(q->v->why, sizeof(q->v->why),
 				 "qemu: no vhost-user device for virtio id %u",
