@@ -101,16 +101,22 @@ int fs_fix_mode(struct fs_share *s, int fd, mode_t mode)
 	return fchmodat(s->proc_fd, fs_fd_name(fd, n), mode & 07777, 0) < 0 ? -errno : 0;
 }
 
+/* The owner mapping of one id: host's own -> guest's; another host id
+ * equal to the guest's (not root: root's files stay root's) would pass
+ * for the guest user's, so it shows as FS_OVERFLOW_ID. */
+static uint32_t map_id(uint32_t h, uint32_t host, uint32_t guest)
+{
+	if (h == host)
+		return guest;
+	return h == guest && guest != 0 ? FS_OVERFLOW_ID : h;
+}
+
 uint32_t fs_map_uid(const struct fs_share *s, uint32_t h)
 {
-	if (h == s->host_uid)
-		return s->guest_uid;
-	return h == s->guest_uid ? FS_OVERFLOW_ID : h;
+	return map_id(h, s->host_uid, s->guest_uid);
 }
 
 uint32_t fs_map_gid(const struct fs_share *s, uint32_t h)
 {
-	if (h == s->host_gid)
-		return s->guest_gid;
-	return h == s->guest_gid ? FS_OVERFLOW_ID : h;
+	return map_id(h, s->host_gid, s->guest_gid);
 }

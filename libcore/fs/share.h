@@ -157,8 +157,9 @@ mode_t fs_safe_mode(mode_t mode);
 /* Sets inode fd's permission bits to mode when the process umask took some
  * away at creation. Returns 0 or -errno. */
 int fs_fix_mode(struct fs_share *s, int fd, mode_t mode);
-/* The guest's view of host id h: the host user becomes the guest id, the
- * guest id itself (a different host user) becomes FS_OVERFLOW_ID. */
+/* The guest's view of host id h: the host user becomes the guest id; the
+ * guest id itself (a different host user; not root) becomes
+ * FS_OVERFLOW_ID; any other id stays. */
 uint32_t fs_map_uid(const struct fs_share *s, uint32_t h);
 uint32_t fs_map_gid(const struct fs_share *s, uint32_t h);
 

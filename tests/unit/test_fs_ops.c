@@ -301,6 +301,15 @@ static void test_fs_setattr_owner_mode(void)
 	in.valid = FATTR_SIZE | FATTR_FH;
 	in.fh = 0xdead00000001ULL;
 	T_CHECK(fx(FUSE_SETATTR, e.nodeid, &in, sizeof(in)) == -EBADF, "forged fh");
+	/* the owner mapping of other host users (needs chown: root only) */
+	if (geteuid() == 0) {
+		struct fuse_entry_out o;
+		int fd = open(fx_host("other"), O_WRONLY | O_CREAT, 0644);
+		close(fd);
+		T_CHECK(chown(fx_host("other"), FX_GUEST_UID, 4242) == 0, "chown");
+		T_CHECK(fx_lookup(FUSE_ROOT_ID, "other", &o) == 0 && o.attr.uid == FS_OVERFLOW_ID &&
+			o.attr.gid == 4242, "host 1000:4242 shows as %u:%u", o.attr.uid, o.attr.gid);
+	}
 	/* the umask does not decide modes: mkdir 0777 is 0777 on the host */
 	T_CHECK(fx_mkdir(FUSE_ROOT_ID, "open", 0777, &e) == 0 && stat(fx_host("open"), &st) == 0 &&
 		(st.st_mode & 07777) == 0777, "mkdir 0777 gave %o", st.st_mode & 07777);
