@@ -106,10 +106,8 @@ static inline int fx_boot_cfg(const struct fs_share_cfg *cfg, uint64_t acked)
 		fs_dev_fini(&X.f);
 	X.on = false;
 	fx_clean();
-	if ((r = fs_dev_init(&X.f, "t0", cfg, why, sizeof(why)))) {
-		fprintf(stderr, "fs_dev_init: %s\n", why);
+	if (fs_dev_init(&X.f, "t0", cfg, why, sizeof(why)))
 		return -100;
-	}
 	X.on = true;
 	X.fails = 0;
 	X.why[0] = 0;

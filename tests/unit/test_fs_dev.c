@@ -7,7 +7,8 @@
  * size, a READ into 40 scattered buffers, descriptor chains that leave
  * guest memory (the device fails, nothing crashes), the per-pass budget
  * with its re-kick, one notification per pass, and 70,000 requests so the
- * ring indexes wrap. */
+ * ring indexes wrap. And the same device behind the KVM monitor's
+ * virtio-mmio transport, driven through its registers as Linux does. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "kvm/mmio.h"
 #include "t.h"
 #include "fs_fake.h"
 
@@ -261,6 +263,98 @@ static void test_fs_dev_index_wrap(void)
 		d->vq[FS_REQUEST_Q].used_idx);
 }
 
+static uint32_t mrd(struct mmio_dev *m, uint64_t off)
+{
+	uint32_t v = 0xdeadbeef;
+
+	mmio_dev_read(m, off, &v, 4);
+	return v;
+}
+
+static void mwr(struct mmio_dev *m, uint64_t off, uint32_t v)
+{
+	mmio_dev_write(m, off, &v, 4);
+}
+
+/* The front end the KVM monitor uses: registers, QueueNotify as an
+ * eventfd on the device loop, the interrupt as an eventfd. */
+static void test_fs_dev_through_mmio(void)
+{
+	struct fs_share_cfg cfg = { .guest_uid = 1000, .guest_gid = 1000 };
+	struct fuse_init_in in = { .major = 7, .minor = 37, .flags = FUSE_MAX_PAGES };
+	struct fuse_in_header h = { .len = sizeof(h) + sizeof(in), .opcode = FUSE_INIT, .unique = 9 };
+	struct fuse_out_header oh;
+	struct fuse_init_out io;
+	struct loop l;
+	struct mmio_bus bus;
+	static struct mmio_dev m;
+	char why[200], tag[8] = { 0 };
+	uint64_t base = FX_GPA + 0x10000, buf = FX_GPA + FX_REQ_AREA;
+	struct vring_desc_le *d;
+	uint16_t *avail, *used;
+
+	fx_dirs();
+	if (X.on)
+		fs_dev_fini(&X.f);
+	X.on = false;
+	cfg.path = X.share;
+	fmem_init(&X.fm, fx_mem, FX_GPA, FX_MEM);
+	T_REQUIRE(fs_dev_init(&X.f, "mmio0", &cfg, why, sizeof(why)) == 0, "fs_dev_init: %s", why);
+	X.on = true;
+	T_REQUIRE(loop_init(&l) == 0 && mmio_bus_init(&bus, &l) == 0, "loop, bus");
+	T_REQUIRE(mmio_dev_init(&m, &bus, fx_dev(), &X.fm.map, 0xfeb00000, 0x200, 5) == 0, "mmio_dev_init");
+	T_CHECK(mrd(&m, MMIO_R_MAGIC) == MMIO_MAGIC && mrd(&m, MMIO_R_VERSION) == 2 &&
+		mrd(&m, MMIO_R_DEVICE_ID) == 26, "identity: device %u", mrd(&m, MMIO_R_DEVICE_ID));
+	for (unsigned i = 0; i < 8; i++)
+		mmio_dev_read(&m, MMIO_R_CONFIG + i, &tag[i], 1);
+	T_CHECK(!strcmp(tag, "mmio0") && mrd(&m, MMIO_R_CONFIG + 36) == 1, "config: tag '%s', %u queues",
+		tag, mrd(&m, MMIO_R_CONFIG + 36));
+	mwr(&m, MMIO_R_STATUS, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER);
+	mwr(&m, MMIO_R_DRV_FEATURES_SEL, 1);
+	mwr(&m, MMIO_R_DRV_FEATURES, 1); /* VERSION_1 */
+	mwr(&m, MMIO_R_DRV_FEATURES_SEL, 0);
+	mwr(&m, MMIO_R_DRV_FEATURES, 0);
+	mwr(&m, MMIO_R_STATUS, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK);
+	T_REQUIRE(mrd(&m, MMIO_R_STATUS) & VIRTIO_S_FEATURES_OK, "FEATURES_OK refused");
+	for (unsigned q = 0; q < 2; q++) {
+		mwr(&m, MMIO_R_QUEUE_SEL, q);
+		T_CHECK(mrd(&m, MMIO_R_QUEUE_NUM_MAX) == FS_QUEUE_SIZE, "queue %u max %u", q,
+			mrd(&m, MMIO_R_QUEUE_NUM_MAX));
+		mwr(&m, MMIO_R_QUEUE_NUM, 8);
+		mwr(&m, MMIO_R_QUEUE_DESC_LO, (uint32_t)(base + q * 0x1000));
+		mwr(&m, MMIO_R_QUEUE_AVAIL_LO, (uint32_t)(base + q * 0x1000 + 0x400));
+		mwr(&m, MMIO_R_QUEUE_USED_LO, (uint32_t)(base + q * 0x1000 + 0x800));
+		mwr(&m, MMIO_R_QUEUE_READY, 1);
+	}
+	mwr(&m, MMIO_R_STATUS, 0xf);
+	T_REQUIRE(fx_dev()->started, "not started: status %x", mrd(&m, MMIO_R_STATUS));
+	/* INIT on the request queue, then QueueNotify */
+	memcpy(fmem_ptr(&X.fm, buf), &h, sizeof(h));
+	memcpy(fmem_ptr(&X.fm, buf + sizeof(h)), &in, sizeof(in));
+	d = fmem_ptr(&X.fm, base + 0x1000);
+	avail = fmem_ptr(&X.fm, base + 0x1400);
+	used = fmem_ptr(&X.fm, base + 0x1800);
+	d[0] = (struct vring_desc_le){ buf, sizeof(h) + sizeof(in), FD_DESC_F_NEXT, 1 };
+	d[1] = (struct vring_desc_le){ buf + 0x1000, sizeof(oh) + sizeof(io), FD_DESC_F_WRITE, 0 };
+	avail[2] = 0;
+	__atomic_store_n(&avail[1], 1, __ATOMIC_RELEASE);
+	mwr(&m, MMIO_R_QUEUE_NOTIFY, FS_REQUEST_Q);
+	for (int i = 0; i < 100 && __atomic_load_n(&used[1], __ATOMIC_ACQUIRE) == 0; i++)
+		loop_once(&l, 10);
+	T_REQUIRE(used[1] == 1, "no answer through mmio");
+	memcpy(&oh, fmem_ptr(&X.fm, buf + 0x1000), sizeof(oh));
+	memcpy(&io, fmem_ptr(&X.fm, buf + 0x1000 + sizeof(oh)), sizeof(io));
+	T_CHECK(oh.error == 0 && oh.unique == 9 && io.major == 7 && io.max_pages == FS_MAX_PAGES,
+		"INIT through mmio: error %d major %u", oh.error, io.major);
+	T_CHECK(mrd(&m, MMIO_R_INTERRUPT_STATUS) & MMIO_INT_VRING, "no interrupt");
+	/* the driver goes away: the session is forgotten */
+	mwr(&m, MMIO_R_STATUS, 0);
+	T_CHECK(!fx_dev()->started && !X.f.fuse.inited, "reset did not reach the back end");
+	mmio_dev_fini(&m);
+	mmio_bus_fini(&bus);
+	loop_fini(&l);
+}
+
 int main(void)
 {
 	T_RUN(test_fs_dev_identity_config);
@@ -269,6 +363,7 @@ int main(void)
 	T_RUN(test_fs_dev_bad_chain_fails);
 	T_RUN(test_fs_dev_budget_and_signals);
 	T_RUN(test_fs_dev_index_wrap);
+	T_RUN(test_fs_dev_through_mmio);
 	fx_done();
 	T_EXIT();
 }
