@@ -28,15 +28,18 @@ static mode_t read_umask(void)
 	return m;
 }
 
-/* Every held inode is a descriptor: use all the process may have. */
-static void raise_nofile(void)
+uint64_t fs_share_fd_budget(void)
 {
 	struct rlimit r;
 
-	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+		return 1024;
+	if (r.rlim_cur < r.rlim_max) {
 		r.rlim_cur = r.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &r);
+		if (setrlimit(RLIMIT_NOFILE, &r) < 0)
+			getrlimit(RLIMIT_NOFILE, &r);
 	}
+	return r.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)r.rlim_cur;
 }
 
 int fs_share_open(struct fs_share *s, const struct fs_share_cfg *cfg, char *why, size_t len)
@@ -80,7 +83,7 @@ int fs_share_open(struct fs_share *s, const struct fs_share_cfg *cfg, char *why,
 		fs_share_close(s);
 		return -ENOMEM;
 	}
-	raise_nofile();
+	fs_share_fd_budget();
 	/* slot 0: the root, node id 1, never forgotten */
 	s->ino[0] = (struct fs_inode){ .dev = (uint64_t)st.st_dev, .ino = (uint64_t)st.st_ino,
 				       .nlookup = 1, .fd = s->root_fd, .mode = S_IFDIR };

@@ -94,8 +94,11 @@ struct fs_share {
 	uint8_t dirbuf[FS_DIRBUF];
 };
 
-/* Opens the share: the root folder, /proc/self/fd, the tables. Raises the
- * soft open-files limit to the hard one (each held inode is a descriptor).
+/* Raises the soft open-files limit to the hard one (each inode the guest
+ * holds is a descriptor) and returns it. */
+uint64_t fs_share_fd_budget(void);
+/* Opens the share: the root folder, /proc/self/fd, the tables (and raises
+ * the open-files limit as fs_share_fd_budget() does).
  * Returns 0 or -errno with one line in why. */
 int fs_share_open(struct fs_share *s, const struct fs_share_cfg *cfg, char *why, size_t len);
 /* Closes every descriptor and frees the tables. Safe after a failed open

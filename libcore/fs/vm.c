@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
+
+#define FS_FD_KEEP 1024          /* descriptors left to the rest of voidbox */
+
 static const char *const fs_modules[] = { "virtiofs", NULL };
 static const char *const fs_root_modules[] = { "virtiofs", "overlay", NULL };
 
@@ -69,10 +73,23 @@ static int add_share(struct fs_vm *v, const struct fs_share_cfg *cfg, const char
 	return 0;
 }
 
+/* Each share's part of the descriptors the process may open, FS_FD_KEEP
+ * kept for everything else (vsock, SLIRP, qemu's sockets): its inode and
+ * handle limits in cfg. */
+static void fd_share(struct fs_share_cfg *cfg, unsigned shares)
+{
+	uint64_t fds = fs_share_fd_budget(), part;
+
+	part = fds > FS_FD_KEEP + 64 ? (fds - FS_FD_KEEP) / shares : 64;
+	cfg->max_handles = (uint32_t)MIN((uint64_t)FS_DEFAULT_MAX_HANDLES, part / 8);
+	cfg->max_inodes = (uint32_t)MIN((uint64_t)FS_DEFAULT_MAX_INODES, part - cfg->max_handles);
+}
+
 int fs_vm_setup(struct fs_vm *v, const struct fs_opts *o, uint32_t uid, uint32_t gid,
 		struct vmm_config *c, bool vhost, vhost_end_cb on_end, void *user, char *cmdline,
 		size_t cmdlen, char *why, size_t len)
 {
+	unsigned shares = o->n_vol + !!o->rootfs[0];
 	char tag[16];
 	int r;
 
@@ -82,12 +99,14 @@ int fs_vm_setup(struct fs_vm *v, const struct fs_opts *o, uint32_t uid, uint32_t
 	if (o->rootfs[0]) {
 		/* the root's owner is root inside; written only with :rw */
 		struct fs_share_cfg cfg = { .path = o->rootfs, .ro = !o->rootfs_rw };
+		fd_share(&cfg, shares);
 		if ((r = add_share(v, &cfg, FS_ROOT_TAG, c, vhost, on_end, user, why, len)))
 			return r;
 	}
 	for (unsigned i = 0; i < o->n_vol; i++) {
 		struct fs_share_cfg cfg = { .path = o->vol[i].host, .ro = o->vol[i].ro,
 					    .guest_uid = uid, .guest_gid = gid };
+		fd_share(&cfg, shares);
 		snprintf(tag, sizeof(tag), "%s%u", FS_TAG_PREFIX, i);
 		if ((r = add_share(v, &cfg, tag, c, vhost, on_end, user, why, len)))
 			return r;
