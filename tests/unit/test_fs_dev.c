@@ -8,7 +8,8 @@
  * guest memory (the device fails, nothing crashes), the per-pass budget
  * with its re-kick, one notification per pass, and 70,000 requests so the
  * ring indexes wrap. And the same device behind the KVM monitor's
- * virtio-mmio transport, driven through its registers as Linux does. */
+ * virtio-mmio transport, driven through its registers as Linux does, and
+ * behind the vhost-user server as qemu's vhost-user-fs-device sees it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -16,8 +17,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include "kvm/mmio.h"
 #include "t.h"
+#include "vhost/server.h"
 #include "fs_fake.h"
 
 static const uint8_t getattr_in[16];
@@ -355,6 +361,59 @@ static void test_fs_dev_through_mmio(void)
 	loop_fini(&l);
 }
 
+/* One vhost-user request with no body; returns its u64 reply or ~0. */
+static uint64_t vu_ask(struct loop *l, int fd, uint32_t req)
+{
+	uint32_t h[3] = { req, 1, 0 };
+	struct pollfd p = { fd, POLLIN, 0 };
+	uint64_t v = ~0ULL;
+
+	if (write(fd, h, 12) != 12)
+		return v;
+	for (int i = 0; i < 100 && poll(&p, 1, 0) == 0; i++)
+		loop_once(l, 10);
+	if (read(fd, h, 12) != 12 || h[0] != req || h[2] != 8 || read(fd, &v, 8) != 8)
+		return ~0ULL;
+	return v;
+}
+
+static void vu_quiet(struct vhost_server *s, const char *why)
+{
+}
+
+/* qemu's vhost-user-fs-device serves the config space itself and warns
+ * about a back end offering CONFIG; it hands over both queues. */
+static void test_fs_dev_vhost_user(void)
+{
+	struct vhost_server s;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct loop l;
+	uint64_t f, p;
+	int fd;
+
+	T_REQUIRE(fx_boot(false) == 0, "boot");
+	fx_dev()->ops->reset(fx_dev());
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/vu.sock", X.dir);
+	T_REQUIRE(loop_init(&l) == 0, "loop");
+	T_REQUIRE(vhost_server_init(&s, &l, fx_dev(), a.sun_path) == 0, "vhost_server_init");
+	s.on_end = vu_quiet;
+	T_CHECK(s.nq == 2, "hands over %u queues", s.nq);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	T_REQUIRE(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "connect");
+	loop_once(&l, 100);
+	f = vu_ask(&l, fd, 1 /* GET_FEATURES */);
+	p = vu_ask(&l, fd, 15 /* GET_PROTOCOL_FEATURES */);
+	T_CHECK(f != ~0ULL && (f & VIRTIO_F_VERSION_1) && (f & VHOST_USER_F_PROTOCOL_FEATURES),
+		"features %#llx", (unsigned long long)f);
+	T_CHECK(p != ~0ULL && !(p & (1ULL << VHOST_USER_PROTOCOL_F_CONFIG)) &&
+		(p & (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK)), "protocol features %#llx",
+		(unsigned long long)p);
+	close(fd);
+	loop_once(&l, 10);
+	vhost_server_fini(&s);
+	loop_fini(&l);
+}
+
 int main(void)
 {
 	T_RUN(test_fs_dev_identity_config);
@@ -364,6 +423,7 @@ int main(void)
 	T_RUN(test_fs_dev_budget_and_signals);
 	T_RUN(test_fs_dev_index_wrap);
 	T_RUN(test_fs_dev_through_mmio);
+	T_RUN(test_fs_dev_vhost_user);
 	fx_done();
 	T_EXIT();
 }
