@@ -1,13 +1,14 @@
 /* The handle table of a share (see fs/share.h): the guest's open files and
  * directories, each a host descriptor in a fixed array of slots with a
  * free list. A handle id is (generation << 32) | (slot + 1), so 0 is never
- * valid and a stale id of a reused slot fails its generation check. */
+ * valid and a stale id of a reused slot fails its generation check. A
+ * handle keeps its inode in the table while it is open. */
 #include "fs/share.h"
 
 #include <errno.h>
 #include <unistd.h>
 
-int64_t fs_fh_add(struct fs_share *s, int fd, bool dir)
+int64_t fs_fh_add(struct fs_share *s, int fd, bool dir, struct fs_inode *i)
 {
 	struct fs_handle *h;
 	uint32_t idx;
@@ -25,6 +26,8 @@ int64_t fs_fh_add(struct fs_share *s, int fd, bool dir)
 	h = &s->fh[idx];
 	h->fd = fd;
 	h->dir = dir;
+	h->ino = (uint32_t)(i - s->ino) + 1;
+	fs_ino_ref(s, i, 1);
 	h->pos = 0;
 	h->next_free = 0;
 	h->gen++;
@@ -59,6 +62,9 @@ static void fh_free(struct fs_share *s, uint32_t idx)
 	h->next_free = s->fh_free;
 	s->fh_free = idx + 1;
 	s->n_handles--;
+	if (h->ino)
+		fs_ino_ref(s, &s->ino[h->ino - 1], -1);
+	h->ino = 0;
 }
 
 int fs_fh_close(struct fs_share *s, uint64_t id, bool dir)

@@ -67,7 +67,7 @@ int fs_op_open(struct fs_share *s, struct fs_req *r)
 	fd = fs_ino_reopen(s, i, (int)in.flags & PASS_FLAGS);
 	if (fd < 0)
 		return fd;
-	fh = fs_fh_add(s, fd, false);
+	fh = fs_fh_add(s, fd, false, i);
 	if (fh < 0)
 		return (int)fh;
 	return reply_open(r, (uint64_t)fh, 0);
@@ -122,6 +122,10 @@ int fs_op_create(struct fs_share *s, struct fs_req *r)
 	if (made)
 		fs_fix_mode(s, fd, mode);
 	/* the inode from the open file itself: no second walk of the name */
+	if ((err = fs_ino_fd_room(s))) {
+		close(fd);
+		return err;
+	}
 	pfd = openat(s->proc_fd, fs_fd_name(fd, n), O_PATH | O_CLOEXEC);
 	if (pfd < 0) {
 		err = errno == EMFILE ? -ENFILE : -errno;
@@ -133,12 +137,12 @@ int fs_op_create(struct fs_share *s, struct fs_req *r)
 		close(fd);
 		return -EIO;
 	}
-	i = fs_ino_add(s, pfd, &st, &err);
+	i = fs_ino_add(s, pfd, &st, dir, name, &err);
 	if (!i) {
 		close(fd);
 		return err;
 	}
-	fh = fs_fh_add(s, fd, false);
+	fh = fs_fh_add(s, fd, false, i);
 	if (fh < 0) {
 		fs_ino_forget(s, fs_ino_id(s, i), 1);
 		return (int)fh;
@@ -331,7 +335,7 @@ int fs_op_opendir(struct fs_share *s, struct fs_req *r)
 	fd = fs_ino_reopen(s, i, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return fd;
-	fh = fs_fh_add(s, fd, true);
+	fh = fs_fh_add(s, fd, true, i);
 	if (fh < 0)
 		return (int)fh;
 	return reply_open(r, (uint64_t)fh, 0);
@@ -355,10 +359,11 @@ static void dir_record(struct fs_share *s, struct fs_handle *h, const struct dir
 		int pfd, err;
 
 		fd = &p->dirent;
-		if (!dots && (pfd = openat(h->fd, d->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		if (!dots && !fs_ino_fd_room(s) &&
+		    (pfd = openat(h->fd, d->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
 			struct fs_inode *i = NULL;
 			if (fstat(pfd, &st) == 0)
-				i = fs_ino_add(s, pfd, &st, &err);
+				i = fs_ino_add(s, pfd, &st, &s->ino[h->ino - 1], d->d_name, &err);
 			else
 				close(pfd);
 			if (i)

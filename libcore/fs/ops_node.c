@@ -62,10 +62,22 @@ int fs_lookup_entry(struct fs_share *s, struct fs_inode *dir, const char *name,
 
 	if (fd < 0)
 		return fd;
-	i = fs_ino_add(s, fd, &st, &err);
+	i = fs_ino_add(s, fd, &st, dir, name, &err);
 	if (!i)
 		return err;
 	fs_entry_fill(s, i, &st, e);
+	return 0;
+}
+
+/* The name under /proc/self/fd of inode i's descriptor, for the calls
+ * with no empty-path form. Returns 0 or -errno. */
+static int proc_name(struct fs_share *s, struct fs_inode *i, char n[16])
+{
+	int fd = fs_ino_fd(s, i);
+
+	if (fd < 0)
+		return fd;
+	fs_fd_name(fd, n);
 	return 0;
 }
 
@@ -216,6 +228,7 @@ static int setattr_times(struct fs_share *s, struct fs_inode *i, struct fs_handl
 {
 	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
 	char n[16];
+	int fd;
 
 	if (in->valid & FATTR_ATIME_NOW)
 		ts[0].tv_nsec = UTIME_NOW;
@@ -230,9 +243,11 @@ static int setattr_times(struct fs_share *s, struct fs_inode *i, struct fs_handl
 		return -EINVAL;
 	if (h)
 		return futimens(h->fd, ts) < 0 ? -errno : 0;
+	if ((fd = fs_ino_fd(s, i)) < 0)
+		return fd;
 	if (i->mode == S_IFLNK) /* the link itself, never what it points to */
-		return utimensat(i->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	return utimensat(s->proc_fd, fs_fd_name(i->fd, n), ts, 0) < 0 ? -errno : 0;
+		return utimensat(fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	return utimensat(s->proc_fd, fs_fd_name(fd, n), ts, 0) < 0 ? -errno : 0;
 }
 
 int fs_op_setattr(struct fs_share *s, struct fs_req *r)
@@ -255,8 +270,12 @@ int fs_op_setattr(struct fs_share *s, struct fs_req *r)
 		mode_t m = fs_safe_mode((mode_t)((in.mode & 07777) | (st.st_mode & S_IFMT))) & 07777;
 		if (i->mode == S_IFLNK)
 			return -EOPNOTSUPP;
-		if ((h ? fchmod(h->fd, m) : fchmodat(s->proc_fd, fs_fd_name(i->fd, n), m, 0)) < 0)
-			return -errno;
+		if (h)
+			e = fchmod(h->fd, m) < 0 ? -errno : 0;
+		else if (!(e = proc_name(s, i, n)))
+			e = fchmodat(s->proc_fd, n, m, 0) < 0 ? -errno : 0;
+		if (e)
+			return e;
 	}
 	if ((in.valid & FATTR_SIZE) && (e = setattr_size(s, i, h, in.size)))
 		return e;
@@ -272,12 +291,15 @@ int fs_op_readlink(struct fs_share *s, struct fs_req *r)
 {
 	struct fs_inode *i = fs_req_inode(s, r);
 	ssize_t n;
+	int fd;
 
 	if (!i)
 		return -ESTALE;
 	if (i->mode != S_IFLNK)
 		return -EINVAL;
-	n = readlinkat(i->fd, "", (char *)r->out, FS_SYMLINK_MAX + 1);
+	if ((fd = fs_ino_fd(s, i)) < 0)
+		return fd;
+	n = readlinkat(fd, "", (char *)r->out, FS_SYMLINK_MAX + 1);
 	if (n < 0)
 		return -errno;
 	if (n > FS_SYMLINK_MAX)
@@ -299,7 +321,7 @@ static int created(struct fs_share *s, struct fs_req *r, struct fs_inode *dir, c
 	if (err)
 		return err;
 	i = fs_ino_get(s, e->nodeid);
-	if (i && i->mode != S_IFLNK && (mode & s->umask & 0777)) {
+	if (i && i->mode != S_IFLNK && (mode & s->umask & 0777) && fs_ino_fd(s, i) >= 0) {
 		struct stat st;
 		fs_fix_mode(s, i->fd, mode);
 		if (fs_ino_stat(s, i, &st) == 0)
@@ -317,13 +339,28 @@ static int room_for_inode(struct fs_share *s)
 	return -ENFILE;
 }
 
+/* The start of every operation that creates a name: the fixed arguments
+ * (inlen bytes) into in, the parent and the name after them (*next: the
+ * offset past its NUL), and room in the inode table. Returns 0 or -errno. */
+static int make_args(struct fs_share *s, const struct fs_req *r, void *in, uint32_t inlen,
+		     struct fs_inode **dir, const char **name, uint32_t *next)
+{
+	int e = dir_and_name(s, r, inlen, dir, name, next);
+
+	if (e)
+		return e;
+	if (inlen)
+		memcpy(in, r->arg, inlen);
+	return room_for_inode(s);
+}
+
 int fs_op_symlink(struct fs_share *s, struct fs_req *r)
 {
 	struct fs_inode *dir;
 	const char *name, *target;
 	uint32_t next;
 	size_t tl;
-	int e = dir_and_name(s, r, 0, &dir, &name, &next);
+	int e = make_args(s, r, NULL, 0, &dir, &name, &next);
 
 	if (e)
 		return e;
@@ -337,8 +374,6 @@ int fs_op_symlink(struct fs_share *s, struct fs_req *r)
 		return -ENOENT;
 	if (tl > FS_SYMLINK_MAX)
 		return -ENAMETOOLONG;
-	if ((e = room_for_inode(s)))
-		return e;
 	/* stored as given: a symlink is never followed on the host */
 	if (symlinkat(target, dir->fd, name) < 0)
 		return -errno;
@@ -351,11 +386,10 @@ int fs_op_mknod(struct fs_share *s, struct fs_req *r)
 	struct fs_inode *dir;
 	const char *name;
 	mode_t mode;
-	int e = dir_and_name(s, r, sizeof(in), &dir, &name, NULL);
+	int e = make_args(s, r, &in, sizeof(in), &dir, &name, NULL);
 
 	if (e)
 		return e;
-	memcpy(&in, r->arg, sizeof(in));
 	switch (in.mode & S_IFMT) {
 	case S_IFREG: case S_IFIFO: case S_IFSOCK:
 		break;
@@ -364,8 +398,6 @@ int fs_op_mknod(struct fs_share *s, struct fs_req *r)
 	default:
 		return -EINVAL;
 	}
-	if ((e = room_for_inode(s)))
-		return e;
 	mode = fs_safe_mode((mode_t)(in.mode & (S_IFMT | 07777)));
 	if (mknodat(dir->fd, name, mode, 0) < 0)
 		return -errno;
@@ -378,12 +410,9 @@ int fs_op_mkdir(struct fs_share *s, struct fs_req *r)
 	struct fs_inode *dir;
 	const char *name;
 	mode_t mode;
-	int e = dir_and_name(s, r, sizeof(in), &dir, &name, NULL);
+	int e = make_args(s, r, &in, sizeof(in), &dir, &name, NULL);
 
 	if (e)
-		return e;
-	memcpy(&in, r->arg, sizeof(in));
-	if ((e = room_for_inode(s)))
 		return e;
 	mode = fs_safe_mode((mode_t)((in.mode & 07777) | S_IFDIR)) & 07777;
 	if (mkdirat(dir->fd, name, mode) < 0)
@@ -418,8 +447,9 @@ int fs_op_rmdir(struct fs_share *s, struct fs_req *r)
 static int do_rename(struct fs_share *s, struct fs_req *r, uint64_t newdir, uint32_t flags,
 		     uint32_t hdr)
 {
-	struct fs_inode *dir, *nd;
+	struct fs_inode *dir, *nd, *x, *y = NULL;
 	const char *oldname, *newname;
+	struct stat st;
 	uint32_t next;
 	int e = dir_and_name(s, r, hdr, &dir, &oldname, &next);
 
@@ -434,9 +464,25 @@ static int do_rename(struct fs_share *s, struct fs_req *r, uint64_t newdir, uint
 		return -ENOTDIR;
 	if (flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL; /* RENAME_WHITEOUT needs privilege we do not use */
+	/* the inodes held under both names learn their new names */
+	x = fstatat(dir->fd, oldname, &st, AT_SYMLINK_NOFOLLOW) ? NULL : fs_ino_find(s, &st);
+	if ((flags & RENAME_EXCHANGE) && !fstatat(nd->fd, newname, &st, AT_SYMLINK_NOFOLLOW))
+		y = fs_ino_find(s, &st);
 	if (!flags)
-		return renameat(dir->fd, oldname, nd->fd, newname) < 0 ? -errno : 0;
-	return syscall(SYS_renameat2, dir->fd, oldname, nd->fd, newname, flags) < 0 ? -errno : 0;
+		e = renameat(dir->fd, oldname, nd->fd, newname) < 0 ? -errno : 0;
+	else
+		e = syscall(SYS_renameat2, dir->fd, oldname, nd->fd, newname, flags) < 0 ? -errno : 0;
+	if (e)
+		return e;
+	fs_ino_ref(s, dir, 1); /* both directories live through the renames */
+	fs_ino_ref(s, nd, 1);
+	if (x)
+		fs_ino_rename(s, x, nd, newname);
+	if (y)
+		fs_ino_rename(s, y, dir, oldname);
+	fs_ino_ref(s, nd, -1);
+	fs_ino_ref(s, dir, -1);
+	return 0;
 }
 
 int fs_op_rename(struct fs_share *s, struct fs_req *r)
@@ -474,7 +520,9 @@ int fs_op_link(struct fs_share *s, struct fs_req *r)
 		return -EPERM;
 	/* /proc/self/fd/N followed once: the held inode itself (a symlink
 	 * inode links the symlink, not its target) */
-	if (linkat(s->proc_fd, fs_fd_name(old->fd, n), dir->fd, name, AT_SYMLINK_FOLLOW) < 0)
+	if ((e = proc_name(s, old, n)))
+		return e;
+	if (linkat(s->proc_fd, n, dir->fd, name, AT_SYMLINK_FOLLOW) < 0)
 		return -errno;
 	if ((e = fs_lookup_entry(s, dir, name, (struct fuse_entry_out *)r->out)))
 		return e;
@@ -507,6 +555,7 @@ int fs_op_access(struct fs_share *s, struct fs_req *r)
 	struct fuse_access_in in;
 	struct fs_inode *i = fs_req_inode(s, r);
 	char n[16];
+	int e;
 
 	if (!i)
 		return -ESTALE;
@@ -517,5 +566,7 @@ int fs_op_access(struct fs_share *s, struct fs_req *r)
 		return -EROFS;
 	if (i->mode == S_IFLNK || !in.mask)
 		return 0;
-	return faccessat(s->proc_fd, fs_fd_name(i->fd, n), (int)in.mask, 0) < 0 ? -errno : 0;
+	if ((e = proc_name(s, i, n)))
+		return e;
+	return faccessat(s->proc_fd, n, (int)in.mask, 0) < 0 ? -errno : 0;
 }

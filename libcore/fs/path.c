@@ -30,10 +30,12 @@ int fs_name_check(struct fs_share *s, const char *name, size_t len)
 int fs_child_open(struct fs_share *s, const struct fs_inode *dir, const char *name,
 		  struct stat *st)
 {
-	int fd;
+	int fd, e;
 
 	if (dir->mode != S_IFDIR)
 		return -ENOTDIR;
+	if ((e = fs_ino_fd_room(s)))
+		return e;
 	fd = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == EMFILE ? -ENFILE : -errno;
@@ -60,10 +62,10 @@ const char *fs_fd_name(int fd, char buf[16])
 	return buf;
 }
 
-int fs_ino_reopen(struct fs_share *s, const struct fs_inode *i, int flags)
+int fs_ino_reopen(struct fs_share *s, struct fs_inode *i, int flags)
 {
 	char n[16];
-	int fd;
+	int fd, pfd;
 
 	if (i->mode == S_IFDIR) {
 		if (!(flags & O_DIRECTORY))
@@ -73,15 +75,21 @@ int fs_ino_reopen(struct fs_share *s, const struct fs_inode *i, int flags)
 	} else if (i->mode != S_IFREG || (flags & O_DIRECTORY)) {
 		return i->mode == S_IFREG ? -ENOTDIR : -ENXIO;
 	}
-	fd = openat(s->proc_fd, fs_fd_name(i->fd, n), flags | O_CLOEXEC);
+	if ((pfd = fs_ino_fd(s, i)) < 0)
+		return pfd;
+	fd = openat(s->proc_fd, fs_fd_name(pfd, n), flags | O_CLOEXEC);
 	if (fd < 0)
 		return errno == EMFILE ? -ENFILE : -errno;
 	return fd;
 }
 
-int fs_ino_stat(const struct fs_share *s, const struct fs_inode *i, struct stat *st)
+int fs_ino_stat(struct fs_share *s, struct fs_inode *i, struct stat *st)
 {
-	return fstat(i->fd, st) < 0 ? -errno : 0;
+	int fd = fs_ino_fd(s, i);
+
+	if (fd < 0)
+		return fd;
+	return fstat(fd, st) < 0 ? -errno : 0;
 }
 
 mode_t fs_safe_mode(mode_t mode)

@@ -72,6 +72,7 @@ int fs_share_open(struct fs_share *s, const struct fs_share_cfg *cfg, char *why,
 	s->umask = read_umask();
 	s->max_inodes = cfg->max_inodes ? cfg->max_inodes : FS_DEFAULT_MAX_INODES;
 	s->max_handles = cfg->max_handles ? cfg->max_handles : FS_DEFAULT_MAX_HANDLES;
+	s->max_fds = cfg->max_fds ? MAX(cfg->max_fds, 16u) : FS_DEFAULT_MAX_FDS;
 	while (buckets < s->max_inodes && buckets < (1u << 24))
 		buckets <<= 1;
 	s->hash_mask = buckets - 1;
@@ -86,9 +87,11 @@ int fs_share_open(struct fs_share *s, const struct fs_share_cfg *cfg, char *why,
 	fs_share_fd_budget();
 	/* slot 0: the root, node id 1, never forgotten */
 	s->ino[0] = (struct fs_inode){ .dev = (uint64_t)st.st_dev, .ino = (uint64_t)st.st_ino,
-				       .nlookup = 1, .fd = s->root_fd, .mode = S_IFDIR };
+				       .nlookup = 1, .fd = s->root_fd, .mode = S_IFDIR,
+				       .used = true };
 	s->ino_top = 1;
 	s->n_inodes = 1;
+	s->n_fds = 1;
 	fs_ino_hash_root(s);
 	return 0;
 }
@@ -104,6 +107,8 @@ void fs_share_reset(struct fs_share *s)
 void fs_share_close(struct fs_share *s)
 {
 	fs_share_reset(s);
+	if (s->ino)
+		s->ino[0].fd = -1; /* root_fd, closed below */
 	if (s->root_fd >= 0)
 		close(s->root_fd);
 	if (s->proc_fd >= 0)

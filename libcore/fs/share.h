@@ -1,8 +1,10 @@
 /* One host folder served to the guest over FUSE (virtio-fs): the host side
- * of a share. It holds the share's root, the inode table (one O_PATH,
- * O_NOFOLLOW file descriptor per host file the guest has looked up, found
- * again by (st_dev, st_ino) so every host file has one node id), the table
- * of open file and directory handles, and the limits. Every name the guest
+ * of a share. It holds the share's root, the inode table (every host file
+ * the guest has looked up, found again by (st_dev, st_ino) so each has one
+ * node id, with the directory and name it was found by and an O_PATH,
+ * O_NOFOLLOW descriptor: kept by directories, a bounded cache for the
+ * rest, fs/inode.c), the table of open file and directory handles, and
+ * the limits. Every name the guest
  * sends is one path component, resolved with openat() relative to the
  * descriptor of its parent directory, never as a path string; symlinks are
  * never followed on the host (O_NOFOLLOW everywhere; a symlink inode cannot
@@ -28,8 +30,10 @@
 
 #define FS_NAME_MAX 255                /* longest name (one component) */
 #define FS_SYMLINK_MAX 4095            /* longest symlink target */
-#define FS_DEFAULT_MAX_INODES 65536    /* host files the guest may hold at once */
+#define FS_DEFAULT_MAX_INODES 262144   /* host files the guest may hold at once */
 #define FS_DEFAULT_MAX_HANDLES 4096    /* open files + directories at once */
+#define FS_DEFAULT_MAX_FDS 65536       /* inode descriptors open at once */
+#define FS_NAME_INLINE 40              /* names up to 39 bytes live in the inode */
 #define FS_OVERFLOW_ID 65534           /* shown for a host id the mapping hides */
 #define FS_TTL_S 1                     /* entry and attribute cache time, seconds */
 #define FS_DIRBUF 32768                /* getdents64 scratch per share */
@@ -41,16 +45,26 @@ struct fs_share_cfg {
 	uint32_t guest_gid;       /* ... and gid in the guest */
 	uint32_t max_inodes;      /* 0: FS_DEFAULT_MAX_INODES */
 	uint32_t max_handles;     /* 0: FS_DEFAULT_MAX_HANDLES */
+	uint32_t max_fds;         /* inode descriptors; 0: FS_DEFAULT_MAX_FDS (at least 16) */
 };
 
-/* A host file the guest holds a node id for. Free slots have fd -1. */
+/* A host file the guest holds a node id for. */
 struct fs_inode {
 	uint64_t dev, ino;        /* identity on the host */
 	uint64_t nlookup;         /* lookups the guest has not forgotten */
-	int fd;                   /* O_PATH | O_NOFOLLOW */
+	int fd;                   /* O_PATH | O_NOFOLLOW, or -1 (re-opened by name) */
 	uint32_t gen;             /* bumped at each reuse of the slot */
-	uint32_t hnext;           /* hash chain / free list: index + 1, 0 ends */
+	uint32_t hnext;           /* hash chain / free list: slot + 1, 0 ends */
 	uint32_t mode;            /* S_IFMT bits */
+	uint32_t parent;          /* slot + 1 of the directory it was found in; 0: root */
+	uint32_t refs;            /* children naming it parent + open handles */
+	uint32_t prev, next;      /* LRU of non-directories with a descriptor */
+	int64_t btime_sec;        /* birth time when the descriptor was closed */
+	uint32_t btime_nsec;
+	bool has_btime;           /* ... if the file system keeps one */
+	bool used;
+	char *long_name;          /* the name when it does not fit name[] */
+	char name[FS_NAME_INLINE];
 };
 
 /* An open file or directory of the guest. Free slots have fd -1. */
@@ -58,6 +72,7 @@ struct fs_handle {
 	int fd;
 	uint32_t gen;
 	uint32_t next_free;       /* free list: index + 1, 0 ends */
+	uint32_t ino;             /* slot + 1 of its inode (holds a reference) */
 	bool dir;
 	uint64_t pos;             /* directories: getdents position (d_off) */
 };
@@ -71,6 +86,8 @@ struct fs_stats {
 	uint64_t bad_ids;         /* unknown node ids or handles */
 	uint64_t erofs;           /* writes refused on a read-only share */
 	uint64_t table_full;      /* ENFILE: inode or handle table full */
+	uint64_t fds_recycled;    /* inode descriptors closed to make room */
+	uint64_t fds_reopened;    /* ... and opened again by name */
 	uint64_t bytes_read, bytes_written;
 };
 
@@ -85,8 +102,10 @@ struct fs_share {
 	uint32_t max_inodes, n_inodes;
 	uint32_t ino_free;        /* free list head (index + 1) */
 	uint32_t ino_top;         /* slots [0, ino_top) have been used */
-	uint32_t *hash;           /* buckets: index + 1, 0 empty */
+	uint32_t *hash;           /* buckets: slot + 1, 0 empty */
 	uint32_t hash_mask;
+	uint32_t max_fds, n_fds;  /* inode descriptors: the limit, open now */
+	uint32_t lru_head, lru_tail; /* most and least recently used (slot + 1) */
 	struct fs_handle *fh;
 	uint32_t max_handles, n_handles;
 	uint32_t fh_free, fh_top;
@@ -114,10 +133,28 @@ struct fs_inode *fs_ino_get(struct fs_share *s, uint64_t id);
 /* The node id of inode i. */
 uint64_t fs_ino_id(const struct fs_share *s, const struct fs_inode *i);
 /* Records one more lookup of the host file open as fd (O_PATH) with stat
- * st: an inode already held for (st_dev, st_ino) gets nlookup + 1 and fd
- * is closed; else fd becomes a new inode's. Returns the inode, or NULL
- * with fd closed and -ENFILE (table full) in *err. */
-struct fs_inode *fs_ino_add(struct fs_share *s, int fd, const struct stat *st, int *err);
+ * st, found as name in directory dir: an inode already held for
+ * (st_dev, st_ino) gets nlookup + 1 (and fd, if it had none; else fd is
+ * closed); else fd becomes a new inode's. Returns the inode, or NULL with
+ * fd closed and -ENFILE (table full) in *err. */
+struct fs_inode *fs_ino_add(struct fs_share *s, int fd, const struct stat *st,
+			    struct fs_inode *dir, const char *name, int *err);
+/* The inode held for st's (st_dev, st_ino), or NULL. */
+struct fs_inode *fs_ino_find(struct fs_share *s, const struct stat *st);
+/* Inode i's O_PATH descriptor, re-opened by its name when it had none.
+ * Returns the fd (the inode's: do not close) or -ESTALE (the name no
+ * longer leads to it), -ENFILE, -errno. */
+int fs_ino_fd(struct fs_share *s, struct fs_inode *i);
+/* Closes least recently used inode descriptors until one more may open.
+ * Returns 0 or -ENFILE (every descriptor is a directory's). */
+int fs_ino_fd_room(struct fs_share *s);
+/* Inode i is now called name in directory dir (the guest renamed it). */
+void fs_ino_rename(struct fs_share *s, struct fs_inode *i, struct fs_inode *dir, const char *name);
+/* Takes (delta 1) or drops (-1) a reference that keeps inode i (an open
+ * handle); dropping the last one with no lookups left frees it. */
+void fs_ino_ref(struct fs_share *s, struct fs_inode *i, int delta);
+/* The name inode i was last found by. */
+const char *fs_ino_name(const struct fs_inode *i);
 /* Takes n lookups off inode id; frees it (closing its fd) at zero. The
  * root is never freed. Unknown ids are counted and ignored. */
 void fs_ino_forget(struct fs_share *s, uint64_t id, uint64_t n);
@@ -127,9 +164,9 @@ void fs_ino_hash_root(struct fs_share *s);
 void fs_ino_reset(struct fs_share *s);
 
 /* --- handle table (fs/handle.c) --- */
-/* Stores fd as a new handle. Returns the handle id (> 0), or -ENFILE with
- * fd closed. */
-int64_t fs_fh_add(struct fs_share *s, int fd, bool dir);
+/* Stores fd, open on inode i, as a new handle (holding a reference on i).
+ * Returns the handle id (> 0), or -ENFILE with fd closed. */
+int64_t fs_fh_add(struct fs_share *s, int fd, bool dir, struct fs_inode *i);
 /* The open handle id of the given kind, or NULL. */
 struct fs_handle *fs_fh_get(struct fs_share *s, uint64_t id, bool dir);
 /* Closes and frees handle id. Returns 0 or -EBADF. */
@@ -143,14 +180,15 @@ void fs_fh_reset(struct fs_share *s);
  * Returns 0 or -EINVAL / -ENAMETOOLONG (counted in bad_names). */
 int fs_name_check(struct fs_share *s, const char *name, size_t len);
 /* Opens name inside directory inode dir as O_PATH | O_NOFOLLOW (a symlink
- * yields the link itself) and stats it. Returns the fd or -errno. */
+ * yields the link itself) and stats it, making room among the inode
+ * descriptors first. Returns the fd or -errno. */
 int fs_child_open(struct fs_share *s, const struct fs_inode *dir, const char *name,
 		  struct stat *st);
 /* Opens inode i for I/O with flags (a regular file or, with O_DIRECTORY, a
  * directory; anything else is refused). Returns the fd or -errno. */
-int fs_ino_reopen(struct fs_share *s, const struct fs_inode *i, int flags);
+int fs_ino_reopen(struct fs_share *s, struct fs_inode *i, int flags);
 /* stat of inode i (the link itself for a symlink). Returns 0 or -errno. */
-int fs_ino_stat(const struct fs_share *s, const struct fs_inode *i, struct stat *st);
+int fs_ino_stat(struct fs_share *s, struct fs_inode *i, struct stat *st);
 /* The path under /proc/self/fd naming fd, for the *at() calls that have
  * no empty-path form: writes the number into buf. Returns buf. */
 const char *fs_fd_name(int fd, char buf[16]);

@@ -74,15 +74,15 @@ static int add_share(struct fs_vm *v, const struct fs_share_cfg *cfg, const char
 }
 
 /* Each share's part of the descriptors the process may open, FS_FD_KEEP
- * kept for everything else (vsock, SLIRP, qemu's sockets): its inode and
- * handle limits in cfg. */
+ * kept for everything else (vsock, SLIRP, qemu's sockets): its open
+ * handles and its cache of inode descriptors, in cfg. */
 static void fd_share(struct fs_share_cfg *cfg, unsigned shares)
 {
 	uint64_t fds = fs_share_fd_budget(), part;
 
-	part = fds > FS_FD_KEEP + 64 ? (fds - FS_FD_KEEP) / shares : 64;
+	part = fds > FS_FD_KEEP + 128 ? (fds - FS_FD_KEEP) / shares : 128;
 	cfg->max_handles = (uint32_t)MIN((uint64_t)FS_DEFAULT_MAX_HANDLES, part / 8);
-	cfg->max_inodes = (uint32_t)MIN((uint64_t)FS_DEFAULT_MAX_INODES, part - cfg->max_handles);
+	cfg->max_fds = (uint32_t)MIN((uint64_t)FS_DEFAULT_MAX_FDS, part - cfg->max_handles);
 }
 
 int fs_vm_setup(struct fs_vm *v, const struct fs_opts *o, uint32_t uid, uint32_t gid,

@@ -7,7 +7,9 @@
  * the owner mapping, and the hostile side: names that try to leave the
  * share, symlinks the guest plants (never followed on the host), hard
  * links to what the guest cannot name, stale and forged ids, a read-only
- * share refusing every write with EROFS, and the table limits (ENFILE). */
+ * share refusing every write with EROFS, and the table limits (ENFILE);
+ * inode descriptors as a bounded cache (closed least recently used first,
+ * re-opened by name, refused as stale when the name leads elsewhere). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -596,6 +598,111 @@ static void test_fs_forget_batch(void)
 		"DESTROY left %u inodes %u handles", X.f.share.n_inodes, X.f.share.n_handles);
 }
 
+/* GETATTR of node; returns the error. */
+static int getattr(uint64_t node)
+{
+	static const uint8_t in[16];
+
+	return fx(FUSE_GETATTR, node, in, sizeof(in));
+}
+
+static void test_fs_fd_cache(void)
+{
+	struct fs_share_cfg cfg = { .guest_uid = 1000, .guest_gid = 1000, .max_fds = 16 };
+	static struct fuse_entry_out f[60];
+	struct fuse_entry_out d1, d2, d3, deep;
+	uint8_t buf[600];
+	uint64_t fh;
+	uint32_t n;
+	char name[64];
+	int bad = 0;
+
+	fx_dirs();
+	cfg.path = X.share;
+	T_REQUIRE(fx_boot_cfg(&cfg, FX_ACKED) == 0 && fx_init() == 0, "boot");
+	for (int i = 0; i < 60; i++) {
+		/* names of every length, some longer than the inline buffer */
+		snprintf(name, sizeof(name), "f%02d-%.*s", i, i % 30, "abcdefghijklmnopqrstuvwxyzABCD");
+		if (i % 3 == 0)
+			snprintf(name, sizeof(name), "long-name-%02d-0123456789abcdef", i);
+		T_REQUIRE(fx_create(FUSE_ROOT_ID, name, O_WRONLY, 0644, &f[i], &fh) == 0, "CREATE %s", name);
+		T_REQUIRE(fx_write(f[i].nodeid, fh, 0, name, (uint32_t)strlen(name), &n) == 0, "WRITE");
+		fx_release(f[i].nodeid, fh, false);
+		T_CHECK(X.f.share.n_fds <= 16, "%u descriptors held", X.f.share.n_fds);
+	}
+	T_CHECK(X.f.share.st.fds_recycled >= 44, "recycled %llu",
+		(unsigned long long)X.f.share.st.fds_recycled);
+	for (int i = 0; i < 60; i++) {
+		bad += getattr(f[i].nodeid) != 0;
+		/* and read back through a re-opened descriptor */
+		if (fx_open(f[i].nodeid, O_RDONLY, &fh, false) == 0) {
+			bad += fx_read(f[i].nodeid, fh, 0, 64, 0, &n) != 0 || n < 4 ||
+			       (X.body[0] != 'f' && X.body[0] != 'l');
+			fx_release(f[i].nodeid, fh, false);
+		} else {
+			bad++;
+		}
+	}
+	T_CHECK(bad == 0, "%d inodes not usable after their descriptor was closed", bad);
+	T_CHECK(X.f.share.st.fds_reopened >= 44 && X.f.share.n_fds <= 16, "reopened %llu, %u held",
+		(unsigned long long)X.f.share.st.fds_reopened, X.f.share.n_fds);
+	/* renamed by the guest while closed: found under the new name */
+	getattr(f[1].nodeid);
+	for (int i = 20; i < 60; i++)
+		getattr(f[i].nodeid); /* pushes f[0..19] out */
+	{
+		struct fuse_rename_in ri = { .newdir = FUSE_ROOT_ID };
+		char old[32];
+		snprintf(old, sizeof(old), "f%02d-%.*s", 2, 2, "ab");
+		T_CHECK(fx(FUSE_RENAME, FUSE_ROOT_ID, buf, fx_args(buf, &ri, sizeof(ri), old, "renamed")) == 0,
+			"RENAME");
+		T_CHECK(getattr(f[2].nodeid) == 0, "renamed inode lost");
+	}
+	/* renamed or replaced on the host behind the guest's back: stale */
+	{
+		char old[400], p2[400];
+		snprintf(old, sizeof(old), "%s", fx_host("f04-abcd"));
+		snprintf(p2, sizeof(p2), "%s", fx_host("moved"));
+		for (int i = 20; i < 60; i++)
+			getattr(f[i].nodeid);
+		T_REQUIRE(rename(old, p2) == 0, "host rename %s", old);
+		T_CHECK(getattr(f[4].nodeid) == -ESTALE, "moved on the host, still resolved");
+		T_REQUIRE(rename(p2, old) == 0, "host rename back");
+		T_CHECK(getattr(f[4].nodeid) == 0, "back in place, not resolved");
+		for (int i = 20; i < 60; i++)
+			getattr(f[i].nodeid);
+		unlink(old);
+		close(open(old, O_WRONLY | O_CREAT, 0644)); /* another file by the name */
+		T_CHECK(getattr(f[4].nodeid) == -ESTALE, "another file taken for it");
+	}
+	/* deep directories keep their descriptors; what is in them is re-found */
+	T_REQUIRE(fx_mkdir(FUSE_ROOT_ID, "d1", 0755, &d1) == 0 && fx_mkdir(d1.nodeid, "d2", 0755, &d2) == 0 &&
+		  fx_mkdir(d2.nodeid, "d3", 0755, &d3) == 0, "MKDIR");
+	T_REQUIRE(fx_create(d3.nodeid, "deep", O_WRONLY, 0600, &deep, &fh) == 0, "CREATE deep");
+	fx_release(deep.nodeid, fh, false);
+	for (int i = 20; i < 60; i++)
+		getattr(f[i].nodeid);
+	T_CHECK(getattr(deep.nodeid) == 0, "deep file lost");
+	/* forgetting frees children first, then their parents */
+	{
+		uint32_t before = X.f.share.n_inodes;
+		fs_ino_forget(&X.f.share, d3.nodeid, 1);
+		fs_ino_forget(&X.f.share, d2.nodeid, 1);
+		T_CHECK(X.f.share.n_inodes == before, "a parent went while a child is held");
+		fs_ino_forget(&X.f.share, deep.nodeid, 1);
+		T_CHECK(X.f.share.n_inodes == before - 3, "%u inodes, want %u", X.f.share.n_inodes, before - 3);
+		T_CHECK(getattr(d1.nodeid) == 0 && getattr(d2.nodeid) == -ESTALE, "d1/d2");
+	}
+	/* every descriptor a directory's: ENFILE, clearly */
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "dir%02d", i);
+		if (fx_mkdir(FUSE_ROOT_ID, name, 0755, NULL))
+			break;
+	}
+	T_CHECK(X.oh.error == -ENFILE && X.f.share.n_fds == 16, "mkdir beyond the descriptors: %d, %u held",
+		X.oh.error, X.f.share.n_fds);
+}
+
 int main(void)
 {
 	T_RUN(test_fs_init_first);
@@ -608,6 +715,7 @@ int main(void)
 	T_RUN(test_fs_read_only);
 	T_RUN(test_fs_limits);
 	T_RUN(test_fs_forget_batch);
+	T_RUN(test_fs_fd_cache);
 	fx_done();
 	T_EXIT();
 }
