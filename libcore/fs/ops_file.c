@@ -1,5 +1,5 @@
 /* FUSE operations on open files and directories of a share: open, create,
- * read, write, release, flush, fsync, fallocate, lseek, opendir, readdir,
+ * read, write, release, fsync, fallocate, lseek, opendir, readdir,
  * readdirplus, releasedir, fsyncdir, syncfs. READ lands in the guest's
  * buffers directly (preadv), WRITE is taken from them directly (pwritev).
  * Directory listings are read with getdents64 into the share's scratch
@@ -236,14 +236,6 @@ int fs_op_releasedir(struct fs_share *s, struct fs_req *r)
 
 	memcpy(&in, r->arg, sizeof(in));
 	return fs_fh_close(s, in.fh, true);
-}
-
-int fs_op_flush(struct fs_share *s, struct fs_req *r)
-{
-	struct fuse_flush_in in;
-
-	memcpy(&in, r->arg, sizeof(in));
-	return fs_fh_get(s, in.fh, false) ? 0 : -EBADF;
 }
 
 /* FSYNC and FSYNCDIR. */
