@@ -14,8 +14,9 @@ fs_op_fn fs_op_lookup, fs_op_forget, fs_op_batch_forget, fs_op_getattr, fs_op_se
 	fs_op_readlink, fs_op_symlink, fs_op_mknod, fs_op_mkdir, fs_op_unlink, fs_op_rmdir,
 	fs_op_rename, fs_op_rename2, fs_op_link, fs_op_statfs, fs_op_access;
 /* fs/ops_file.c: open files and directories */
-fs_op_fn fs_op_open, fs_op_create, fs_op_read, fs_op_write, fs_op_release, fs_op_fsync, fs_op_fallocate, fs_op_lseek, fs_op_opendir, fs_op_readdir,
-	fs_op_readdirplus, fs_op_releasedir, fs_op_fsyncdir, fs_op_syncfs;
+fs_op_fn fs_op_open, fs_op_create, fs_op_read, fs_op_write, fs_op_release, fs_op_fsync,
+	fs_op_fallocate, fs_op_lseek, fs_op_opendir, fs_op_readdir, fs_op_readdirplus,
+	fs_op_releasedir, fs_op_fsyncdir, fs_op_syncfs;
 
 /* Shared by both: the reply for a looked-up inode. */
 /* Fills a fuse_attr from a host stat, ids mapped for the guest. */
