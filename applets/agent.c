@@ -140,6 +140,11 @@ static int agent_main(int argc, char **argv)
 		return 2;
 	}
 	agent_boot(&b);
+	if (b.fs_failed) {
+		/* the command would run without its files: say so and stop */
+		vb_err("agent", 0, "a shared folder could not be mounted: no command is served");
+		agent_poweroff();
+	}
 	if (b.net_up && (agent_cmdline_get(b.cmdline, "voidbox.exec", exec_path, sizeof(exec_path)) ||
 			 agent_cmdline_get(b.cmdline, "voidbox.cmd", cmd, sizeof(cmd))))
 		agent_net_wait_link("eth0");

@@ -9,6 +9,7 @@
 
 #include "base/applet.h"
 #include "base/util.h"
+#include "fs/opts.h"
 #include "net/opts.h"
 #include "run/run.h"
 
@@ -37,11 +38,13 @@
 	"      --attach SOCK     no VM: use a listening agent, unix:PATH or vsock:PATH\n" \
 	"  -i, --interactive     forward stdin (always on without -t)\n" \
 	"  -t, --tty             run CMD on a pty (raw host terminal, window size)\n" \
-	"  -v, --verbose         say what is started and why it ended\n" \
+	"      --verbose         say what is started and why it ended\n" \
 	"  -h, --help            this text\n\n" \
+	FS_OPTS_USAGE "\n" \
 	NET_OPTS_USAGE
 
-enum { OPT_TIMEOUT = 256, OPT_BOOT_TIMEOUT, OPT_APPEND, OPT_CONSOLE, OPT_VMM, OPT_CONTROL, OPT_ATTACH, O_DUMP_BOOT };
+enum { OPT_TIMEOUT = 256, OPT_BOOT_TIMEOUT, OPT_APPEND, OPT_CONSOLE, OPT_VMM, OPT_CONTROL, OPT_ATTACH,
+       O_DUMP_BOOT, OPT_VERBOSE };
 
 static const struct option run_longopts[] = {
 	{ "kernel", required_argument, NULL, 'k' },
@@ -61,8 +64,9 @@ static const struct option run_longopts[] = {
 	{ "attach", required_argument, NULL, OPT_ATTACH },
 	{ "interactive", no_argument, NULL, 'i' },
 	{ "tty", no_argument, NULL, 't' },
-	{ "verbose", no_argument, NULL, 'v' },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, 'h' },
+	FS_OPTS_LONG,
 	NET_OPTS_LONG,
 	{ 0 }
 };
@@ -76,6 +80,21 @@ static const char *run_opt_name(int c)
 	return NULL;
 }
 
+/* Offers option c to the parts that declare their own options: the
+ * network's (net/opts.h), then the shared folders' (fs/opts.h). Returns
+ * 0, or -EINVAL after printing why. */
+static int run_option_module(struct run_opts *o, int c, const char *arg)
+{
+	char why[512];
+	int r = net_opts_parse(&o->net, c, arg, why, sizeof(why));
+
+	if (r == 0)
+		r = fs_opts_parse(&o->fs, c, arg, why, sizeof(why));
+	if (r < 0)
+		vb_err("run", 0, "%s", why);
+	return r == 1 ? 0 : -EINVAL;
+}
+
 /* Applies one option to o. Returns 0, or -EINVAL after printing why. */
 static int run_option(struct run_opts *o, int c, const char *arg)
 {
@@ -83,7 +102,7 @@ static int run_option(struct run_opts *o, int c, const char *arg)
 
 	switch (c) {
 	case 'e': case 'w': case 'u': case OPT_TIMEOUT: case OPT_ATTACH:
-	case 'i': case 't': case 'v':
+	case 'i': case 't': case OPT_VERBOSE:
 		break;
 	default: /* everything else shapes the VM, which --attach does not boot */
 		if (!o->vm_only_opt)
@@ -152,15 +171,9 @@ static int run_option(struct run_opts *o, int c, const char *arg)
 	case OPT_ATTACH: o->attach = arg; break;
 	case 'i': o->interactive = true; break;
 	case 't': o->tty = true; break;
-	case 'v': o->verbose = true; break;
-	default: {
-		/* the network's options (net/opts.h) */
-		char why[256];
-		int r = net_opts_parse(&o->net, c, arg, why, sizeof(why));
-		if (r < 0)
-			vb_err("run", 0, "%s", why);
-		return r == 1 ? 0 : -EINVAL;
-	}
+	case OPT_VERBOSE: o->verbose = true; break;
+	default:
+		return run_option_module(o, c, arg);
 	}
 	return 0;
 bad:
@@ -176,8 +189,10 @@ static int run_main(int argc, char **argv)
 	int c;
 
 	net_opts_init(&o.net);
+	fs_opts_init(&o.fs);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+k:I:c:m:e:w:u:itvh" NET_OPTS_SHORT, run_longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+k:I:c:m:e:w:u:ith" NET_OPTS_SHORT FS_OPTS_SHORT,
+				run_longopts, NULL)) != -1) {
 		if (c == 'h')
 			return applet_help("run"), 0;
 		if (c == '?') {

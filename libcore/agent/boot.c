@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent/fs.h"
 #include "agent/netcfg.h"
 #include "base/util.h"
 #include "image/initramfs.h"
@@ -383,6 +384,12 @@ int agent_boot(struct agent_boot *b)
 		first = first ? first : e;
 	} else {
 		b->n_modules = e;
+	}
+	/* the root may change here: before anything writes /etc */
+	if ((e = agent_fs_setup(b->cmdline, why, sizeof(why))) < 0) {
+		fprintf(stderr, "voidbox agent: %s\n", why);
+		b->fs_failed = true;
+		first = first ? first : e;
 	}
 	e = agent_wait_netdev(AGENT_NETDEV_TIMEOUT_MS, b->ifnames, sizeof(b->ifnames), why,
 			      sizeof(why));

@@ -2,7 +2,8 @@
  * kernel file systems, load the kernel modules the image lists (in order,
  * with module parameters from the kernel command line, as modprobe passes
  * them), wait — by rtnetlink event, bounded — until every virtio network
- * device has its interface, and print the ready line on the console. Each
+ * device has its interface (shared folders are mounted once the modules
+ * are in, agent/fs.h), and print the ready line on the console. Each
  * step is its own function so other parts (the run applet's request
  * server, test guests) can reuse them; agent_boot() runs them all. */
 #ifndef VOIDBOX_AGENT_BOOT_H
@@ -51,6 +52,7 @@ struct agent_boot {
 	int n_ifaces;
 	int failed;          /* a step failed (already reported on stderr) */
 	bool net_up;         /* eth0 was configured: wait for its link before commands */
+	bool fs_failed;      /* a shared folder is missing: serve no command */
 };
 
 /* Runs every step above, reports failures on stderr as one line each, and

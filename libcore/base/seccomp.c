@@ -91,6 +91,19 @@ static const struct rule net[] = {
 	ANY(fstat), ANY(newfstatat),
 };
 
+/* Host folders (virtio-fs, fs/): the device thread works in the shares'
+ * trees on behalf of the guest, always relative to a directory descriptor
+ * (openat with O_NOFOLLOW, fs/path.c), so these come only with shares:
+ * creating, renaming, linking and removing names, reading and writing at
+ * offsets, attributes and times, directory listings, syncs. */
+static const struct rule fs[] = {
+	ANY(openat), ANY(mkdirat), ANY(mknodat), ANY(unlinkat), ANY(renameat), ANY(renameat2),
+	ANY(linkat), ANY(symlinkat), ANY(readlinkat), ANY(fchmod), ANY(fchmodat), ANY(ftruncate),
+	ANY(utimensat), ANY(faccessat), ANY(faccessat2), ANY(fstatfs), ANY(statx), ANY(lseek),
+	ANY(pread64), ANY(pwrite64), ANY(preadv), ANY(pwritev), ANY(getdents64), ANY(fsync),
+	ANY(fdatasync), ANY(fallocate), ANY(syncfs), ANY(fstat), ANY(newfstatat),
+};
+
 /* The vhost-user side (qemu's device thread): memory tables are mmap'd
  * shared (core's mmap), seals read (fcntl above), qemu reaped when it
  * exits (its pidfd fires in this loop). */
@@ -157,23 +170,38 @@ enum seccomp_mode seccomp_mode_env(void)
 	return SECCOMP_MODE_KILL;
 }
 
-/* Flattens kind's rules, in order, into out (max). Returns how many. */
-static size_t rules_of(enum seccomp_kind kind, const struct rule **out, size_t max)
+/* Whether the shares' group allows nr with any arguments. */
+static bool fs_allows(uint16_t nr)
+{
+	for (size_t i = 0; i < ARRAY_SIZE_(fs); i++)
+		if (fs[i].nr == nr)
+			return true;
+	return false;
+}
+
+/* Flattens kind's rules, in order, into out (max), with the shares' rules
+ * on the device threads when with_fs. Returns how many. */
+static size_t rules_of(enum seccomp_kind kind, bool with_fs, const struct rule **out, size_t max)
 {
 	size_t n = 0;
 
+	with_fs = with_fs && (kind == SECCOMP_DEVICE || kind == SECCOMP_IO);
 	for (const struct group *g = lists[kind]; g < lists[kind] + 5 && g->rules; g++)
 		for (size_t i = 0; i < g->n && n < max; i++)
-			out[n++] = &g->rules[i];
+			if (!with_fs || !fs_allows(g->rules[i].nr)) /* its narrower rule would deny first */
+				out[n++] = &g->rules[i];
+	if (with_fs)
+		for (size_t i = 0; i < ARRAY_SIZE_(fs) && n < max; i++)
+			out[n++] = &fs[i];
 	return n;
 }
 
 #define MAX_RULES 128
 
-unsigned seccomp_count(enum seccomp_kind kind)
+unsigned seccomp_count(enum seccomp_kind kind, bool with_fs)
 {
 	const struct rule *r[MAX_RULES];
-	size_t n = rules_of(kind, r, MAX_RULES);
+	size_t n = rules_of(kind, with_fs, r, MAX_RULES);
 	unsigned count = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -186,10 +214,10 @@ unsigned seccomp_count(enum seccomp_kind kind)
 	return count;
 }
 
-void seccomp_list(enum seccomp_kind kind, char *buf, size_t len)
+void seccomp_list(enum seccomp_kind kind, bool with_fs, char *buf, size_t len)
 {
 	const struct rule *r[MAX_RULES];
-	size_t n = rules_of(kind, r, MAX_RULES), used = 0;
+	size_t n = rules_of(kind, with_fs, r, MAX_RULES), used = 0;
 
 	if (len)
 		buf[0] = 0;
@@ -231,7 +259,7 @@ int seccomp_build(enum seccomp_kind kind, enum seccomp_mode mode, const struct s
 		  struct seccomp_prog *p)
 {
 	const struct rule *rs[MAX_RULES];
-	size_t nr = rules_of(kind, rs, MAX_RULES);
+	size_t nr = rules_of(kind, sp && sp->fs, rs, MAX_RULES);
 	uint32_t kill = kill_action(), deny;
 	int e = 0;
 

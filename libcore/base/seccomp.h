@@ -36,9 +36,11 @@ enum seccomp_kind {
 enum seccomp_mode { SECCOMP_MODE_KILL, SECCOMP_MODE_TRAP, SECCOMP_MODE_LOG, SECCOMP_MODE_OFF };
 
 /* What varies per run: the one process the main thread may signal and reap
- * (qemu; 0 for none). */
+ * (qemu; 0 for none), and whether the device threads serve host folders
+ * (virtio-fs: the file system calls fs/ makes). */
 struct seccomp_params {
 	pid_t child;
+	bool fs;
 };
 
 /* A built filter: classic BPF, at most SECCOMP_MAX_INSNS instructions. */
@@ -57,10 +59,11 @@ enum seccomp_mode seccomp_mode_env(void);
 /* Builds kind's filter for mode into p. Returns 0 or -E2BIG. */
 int seccomp_build(enum seccomp_kind kind, enum seccomp_mode mode, const struct seccomp_params *sp,
 		  struct seccomp_prog *p);
-/* How many system calls kind's list allows (each counted once). */
-unsigned seccomp_count(enum seccomp_kind kind);
+/* How many system calls kind's list allows (each counted once), with the
+ * host folders' calls on the device threads when with_fs. */
+unsigned seccomp_count(enum seccomp_kind kind, bool with_fs);
 /* Writes kind's system call names, space-separated, into buf. */
-void seccomp_list(enum seccomp_kind kind, char *buf, size_t len);
+void seccomp_list(enum seccomp_kind kind, bool with_fs, char *buf, size_t len);
 /* "main", "device", "io", "vcpu". */
 const char *seccomp_kind_name(enum seccomp_kind kind);
 /* Hardens the calling thread for kind: no new privileges, no capabilities,

@@ -82,9 +82,11 @@ static int cache_dir(char *out, size_t len)
 	return 0;
 }
 
-int run_image_get(const char *kernel, char *out, size_t len, char *why, size_t wlen, int verbose)
+int run_image_get(const char *kernel, const char *const *modules, char *out, size_t len,
+		  char *why, size_t wlen, int verbose)
 {
-	char dir[4096], kdir[4096], busybox[4200], modules[4200], err[512];
+	char dir[4096], kdir[4096], busybox[4200], moddir[4200], err[512];
+	size_t n_mods = 0;
 	struct initramfs_spec spec;
 	uint64_t h = FNV_OFF;
 	uint64_t t0 = now_ns();
@@ -97,7 +99,7 @@ int run_image_get(const char *kernel, char *out, size_t len, char *why, size_t w
 	else
 		snprintf(kdir, sizeof(kdir), ".");
 	snprintf(busybox, sizeof(busybox), "%s/busybox", kdir);
-	snprintf(modules, sizeof(modules), "%s/modules", kdir);
+	snprintf(moddir, sizeof(moddir), "%s/modules", kdir);
 	if ((r = hash_self(&h))) {
 		snprintf(why, wlen, "reading our own binary: %s", strerror(-r));
 		return r;
@@ -105,7 +107,11 @@ int run_image_get(const char *kernel, char *out, size_t len, char *why, size_t w
 	h = fnv(h, IMAGE_FORMAT, 1);
 	h = fnv_identity(h, kernel);
 	h = fnv_identity(h, busybox);
-	h = fnv_identity(h, modules);
+	h = fnv_identity(h, moddir);
+	for (size_t i = 0; modules && modules[i]; i++) {
+		h = fnv(h, modules[i], strlen(modules[i]) + 1);
+		n_mods++;
+	}
 	if ((r = cache_dir(dir, sizeof(dir)))) {
 		snprintf(why, wlen, "image cache folder: %s", strerror(-r));
 		return r;
@@ -118,6 +124,8 @@ int run_image_get(const char *kernel, char *out, size_t len, char *why, size_t w
 		return 0;
 	initramfs_spec_init(&spec);
 	spec.kernel = kernel;
+	spec.modules = modules;
+	spec.n_modules = n_mods;
 	if (!access(busybox, X_OK))
 		spec.busybox = busybox;
 	spec.level = 1;

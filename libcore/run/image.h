@@ -9,8 +9,11 @@
 
 #include <stddef.h>
 
-/* Finds or builds the image for kernel. Returns 0 with its path in out, or
+/* Finds or builds the image for kernel, with the kernel modules named in
+ * modules (NULL-terminated, or NULL) besides the default ones (their
+ * names are part of the cache key). Returns 0 with its path in out, or
  * -errno with one line in why. */
-int run_image_get(const char *kernel, char *out, size_t len, char *why, size_t wlen, int verbose);
+int run_image_get(const char *kernel, const char *const *modules, char *out, size_t len,
+		  char *why, size_t wlen, int verbose);
 
 #endif

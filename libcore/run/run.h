@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fs/opts.h"
 #include "net/opts.h"
 
 #define RUN_MAX_ENV 256
@@ -41,6 +42,7 @@ struct run_opts {
 	int vm_only_opt;         /* the first option given that shapes a new VM
 				    (refused with --attach), 0 if none */
 	struct net_opts net;     /* the guest's network (net/opts.h) */
+	struct fs_opts fs;       /* shared folders (fs/opts.h) */
 	char **argv;             /* the command */
 	int argc;
 };

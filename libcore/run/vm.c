@@ -31,6 +31,7 @@
 #include "base/seccomp.h"
 #include "base/termsafe.h"
 #include "base/util.h"
+#include "fs/vm.h"
 #include "image/bzimage.h"
 #include "net/vm.h"
 #include "kvm/vm.h"
@@ -61,6 +62,7 @@ struct run_vm {
 	bool vh_on;
 	struct net_vm net;              /* virtio-net + SLIRP (net/vm.h) */
 	struct budget budget;           /* the guest's fds: vsock and SLIRP */
+	struct fs_vm fs;                /* shared folders: virtio-fs (fs/vm.h) */
 	const struct vmm_ops *ops;
 	struct vmm v;
 	bool v_on;
@@ -248,15 +250,25 @@ static void on_vhost_end(struct vhost_server *s, const char *why)
 	vmm_finish(&r->v, VMM_FAILED, "vsock back end: %s", why);
 }
 
-/* The network back end's vhost-user session ended other than by qemu's
- * exit: end the VM (qemu would keep running with a dead NIC). */
-static void on_net_vhost_end(struct vhost_server *s, const char *why)
+/* A back end's vhost-user session ended other than by qemu's exit: end
+ * the VM (qemu would keep running with a dead device). what names it. */
+static void device_vhost_end(struct vhost_server *s, const char *what, const char *why)
 {
 	struct run_vm *r = s->user;
 
 	if (strstr(why, "closed the vhost-user connection"))
 		return;
-	vmm_finish(&r->v, VMM_FAILED, "network back end: %s", why);
+	vmm_finish(&r->v, VMM_FAILED, "%s back end: %s", what, why);
+}
+
+static void on_net_vhost_end(struct vhost_server *s, const char *why)
+{
+	device_vhost_end(s, "network", why);
+}
+
+static void on_fs_vhost_end(struct vhost_server *s, const char *why)
+{
+	device_vhost_end(s, "shared folder", why);
 }
 
 /* Checks the kernel is a bzImage and the initrd fits in memory. Returns 0
@@ -324,8 +336,8 @@ static int vm_setup(struct run_vm *r)
 		return e;
 	if (o->initrd)
 		snprintf(r->initrd, sizeof(r->initrd), "%s", o->initrd);
-	else if ((e = run_image_get(r->kernel, r->initrd, sizeof(r->initrd), why, sizeof(why),
-				    o->verbose))) {
+	else if ((e = run_image_get(r->kernel, fs_vm_modules(&o->fs), r->initrd, sizeof(r->initrd),
+				    why, sizeof(why), o->verbose))) {
 		vb_err("run", 0, "%s", why);
 		return e;
 	}
@@ -398,6 +410,13 @@ static int vm_start(struct run_vm *r)
 		if ((e = net_vm_setup(&r->net, &r->o->net, &r->c, r->ops == &vmm_qemu_ops,
 				      on_net_vhost_end, r, r->cmdline, sizeof(r->cmdline), why,
 				      sizeof(why)))) {
+			vb_err("run", 0, "%s", why);
+			return e;
+		}
+		/* the shared folders: devices, sockets, mount parameters */
+		if ((e = fs_vm_setup(&r->fs, &r->o->fs, r->o->uid, r->o->gid, &r->c,
+				     r->ops == &vmm_qemu_ops, on_fs_vhost_end, r, r->cmdline,
+				     sizeof(r->cmdline), why, sizeof(why)))) {
 			vb_err("run", 0, "%s", why);
 			return e;
 		}
@@ -487,6 +506,7 @@ static void vm_teardown(struct run_vm *r)
 		if (net_vm_finish(&r->net, &r->o->net, stderr, why, sizeof(why)))
 			vb_err("run", 0, "%s", why);
 	}
+	fs_vm_finish(&r->fs);
 	if (r->vs_on)
 		vsock_dev_fini(&r->vs);
 	if (r->dev_loop_on)

@@ -83,9 +83,11 @@ static uint64_t offered_protocol(const struct vhost_server *s)
 {
 	uint64_t p = 1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK;
 
-	/* qemu's virtio-net front end serves its config space itself and warns
-	 * about a back end that offers CONFIG; the others (vsock) need it */
-	if (s->dev->ops->config_size && s->dev->ops->device_id != VIRTIO_ID_NET)
+	/* qemu's virtio-net and vhost-user-fs front ends serve their config
+	 * space themselves and warn about a back end that offers CONFIG; the
+	 * others (vsock) need it */
+	if (s->dev->ops->config_size && s->dev->ops->device_id != VIRTIO_ID_NET &&
+	    s->dev->ops->device_id != VIRTIO_ID_FS)
 		p |= 1ULL << VHOST_USER_PROTOCOL_F_CONFIG;
 	return p;
 }

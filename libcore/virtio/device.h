@@ -41,6 +41,7 @@ _Static_assert(VIRTIO_F_VERSION_1 == 0x100000000ULL, "feature names are masks he
 
 #define VIRTIO_ID_NET 1
 #define VIRTIO_ID_VSOCK 19
+#define VIRTIO_ID_FS 26
 
 struct vdev;
 

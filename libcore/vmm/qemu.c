@@ -141,7 +141,11 @@ static void *device_thread(void *arg)
 {
 	struct qemu *q = arg;
 	struct seccomp_params sp = { .child = q->pid };
-	int r = seccomp_install(SECCOMP_DEVICE, &sp);
+	int r;
+
+	for (unsigned i = 0; i < q->c->ndevs; i++)
+		sp.fs |= q->c->devs[i].dev->ops->device_id == VIRTIO_ID_FS;
+	r = seccomp_install(SECCOMP_DEVICE, &sp);
 
 	if (r < 0) {
 		vmm_finish(q->v, VMM_FAILED, "device thread: seccomp: %s", strerror(-r));
@@ -274,6 +278,10 @@ static int qemu_argv(struct qemu *q, struct argbuf *a)
 			r |= arg_add(a, "vhost-user,id=net%u,chardev=vd%u", i, i);
 			r |= arg_add(a, "-device");
 			r |= arg_add(a, "virtio-net-device,netdev=net%u%s", i, extra);
+			break;
+		case VIRTIO_ID_FS:
+			r |= arg_add(a, "-device");
+			r |= arg_add(a, "vhost-user-fs-device,chardev=vd%u%s", i, extra);
 			break;
 		default:
 			snprintf(q->v->why, sizeof(q->v->why),

@@ -22,7 +22,7 @@
 #include "base/loop.h"
 #include "virtio/device.h"
 
-#define VMM_MAX_DEVS 4
+#define VMM_MAX_DEVS 8          /* qemu's microvm has 8 virtio-mmio slots */
 
 /* One virtio device of the VM. Under qemu the caller serves dev over
  * vhost-user on vhost_path (listening before start(); the vhost server's
