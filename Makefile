@@ -99,17 +99,21 @@ $(B)/musl/libcore.a: $(MUSL_CORE_OBJS)
 $(B)/asan/libcore.a: $(ASAN_CORE_OBJS)
 	rm -f $@; ar rcs $@ $^
 
+# libcore is linked whole: back ends that register themselves (VMM_BACKEND,
+# vmm/vmm.h) are referenced by nobody, and --gc-sections drops what is unused.
+WHOLE = -Wl,--whole-archive $(1) -Wl,--no-whole-archive
+
 $(B)/voidbox: $(MUSL_APPLET_OBJS) $(B)/musl/libcore.a
-	$(CC_MUSL) $(MUSL_LDFLAGS) -o $@ $(MUSL_APPLET_OBJS) $(B)/musl/libcore.a -lz
+	$(CC_MUSL) $(MUSL_LDFLAGS) -o $@ $(MUSL_APPLET_OBJS) $(call WHOLE,$(B)/musl/libcore.a) -lz
 	@for l in $(APPLET_LINKS); do ln -sfn voidbox $(B)/$$l; done
 
 $(B)/unit/%: tests/unit/%.c $(B)/asan/libcore.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
-	$(CC_HOST) $(ASAN_CFLAGS) -o $@ $< $(B)/asan/libcore.a $(ASAN_LDFLAGS) -lz -lpthread
+	$(CC_HOST) $(ASAN_CFLAGS) -o $@ $< $(call WHOLE,$(B)/asan/libcore.a) $(ASAN_LDFLAGS) -lz -lpthread
 
 $(B)/tools/%: tests/tools/%.c $(B)/musl/libcore.a
 	@mkdir -p $(@D)
-	$(CC_MUSL) $(MUSL_CFLAGS) $(MUSL_LDFLAGS) -o $@ $< $(B)/musl/libcore.a -lz
+	$(CC_MUSL) $(MUSL_CFLAGS) $(MUSL_LDFLAGS) -o $@ $< $(call WHOLE,$(B)/musl/libcore.a) -lz
 
 unit: $(UNIT_BINS)
 

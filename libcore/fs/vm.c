@@ -23,8 +23,7 @@ const char *const *fs_vm_modules(const struct fs_opts *o)
 /* Adds share k (host folder path, mount tag tag) to the VM. Returns 0 or
  * -errno (why). */
 static int add_share(struct fs_vm *v, const struct fs_share_cfg *cfg, const char *tag,
-		     struct vmm_config *c, bool vhost, vhost_end_cb on_end, void *user, char *why,
-		     size_t len)
+		     struct vmm_config *c, char *why, size_t len)
 {
 	unsigned k = v->n;
 	struct vmm_dev *d;
@@ -51,24 +50,8 @@ static int add_share(struct fs_vm *v, const struct fs_share_cfg *cfg, const char
 	d = &c->devs[c->ndevs];
 	memset(d, 0, sizeof(*d));
 	d->dev = fs_dev_vdev(v->dev[k]);
-	snprintf(v->qemu_opts[k], sizeof(v->qemu_opts[k]), ",tag=%s,queue-size=%u", tag,
-		 FS_QUEUE_SIZE);
-	d->qemu_opts = v->qemu_opts[k];
-	if (vhost) {
-		if ((size_t)snprintf(v->sock[k], sizeof(v->sock[k]), "%s/fs%u.sock", c->run_dir, k) >=
-		    sizeof(v->sock[k])) {
-			snprintf(why, len, "%s: path too long for a socket", c->run_dir);
-			return -ENAMETOOLONG;
-		}
-		if ((r = vhost_server_init(&v->vhost[k], c->loop, d->dev, v->sock[k]))) {
-			snprintf(why, len, "shared folder socket %s: %s", v->sock[k], strerror(-r));
-			return r;
-		}
-		v->vhost[k].on_end = on_end;
-		v->vhost[k].user = user;
-		v->vhost_on[k] = true;
-		d->vhost_path = v->sock[k];
-	}
+	snprintf(v->name[k], sizeof(v->name[k]), "%s", tag);
+	d->name = v->name[k];
 	c->ndevs++;
 	return 0;
 }
@@ -86,8 +69,7 @@ static void fd_share(struct fs_share_cfg *cfg, unsigned shares)
 }
 
 int fs_vm_setup(struct fs_vm *v, const struct fs_opts *o, uint32_t uid, uint32_t gid,
-		struct vmm_config *c, bool vhost, vhost_end_cb on_end, void *user, char *cmdline,
-		size_t cmdlen, char *why, size_t len)
+		struct vmm_config *c, char *cmdline, size_t cmdlen, char *why, size_t len)
 {
 	unsigned shares = o->n_vol + !!o->rootfs[0];
 	char tag[16];
@@ -100,7 +82,7 @@ int fs_vm_setup(struct fs_vm *v, const struct fs_opts *o, uint32_t uid, uint32_t
 		/* the root's owner is root inside; written only with :rw */
 		struct fs_share_cfg cfg = { .path = o->rootfs, .ro = !o->rootfs_rw };
 		fd_share(&cfg, shares);
-		if ((r = add_share(v, &cfg, FS_ROOT_TAG, c, vhost, on_end, user, why, len)))
+		if ((r = add_share(v, &cfg, FS_ROOT_TAG, c, why, len)))
 			return r;
 	}
 	for (unsigned i = 0; i < o->n_vol; i++) {
@@ -108,7 +90,7 @@ int fs_vm_setup(struct fs_vm *v, const struct fs_opts *o, uint32_t uid, uint32_t
 					    .guest_uid = uid, .guest_gid = gid };
 		fd_share(&cfg, shares);
 		snprintf(tag, sizeof(tag), "%s%u", FS_TAG_PREFIX, i);
-		if ((r = add_share(v, &cfg, tag, c, vhost, on_end, user, why, len)))
+		if ((r = add_share(v, &cfg, tag, c, why, len)))
 			return r;
 	}
 	if (fs_opts_cmdline(o, cmdline, cmdlen)) {
@@ -121,9 +103,6 @@ int fs_vm_setup(struct fs_vm *v, const struct fs_opts *o, uint32_t uid, uint32_t
 void fs_vm_finish(struct fs_vm *v)
 {
 	for (unsigned k = 0; k < FS_MAX_SHARES; k++) {
-		if (v->vhost_on[k])
-			vhost_server_fini(&v->vhost[k]);
-		v->vhost_on[k] = false;
 		if (v->dev[k]) {
 			fs_dev_fini(v->dev[k]);
 			free(v->dev[k]);

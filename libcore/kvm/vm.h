@@ -121,12 +121,6 @@ int kvm_dump_boot(const struct kvm_vm_cfg *cfg, const char *dir, char *why, size
  * monitor needs. Returns the fd, or -errno with the reason in why. */
 int kvm_open_checked(char *why, size_t why_len);
 
-struct vmm_config;
-/* --dump-boot for `voidbox run`: what the KVM monitor would give the guest
- * that run's config describes (vmm/vmm.h), written to dir. Returns 0 or
- * -errno with why filled. */
-int kvm_vmm_dump_boot(const struct vmm_config *c, const char *dir, char *why, size_t why_len);
-
 /* internal: shared by vm.c, vcpu.c and dump.c */
 int kvm_vm_load(struct kvm_vm *vm);
 int kvm_vm_map_ram(struct kvm_vm *vm, int vm_fd);

@@ -4,7 +4,8 @@
  * UART, then the guest's own), attaches a virtio-mmio window to each device and runs
  * the VM (kvm/vm.h). The VM's end is reported through vmm_finish(): guest
  * poweroff or reboot as VMM_POWEROFF, anything else as VMM_FAILED with one
- * line. kvm_vmm_dump_boot() is run's --dump-boot. */
+ * line. It registers itself as the "kvm" back end (VMM_BACKEND), --vmm
+ * auto's first choice, with --dump-boot's writer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -129,10 +130,24 @@ static void kvm_vmm_exit(void *ctx, int e, const char *why)
 	}
 }
 
+/* Whether KVM can run a stock kernel here: /dev/kvm opens, the CPU has
+ * vmx/svm (PVM hosts have /dev/kvm without them, and cannot), and the API
+ * has what the monitor needs. */
 static int kvm_vmm_probe(char *why, size_t len)
 {
-	int fd = kvm_open_checked(why, len);
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
+	if (fd < 0) {
+		int e = errno;
+		snprintf(why, len, "/dev/kvm: %s", strerror(e));
+		return -e;
+	}
+	close(fd);
+	if (!vmm_host_hw_virt()) {
+		snprintf(why, len, "/dev/kvm opens but the CPU has no vmx/svm (nested or PVM KVM cannot run a stock kernel)");
+		return -ENODEV;
+	}
+	fd = kvm_open_checked(why, len);
 	if (fd < 0)
 		return fd;
 	close(fd);
@@ -188,14 +203,14 @@ static void kvm_vmm_stop(struct vmm *v)
 	v->priv = NULL;
 }
 
-const struct vmm_ops vmm_kvm_ops = {
-	.name = "kvm",
-	.probe = kvm_vmm_probe,
-	.start = kvm_vmm_start,
-	.stop = kvm_vmm_stop,
-};
+static int kvm_vmm_dump_boot(const struct vmm_config *c, const char *dir, char *why, size_t why_len);
 
-int kvm_vmm_dump_boot(const struct vmm_config *c, const char *dir, char *why, size_t why_len)
+VMM_BACKEND(kvm, .name = "kvm", .priority = 10, .probe = kvm_vmm_probe, .start = kvm_vmm_start,
+	    .stop = kvm_vmm_stop, .dump_boot = kvm_vmm_dump_boot);
+
+/* --dump-boot: what kvm_vm_create() would give the guest that c describes,
+ * written to dir (kvm_dump_boot()). */
+static int kvm_vmm_dump_boot(const struct vmm_config *c, const char *dir, char *why, size_t why_len)
 {
 	struct kvm_files f = { 0 };
 	struct vdev *devs[VMM_MAX_DEVS];

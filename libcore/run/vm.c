@@ -1,13 +1,15 @@
 /* run_vm: one command in a fresh VM. Order of events:
  *   pick the VMM (a missing one fails first and fast) -> find and check the
- *   kernel -> find or build the image -> private run folder -> the vsock
- *   device (control socket: --control or run folder) on the device loop,
- *   served over vhost-user for qemu -> start the VMM with the serial
+ *   kernel (can that VMM boot it) -> find or build the image -> private
+ *   run folder -> the vsock device (control socket: --control or run
+ *   folder), the network and shared folders on the device loop, each
+ *   named in the VMM's device list -> start the VMM (whatever serves the
+ *   devices to its front end is its own business) with the serial
  *   console on a pipe -> the agent prints AGENT_LISTEN_LINE on the console
  *   once it listens -> CONNECT to its port, send the command -> stream
  *   until EXIT -> the agent powers off (bounded wait) -> teardown.
- * Every exit path goes through one teardown: VMM stopped (qemu killed and
- * reaped, device thread joined), sockets and run folder removed, terminal
+ * Every exit path goes through one teardown: VMM stopped (its processes
+ * reaped, its threads joined), sockets and run folder removed, terminal
  * restored. The console is shown with --console, else kept in a ring
  * buffer and printed when the VM fails before the command's end; either
  * way through base/termsafe (guest bytes cannot drive the terminal).
@@ -34,11 +36,9 @@
 #include "fs/vm.h"
 #include "image/bzimage.h"
 #include "net/vm.h"
-#include "kvm/vm.h"
 #include "proto/proto.h"
 #include "run/image.h"
 #include "run/session.h"
-#include "vhost/server.h"
 #include "virtio/vsock.h"
 #include "vmm/vmm.h"
 
@@ -52,14 +52,12 @@ struct run_vm {
 	bool s_on;
 	char dir[64];
 	bool dir_made;
-	char control[108], vhost[108], kernel[4096], initrd[4096];
+	char control[108], kernel[4096], initrd[4096];
 	char cmdline[4096];
 	struct loop dev_loop;
 	bool dev_loop_on;
 	struct vsock_dev vs;
 	bool vs_on;
-	struct vhost_server vh;
-	bool vh_on;
 	struct net_vm net;              /* virtio-net + SLIRP (net/vm.h) */
 	struct budget budget;           /* the guest's fds: vsock and SLIRP */
 	struct fs_vm fs;                /* shared folders: virtio-fs (fs/vm.h) */
@@ -238,41 +236,8 @@ static void on_boot_timeout(struct loop_watch *w, uint32_t ev)
 	loop_stop(&r->s.loop, RUN_EXIT_SETUP);
 }
 
-/* The vhost-user session ended: qemu's own exit is reported by its pidfd,
- * anything else (protocol error, device failure) ends the VM here. Runs on
- * the device thread. */
-static void on_vhost_end(struct vhost_server *s, const char *why)
-{
-	struct run_vm *r = s->user;
-
-	if (strstr(why, "closed the vhost-user connection"))
-		return;
-	vmm_finish(&r->v, VMM_FAILED, "vsock back end: %s", why);
-}
-
-/* A back end's vhost-user session ended other than by qemu's exit: end
- * the VM (qemu would keep running with a dead device). what names it. */
-static void device_vhost_end(struct vhost_server *s, const char *what, const char *why)
-{
-	struct run_vm *r = s->user;
-
-	if (strstr(why, "closed the vhost-user connection"))
-		return;
-	vmm_finish(&r->v, VMM_FAILED, "%s back end: %s", what, why);
-}
-
-static void on_net_vhost_end(struct vhost_server *s, const char *why)
-{
-	device_vhost_end(s, "network", why);
-}
-
-static void on_fs_vhost_end(struct vhost_server *s, const char *why)
-{
-	device_vhost_end(s, "shared folder", why);
-}
-
-/* Checks the kernel is a bzImage and the initrd fits in memory. Returns 0
- * or -errno after printing the reason. */
+/* Checks the kernel is a bzImage or vmlinux the chosen VMM can boot and the
+ * initrd fits in memory. Returns 0 or -errno after printing the reason. */
 static int check_inputs(struct run_vm *r)
 {
 	uint8_t *k;
@@ -292,10 +257,12 @@ static int check_inputs(struct run_vm *r)
 		vb_err("run", 0, "kernel %s: not a bzImage or vmlinux: %s", r->kernel, why ? why : "bad header");
 		return -EINVAL;
 	}
-	if (bz.elf && !bz.pvh_entry && r->ops && !strcmp(r->ops->name, "qemu")) {
-		vb_err("run", 0, "kernel %s: an ELF vmlinux without a PVH entry note, which qemu needs "
-		       "(build it with CONFIG_PVH, or use --vmm kvm)", r->kernel);
-		return -EINVAL;
+	if (r->ops && r->ops->check_kernel) {
+		char kwhy[256];
+		if ((e = r->ops->check_kernel(&bz, kwhy, sizeof(kwhy)))) {
+			vb_err("run", 0, "kernel %s: %s", r->kernel, kwhy);
+			return e;
+		}
 	}
 	if (r->o->initrd) {
 		if (stat(r->o->initrd, &st) < 0) {
@@ -350,7 +317,6 @@ static int vm_setup(struct run_vm *r)
 	snprintf(r->control, sizeof(r->control), "%s", o->control ? o->control : "");
 	if (!o->control)
 		snprintf(r->control, sizeof(r->control), "%s/vsock.sock", r->dir);
-	snprintf(r->vhost, sizeof(r->vhost), "%s/vsock.vhost", r->dir);
 	if ((e = loop_init(&r->dev_loop))) {
 		vb_err("run", e, "device loop");
 		return e;
@@ -365,15 +331,6 @@ static int vm_setup(struct run_vm *r)
 	budget_init(&r->budget, (unsigned long)MAX(budget_raise_nofile(), 64l));
 	r->vs.budget = &r->budget;
 	r->net.budget = &r->budget;
-	if (r->ops == &vmm_qemu_ops) {
-		if ((e = vhost_server_init(&r->vh, &r->dev_loop, vsock_dev_vdev(&r->vs), r->vhost))) {
-			vb_err("run", e, "vhost-user socket %s", r->vhost);
-			return e;
-		}
-		r->vh_on = true;
-		r->vh.on_end = on_vhost_end;
-		r->vh.user = r;
-	}
 	/* --console shows the kernel's log too; otherwise only its errors */
 	snprintf(r->cmdline, sizeof(r->cmdline), "%spanic=-1 voidbox.serve=%u%s%s",
 		 o->console ? "" : "quiet ", PROTO_VSOCK_PORT, o->append ? " " : "",
@@ -401,28 +358,26 @@ static int vm_start(struct run_vm *r)
 		.kernel = r->kernel, .initrd = r->initrd, .cmdline = r->cmdline,
 		.cpus = r->o->cpus, .mem_bytes = r->o->mem_bytes, .console_fd = r->con_w,
 		.run_dir = r->dir, .loop = &r->dev_loop, .ndevs = 1,
-		.devs = { { .dev = vsock_dev_vdev(&r->vs), .vhost_path = r->vhost } },
+		.devs = { { .dev = vsock_dev_vdev(&r->vs), .name = "vsock" } },
 		.verbose = r->o->verbose,
 	};
 	{
-		/* the network: device, vhost-user socket, kernel parameters */
+		/* the network: device, kernel parameters */
 		char why[256];
-		if ((e = net_vm_setup(&r->net, &r->o->net, &r->c, r->ops == &vmm_qemu_ops,
-				      on_net_vhost_end, r, r->cmdline, sizeof(r->cmdline), why,
+		if ((e = net_vm_setup(&r->net, &r->o->net, &r->c, r->cmdline, sizeof(r->cmdline), why,
 				      sizeof(why)))) {
 			vb_err("run", 0, "%s", why);
 			return e;
 		}
-		/* the shared folders: devices, sockets, mount parameters */
-		if ((e = fs_vm_setup(&r->fs, &r->o->fs, r->o->uid, r->o->gid, &r->c,
-				     r->ops == &vmm_qemu_ops, on_fs_vhost_end, r, r->cmdline,
+		/* the shared folders: devices, mount parameters */
+		if ((e = fs_vm_setup(&r->fs, &r->o->fs, r->o->uid, r->o->gid, &r->c, r->cmdline,
 				     sizeof(r->cmdline), why, sizeof(why)))) {
 			vb_err("run", 0, "%s", why);
 			return e;
 		}
 	}
-	if (r->o->dump_boot) { /* --dump-boot: the KVM monitor's view of r->c, no VM */
-		if ((e = kvm_vmm_dump_boot(&r->c, r->o->dump_boot, r->v.why, sizeof(r->v.why))))
+	if (r->o->dump_boot) { /* --dump-boot: the VMM's view of r->c, no VM */
+		if ((e = vmm_dump_boot(r->o->vmm, &r->c, r->o->dump_boot, r->v.why, sizeof(r->v.why))))
 			vb_err("run", 0, "--dump-boot: %s", r->v.why);
 		return e;
 	}
@@ -498,8 +453,6 @@ static void vm_teardown(struct run_vm *r)
 {
 	if (r->v_on)
 		vmm_fini(&r->v);
-	if (r->vh_on)
-		vhost_server_fini(&r->vh);
 	{
 		/* the device thread is gone: counters (--net-stats), capture */
 		char why[256];
@@ -519,12 +472,8 @@ static void vm_teardown(struct run_vm *r)
 		close(r->boot_fd);
 	if (r->s_on)
 		run_session_fini(&r->s);
-	if (r->dir_made) {
-		char p[128];
-		snprintf(p, sizeof(p), "%s/qemu.log", r->dir);
-		unlink(p);
+	if (r->dir_made) /* what the VMM and devices put there, they removed */
 		rmdir(r->dir);
-	}
 }
 
 int run_vm(const struct run_opts *o)

@@ -687,6 +687,7 @@ static void conn_io(struct loop_watch *w, uint32_t events)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
+			s->peer_closed = n == 0; /* the owner's on_end tells hang-up from error */
 			session_end(s, n == 0 ? "the VMM closed the vhost-user connection"
 					      : "vhost-user connection: %s", strerror(errno));
 			return;
@@ -738,6 +739,7 @@ static void listen_io(struct loop_watch *w, uint32_t events)
 	}
 	s->have = 0;
 	s->n_sessions++;
+	s->peer_closed = false;
 }
 
 /* The back end found the driver breaking the rules: tell the VMM through

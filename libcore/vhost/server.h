@@ -79,6 +79,7 @@ struct vhost_server {
 	vhost_end_cb on_end;
 	void *user;                          /* for the owner's callback */
 	char last_error[200];                /* why the last session ended */
+	bool peer_closed;                    /* ... and it was the VMM hanging up, not an error */
 	uint64_t n_msgs, n_sessions;
 };
 

@@ -1,7 +1,12 @@
 /* The qemu VMM (--vmm qemu): starts qemu-system-x86_64 on a microvm machine
  * with guest RAM in a shared memfd (so vhost-user back ends can map it),
  * modern virtio-mmio, the serial console on the caller's console fd and one
- * vhost-user device per struct vmm_dev; then supervises it. qemu runs in its
+ * vhost-user device per struct vmm_dev, each served by a vhost-user server
+ * of ours on run_dir/NAME.vhost (vhost/server.h, on the caller's device
+ * loop; the -device options qemu needs, a NIC's MAC and a share's tag, are
+ * read from the device's own config space); then supervises it. A device's
+ * session ending other than by qemu hanging up (a protocol error, a
+ * device failure) ends the VM: qemu would run on with a dead device. qemu runs in its
  * own process group (terminal signals are voidbox's to forward) and dies with
  * voidbox (PR_SET_PDEATHSIG). The device thread runs the caller's loop, which
  * also watches qemu's pidfd: qemu's exit ends the VM, reported through
@@ -30,6 +35,8 @@
 
 #include "base/seccomp.h"
 #include "base/util.h"
+#include "image/bzimage.h"
+#include "vhost/server.h"
 
 #define QEMU_BIN "qemu-system-x86_64"
 #define QEMU_MAX_ARGS 64
@@ -48,7 +55,63 @@ struct qemu {
 	char log_path[512];      /* qemu's stderr */
 	char bin[512];
 	bool sandbox;            /* qemu takes -sandbox */
+	struct vhost_server vh[VMM_MAX_DEVS]; /* one per device, serving it to qemu */
+	bool vh_on[VMM_MAX_DEVS];
+	char sock[VMM_MAX_DEVS][108];
 };
+
+/* A device's vhost-user session ended (device thread). qemu hanging up is
+ * its exit, which its pidfd reports; anything else ends the VM. */
+static void on_vhost_end(struct vhost_server *s, const char *why)
+{
+	struct qemu *q = s->user;
+
+	if (!s->peer_closed)
+		vmm_finish(q->v, VMM_FAILED, "%s back end: %s", s->dev->name, why);
+}
+
+/* Listens for qemu on run_dir/NAME.vhost for each device. Returns 0 or
+ * -errno with v->why filled. */
+static int serve_devices(struct qemu *q)
+{
+	const struct vmm_config *c = q->c;
+	int r;
+
+	for (unsigned i = 0; i < c->ndevs; i++) {
+		if ((size_t)snprintf(q->sock[i], sizeof(q->sock[i]), "%s/%s.vhost", c->run_dir,
+				     c->devs[i].name) >= sizeof(q->sock[i])) {
+			snprintf(q->v->why, sizeof(q->v->why), "vhost-user socket path too long in %s", c->run_dir);
+			return -ENAMETOOLONG;
+		}
+		if ((r = vhost_server_init(&q->vh[i], c->loop, c->devs[i].dev, q->sock[i]))) {
+			snprintf(q->v->why, sizeof(q->v->why), "vhost-user socket %s: %s", q->sock[i], strerror(-r));
+			return r;
+		}
+		q->vh_on[i] = true;
+		q->vh[i].on_end = on_vhost_end;
+		q->vh[i].user = q;
+	}
+	return 0;
+}
+
+/* What qemu's -device for d needs beyond the socket, read from the
+ * device's config space (qemu serves these devices' config itself): a
+ * NIC's MAC, a share's tag and queue size. Writes ",k=v..." into out. */
+static void device_opts(const struct vdev *d, char *out, size_t len)
+{
+	uint8_t cfg[40];
+
+	out[0] = 0;
+	if (d->ops->device_id == VIRTIO_ID_NET && d->ops->config_size >= 6) {
+		d->ops->read_config((struct vdev *)d, 0, cfg, 6);
+		snprintf(out, len, ",mac=%02x:%02x:%02x:%02x:%02x:%02x", cfg[0], cfg[1], cfg[2], cfg[3],
+			 cfg[4], cfg[5]);
+	} else if (d->ops->device_id == VIRTIO_ID_FS && d->ops->config_size >= 36) {
+		d->ops->read_config((struct vdev *)d, 0, cfg, 36);
+		cfg[36] = 0;
+		snprintf(out, len, ",tag=%s,queue-size=%u", (char *)cfg, d->ops->max_queue_size);
+	}
+}
 
 /* Finds the qemu binary: $VOIDBOX_QEMU, else QEMU_BIN on PATH. Returns 0 and
  * the path in out, or -ENOENT. */
@@ -264,10 +327,11 @@ static int qemu_argv(struct qemu *q, struct argbuf *a)
 			     c->cmdline ? c->cmdline : "");
 	for (unsigned i = 0; i < c->ndevs; i++) {
 		const struct vmm_dev *d = &c->devs[i];
-		const char *extra = d->qemu_opts ? d->qemu_opts : "";
+		char extra[96];
 
+		device_opts(d->dev, extra, sizeof(extra));
 		r |= arg_add(a, "-chardev");
-		r |= arg_add(a, "socket,id=vd%u,path=%s", i, d->vhost_path);
+		r |= arg_add(a, "socket,id=vd%u,path=%s", i, q->sock[i]);
 		switch (d->dev->ops->device_id) {
 		case VIRTIO_ID_VSOCK:
 			r |= arg_add(a, "-device");
@@ -339,6 +403,8 @@ static int qemu_start(struct vmm *v, const struct vmm_config *c)
 	}
 	snprintf(q->log_path, sizeof(q->log_path), "%s/qemu.log", c->run_dir);
 	q->sandbox = qemu_has_sandbox(q->bin);
+	if ((r = serve_devices(q)))
+		return r;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -415,15 +481,25 @@ static void qemu_stop(struct vmm *v)
 		loop_del(q->c->loop, &q->stop_w);
 		close(q->stop_fd);
 	}
+	for (unsigned i = 0; i < VMM_MAX_DEVS; i++)
+		if (q->vh_on[i])
+			vhost_server_fini(&q->vh[i]);
 	if (q->c->run_dir)
 		unlink(q->log_path);
 	free(q);
 	v->priv = NULL;
 }
 
-const struct vmm_ops vmm_qemu_ops = {
-	.name = "qemu",
-	.probe = qemu_probe,
-	.start = qemu_start,
-	.stop = qemu_stop,
-};
+/* qemu boots an ELF vmlinux only through its PVH entry note. */
+static int qemu_check_kernel(const struct bzimage *bz, char *why, size_t len)
+{
+	if (bz->elf && !bz->pvh_entry) {
+		snprintf(why, len, "an ELF vmlinux without a PVH entry note, which qemu needs "
+			 "(build it with CONFIG_PVH, or use --vmm kvm)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+VMM_BACKEND(qemu, .name = "qemu", .priority = 20, .probe = qemu_probe,
+	    .check_kernel = qemu_check_kernel, .start = qemu_start, .stop = qemu_stop);

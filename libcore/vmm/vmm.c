@@ -1,6 +1,7 @@
-/* The VMM-independent part of vmm.h: choosing a VMM (--vmm kvm|qemu|auto),
- * the done_fd life cycle, and host facts both VMMs need (hardware
- * virtualisation, the TSC rate for tsc_early_khz=). */
+/* The VMM-independent part of vmm.h: the registry of back ends (the
+ * "voidbox_vmms" section VMM_BACKEND() fills), choosing one (--vmm NAME or
+ * auto), --dump-boot, the done_fd life cycle, and host facts back ends need
+ * (hardware virtualisation, the TSC rate for tsc_early_khz=). */
 #include "vmm/vmm.h"
 
 #include <errno.h>
@@ -123,55 +124,110 @@ unsigned long vmm_host_tsc_khz(void)
 	return khz;
 }
 
-/* Whether KVM looks usable for a stock kernel: /dev/kvm opens and the CPU
- * has vmx/svm (PVM hosts have /dev/kvm without them). */
-static int kvm_usable(char *why, size_t len)
-{
-	int fd;
+extern const struct vmm_ops __start_voidbox_vmms[] __attribute__((weak));
+extern const struct vmm_ops __stop_voidbox_vmms[] __attribute__((weak));
 
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		snprintf(why, len, "/dev/kvm: %s", strerror(e));
-		return -e;
+/* The registered back ends sorted by priority into out (max). Returns how
+ * many. */
+static size_t sorted(const struct vmm_ops **out, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct vmm_ops *o = __start_voidbox_vmms; o < __stop_voidbox_vmms && n < max; o++) {
+		size_t i = n++;
+		while (i > 0 && out[i - 1]->priority > o->priority) {
+			out[i] = out[i - 1];
+			i--;
+		}
+		out[i] = o;
 	}
-	close(fd);
-	if (!vmm_host_hw_virt()) {
-		snprintf(why, len, "/dev/kvm opens but the CPU has no vmx/svm (nested or PVM KVM cannot run a stock kernel)");
-		return -ENODEV;
+	return n;
+}
+
+#define VMM_MAX_BACKENDS 16
+
+const struct vmm_ops *vmm_find(const char *name)
+{
+	for (const struct vmm_ops *o = __start_voidbox_vmms; o < __stop_voidbox_vmms; o++)
+		if (!strcmp(o->name, name))
+			return o;
+	return NULL;
+}
+
+void vmm_names(char *buf, size_t len)
+{
+	const struct vmm_ops *v[VMM_MAX_BACKENDS];
+	size_t n = sorted(v, VMM_MAX_BACKENDS), used = 0;
+
+	if (len)
+		buf[0] = 0;
+	for (size_t i = 0; i < n && used < len; i++) {
+		int k = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", v[i]->name);
+		if (k < 0)
+			break;
+		used += (size_t)k;
 	}
-	return vmm_kvm_ops.probe ? vmm_kvm_ops.probe(why, len) : 0;
 }
 
 int vmm_pick(const char *name, const struct vmm_ops **out, char *why, size_t len)
 {
-	char kwhy[160], qwhy[160];
-	int r;
+	const struct vmm_ops *v[VMM_MAX_BACKENDS];
+	size_t n, used;
+	char names[128], one[200];
 
-	if (!strcmp(name, "kvm")) {
-		r = kvm_usable(why, len);
-		if (!r)
-			*out = &vmm_kvm_ops;
-		return r;
-	}
-	if (!strcmp(name, "qemu")) {
-		r = vmm_qemu_ops.probe(why, len);
-		if (!r)
-			*out = &vmm_qemu_ops;
-		return r;
-	}
 	if (strcmp(name, "auto")) {
-		snprintf(why, len, "unknown VMM '%s' (kvm, qemu or auto)", name);
-		return -EINVAL;
-	}
-	if (!kvm_usable(kwhy, sizeof(kwhy))) {
-		*out = &vmm_kvm_ops;
+		const struct vmm_ops *o = vmm_find(name);
+		int r;
+
+		if (!o) {
+			vmm_names(names, sizeof(names));
+			snprintf(why, len, "unknown VMM '%s' (%s or auto)", name, names);
+			return -EINVAL;
+		}
+		if ((r = o->probe(why, len)))
+			return r;
+		*out = o;
 		return 0;
 	}
-	if (!vmm_qemu_ops.probe(qwhy, sizeof(qwhy))) {
-		*out = &vmm_qemu_ops;
-		return 0;
+	n = sorted(v, VMM_MAX_BACKENDS);
+	used = (size_t)snprintf(why, len, "no VMM can run here:");
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i]->probe(one, sizeof(one))) {
+			*out = v[i];
+			return 0;
+		}
+		if (used < len)
+			used += (size_t)snprintf(why + used, len - used, "%s %s: %s", i ? ";" : "", v[i]->name,
+						 one);
 	}
-	snprintf(why, len, "no VMM: kvm: %s; qemu: %s", kwhy, qwhy);
 	return -ENODEV;
+}
+
+int vmm_dump_boot(const char *name, const struct vmm_config *c, const char *dir, char *why,
+		  size_t len)
+{
+	const struct vmm_ops *v[VMM_MAX_BACKENDS];
+	size_t n;
+
+	if (strcmp(name, "auto")) {
+		const struct vmm_ops *o = vmm_find(name);
+		char names[128];
+
+		if (!o) {
+			vmm_names(names, sizeof(names));
+			snprintf(why, len, "unknown VMM '%s' (%s or auto)", name, names);
+			return -EINVAL;
+		}
+		if (!o->dump_boot) {
+			snprintf(why, len, "the %s VMM has no boot data of its own to write", name);
+			return -ENOTSUP;
+		}
+		return o->dump_boot(c, dir, why, len);
+	}
+	n = sorted(v, VMM_MAX_BACKENDS);
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->dump_boot)
+			return v[i]->dump_boot(c, dir, why, len);
+	snprintf(why, len, "no VMM writes boot data");
+	return -ENOTSUP;
 }

@@ -169,7 +169,7 @@ static void test_tiny_guest(void)
 	free(k);
 }
 
-/* The same guest through vmm_kvm_ops, as `voidbox run --vmm kvm` drives
+/* The same guest through the "kvm" back end (vmm.h), as `voidbox run --vmm kvm` drives
  * it: files by path, console on an fd, the end on done_fd. Then the bad
  * inputs run refuses with one line. */
 static void test_vmm_ops(void)
@@ -201,8 +201,8 @@ static void test_vmm_ops(void)
 		.kernel = kpath, .cmdline = "vb-vmm=1", .cpus = 1, .mem_bytes = 64ULL << 20,
 		.console_fd = pipefd[1], .loop = &loop, .ndevs = 1, .devs = { { .dev = &echo.dev } },
 	};
-	T_REQUIRE(vmm_init(&v, &vmm_kvm_ops) == 0, "vmm_init");
-	if (vmm_kvm_ops.start(&v, &c)) {
+	T_REQUIRE(vmm_init(&v, vmm_find("kvm")) == 0, "vmm_init");
+	if (vmm_find("kvm")->start(&v, &c)) {
 		snprintf(why, sizeof(why), "%s", v.why);
 		vmm_fini(&v);
 		unlink(kpath);
@@ -231,8 +231,8 @@ static void test_vmm_ops(void)
 		c.kernel = bad[i].kernel ? bad[i].kernel : kpath;
 		c.mem_bytes = bad[i].mem;
 		c.cpus = bad[i].cpus;
-		T_REQUIRE(vmm_init(&v, &vmm_kvm_ops) == 0, "vmm_init");
-		int r = vmm_kvm_ops.start(&v, &c);
+		T_REQUIRE(vmm_init(&v, vmm_find("kvm")) == 0, "vmm_init");
+		int r = vmm_find("kvm")->start(&v, &c);
 		T_CHECK(r < 0 && strstr(v.why, bad[i].want) && !strchr(v.why, '\n'), "bad input %u: %d %s", i, r, v.why);
 		vmm_fini(&v);
 	}

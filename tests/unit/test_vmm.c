@@ -46,7 +46,7 @@ static void start_doomed_qemu(struct vmm *v, struct vmm_config *c, struct loop *
 {
 	char why[256];
 
-	if (vmm_qemu_ops.probe(why, sizeof(why)))
+	if (vmm_find("qemu")->probe(why, sizeof(why)))
 		T_SKIP("%s", why);
 	*c = (struct vmm_config){ .kernel = "/nonexistent/bzImage", .cmdline = "quiet",
 				  .cpus = 1, .mem_bytes = 64 << 20, .console_fd = -1 };
@@ -54,7 +54,7 @@ static void start_doomed_qemu(struct vmm *v, struct vmm_config *c, struct loop *
 	T_REQUIRE(loop_init(l) == 0, "loop");
 	c->run_dir = dir;
 	c->loop = l;
-	T_REQUIRE(vmm_init(v, &vmm_qemu_ops) == 0, "init");
+	T_REQUIRE(vmm_init(v, vmm_find("qemu")) == 0, "init");
 	T_REQUIRE(v->ops->start(v, c) == 0, "start: %s", v->why);
 }
 
