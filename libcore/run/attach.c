@@ -44,8 +44,7 @@ int run_attach(const struct run_opts *o)
 		return RUN_EXIT_SETUP;
 	}
 	code = run_session_wait(&s);
-	if (s.cl_on && s.cl.lost)
-		vb_err("run", 0, "the agent closed the connection before the command's exit status");
+	run_end_report(&s.end);
 	run_session_fini(&s);
 	return code;
 }

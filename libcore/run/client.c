@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +24,26 @@
 
 static void client_update(struct client *c);
 
-static void client_end(struct client *c, int code)
+/* Records how the command ended (the first end of the run wins) and stops
+ * the loop. */
+static void client_end(struct client *c, enum run_end_kind kind, int value, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void client_end(struct client *c, enum run_end_kind kind, int value, const char *fmt, ...)
 {
+	va_list ap;
+	char why[sizeof(c->end->why)];
+
 	if (c->done)
 		return;
 	c->done = true;
-	c->code = code;
-	loop_stop(c->loop, code);
+	why[0] = 0;
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(why, sizeof(why), fmt, ap);
+		va_end(ap);
+	}
+	run_end_set(c->end, kind, value, "%s", why);
+	loop_stop(c->loop, run_end_code(c->end));
 }
 
 /* Writes a frame's bytes to fd (1 or 2). When the reader is gone (EPIPE),
@@ -60,22 +74,20 @@ static void handle_frame(struct client *c, const struct proto_msg *m)
 		break;
 	case PT_EXIT:
 		if (m->len == 8)
-			client_end(c, (int)(proto_get32(m->data) & 0xff));
+			client_end(c, RUN_END_EXITED, (int)(proto_get32(m->data) & 0xff), NULL);
 		else
-			client_end(c, 125);
+			client_end(c, RUN_END_PROTOCOL, 0, "protocol: EXIT frame of %u bytes from the agent", m->len);
 		break;
 	case PT_ERROR: {
 		uint32_t code = m->len >= 4 ? proto_get32(m->data) : 125;
 		char text[1024]; /* the agent's words, escaped: it is the guest's */
 
 		term_safe_str(m->data + 4, m->len >= 4 ? m->len - 4 : 0, text, sizeof(text));
-		fprintf(stderr, "voidbox run: %s\n", text);
-		client_end(c, code >= 1 && code <= 255 ? (int)code : 125);
+		client_end(c, RUN_END_REFUSED, (int)code, "%s", text);
 		break;
 	}
 	default:
-		fprintf(stderr, "voidbox run: protocol: unexpected frame type %u from the agent\n", m->type);
-		client_end(c, 125);
+		client_end(c, RUN_END_PROTOCOL, 0, "protocol: unexpected frame type %u from the agent", m->type);
 	}
 }
 
@@ -87,8 +99,7 @@ static void on_sock(struct loop_watch *w, uint32_t ev)
 	if (ev & EPOLLOUT) {
 		int r = proto_tx_flush(&c->tx, c->sock);
 		if (r && r != -EAGAIN && r != -EPIPE && r != -ECONNRESET) {
-			vb_err("run", r, "sending to the agent");
-			client_end(c, 125);
+			client_end(c, RUN_END_LOST, 0, "sending to the agent: %s", strerror(-r));
 			return;
 		}
 	}
@@ -96,8 +107,7 @@ static void on_sock(struct loop_watch *w, uint32_t ev)
 		while (!c->done) {
 			int r = proto_rx_next(&c->rx, &m);
 			if (r < 0) {
-				fprintf(stderr, "voidbox run: protocol: bad frame from the agent\n");
-				client_end(c, 125);
+				client_end(c, RUN_END_PROTOCOL, 0, "protocol: bad frame from the agent");
 				return;
 			}
 			if (r == 1) {
@@ -107,9 +117,9 @@ static void on_sock(struct loop_watch *w, uint32_t ev)
 			ssize_t n = proto_rx_fill(&c->rx, c->sock);
 			if (n == -EAGAIN)
 				break;
-			if (n <= 0) {
-				c->lost = true; /* the caller says why: it may know more */
-				client_end(c, 125);
+			if (n <= 0) { /* the caller may know more: run_end_explain_lost() */
+				client_end(c, RUN_END_LOST, 0,
+					   "the agent closed the connection before the command's exit status");
 				return;
 			}
 		}
@@ -179,11 +189,12 @@ static void client_update(struct client *c)
 }
 
 int client_start(struct client *c, struct loop *l, int sock, const struct proto_exec *e,
-		 bool forward_stdin)
+		 bool forward_stdin, struct run_end *end)
 {
 	int r, n;
 
 	memset(c, 0, sizeof(*c));
+	c->end = end;
 	c->loop = l;
 	c->sock = sock;
 	c->forward_stdin = forward_stdin;

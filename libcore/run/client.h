@@ -1,9 +1,10 @@
 /* The host side of one command (docs/protocol.md): sends EXEC on a connected
  * agent socket, forwards stdin (EOF included), signals and window-size
  * changes, writes STDOUT/STDERR frames to fds 1 and 2 as they arrive, and
- * ends with the command's exit code. It runs on the caller's loop (the
- * caller also watches its VMM, timer and signals there) and stops that loop
- * with the exit code when the command is over. */
+ * ends by recording how the command ended in the caller's struct run_end
+ * (run/end.h: its status, the agent's refusal, a broken connection or
+ * protocol). It runs on the caller's loop (the caller also watches its VMM,
+ * timer and signals there) and stops that loop when the command is over. */
 #ifndef VOIDBOX_RUN_CLIENT_H
 #define VOIDBOX_RUN_CLIENT_H
 
@@ -11,6 +12,7 @@
 
 #include "base/loop.h"
 #include "proto/proto.h"
+#include "run/end.h"
 
 struct client {
 	struct loop *loop;
@@ -21,9 +23,8 @@ struct client {
 	bool in_watched;      /* stdin is on the loop (pollable) */
 	bool in_file;         /* stdin cannot be polled (file, /dev/null): read when there is room */
 	bool in_done;         /* EOF sent (or stdin not forwarded) */
-	bool done;
-	bool lost;            /* the connection ended before EXIT (not reported yet) */
-	int code;             /* exit code once done */
+	bool done;            /* an end is recorded */
+	struct run_end *end;  /* the caller's: how the command ended */
 	uint32_t guest_pid;   /* from STARTED, 0 before */
 	bool out_gone[2];     /* our stdout / stderr reader went away */
 	struct proto_rx rx;
@@ -32,9 +33,10 @@ struct client {
 };
 
 /* Sends e on sock (connected, made non-blocking here) and joins loop l.
- * With forward_stdin, fd 0 is streamed to the command. Returns 0 or -errno. */
+ * With forward_stdin, fd 0 is streamed to the command. How it ends goes to
+ * end. Returns 0 or -errno. */
 int client_start(struct client *c, struct loop *l, int sock, const struct proto_exec *e,
-		 bool forward_stdin);
+		 bool forward_stdin, struct run_end *end);
 /* Forwards signal sig to the command's process group. */
 void client_signal(struct client *c, int sig);
 /* Tells the guest pty its new size. */

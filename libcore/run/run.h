@@ -13,10 +13,9 @@
 
 #include "fs/opts.h"
 #include "net/opts.h"
+#include "run/end.h"
 
 #define RUN_MAX_ENV 256
-#define RUN_EXIT_TIMEOUT 124
-#define RUN_EXIT_SETUP 125
 #define RUN_BOOT_TIMEOUT_S 120
 
 struct run_opts {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,9 @@ static void on_signal(struct loop_watch *w, uint32_t ev)
 			continue;
 		}
 		if (s->o->verbose)
-			fprintf(stderr, "voidbox run: %s: stopping\n", strsignal(sig));
-		loop_stop(&s->loop, 128 + sig);
+			run_session_end(s, RUN_END_INTERRUPTED, sig, "%s: stopping", strsignal(sig));
+		else
+			run_session_end(s, RUN_END_INTERRUPTED, sig, NULL);
 	}
 }
 
@@ -50,8 +52,7 @@ static void on_timer(struct loop_watch *w, uint32_t ev)
 	if (read(w->fd, &n, sizeof(n)) < 0) {
 		/* EAGAIN: spurious */
 	}
-	fprintf(stderr, "voidbox run: timed out after %u s\n", s->o->timeout_s);
-	loop_stop(&s->loop, RUN_EXIT_TIMEOUT);
+	run_session_end(s, RUN_END_TIMEOUT, 0, "timed out after %u s", s->o->timeout_s);
 }
 
 int run_session_init(struct run_session *s, const struct run_opts *o)
@@ -116,7 +117,7 @@ int run_session_start(struct run_session *s, int sock)
 	for (unsigned i = 0; i < o->n_env && e.envc < RUN_MAX_ENV; i++)
 		env[e.envc++] = (char *)o->env[i];
 	env[e.envc] = NULL;
-	r = client_start(&s->cl, &s->loop, sock, &e, o->interactive || !o->tty || isatty(0));
+	r = client_start(&s->cl, &s->loop, sock, &e, o->interactive || !o->tty || isatty(0), &s->end);
 	if (r)
 		return r;
 	s->cl_on = true;
@@ -133,11 +134,28 @@ int run_session_start(struct run_session *s, int sock)
 	return 0;
 }
 
+void run_session_end(struct run_session *s, enum run_end_kind kind, int value, const char *fmt, ...)
+{
+	char why[sizeof(s->end.why)];
+	va_list ap;
+
+	why[0] = 0;
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(why, sizeof(why), fmt, ap);
+		va_end(ap);
+	}
+	run_end_set(&s->end, kind, value, "%s", why);
+	loop_stop(&s->loop, run_end_code(&s->end));
+}
+
 int run_session_wait(struct run_session *s)
 {
 	int r = loop_run(&s->loop);
 
-	return r < 0 ? RUN_EXIT_SETUP : r;
+	if (r < 0)
+		run_end_set(&s->end, RUN_END_SETUP, 0, "main loop: %s", strerror(-r));
+	return run_end_code(&s->end);
 }
 
 void run_session_fini(struct run_session *s)

@@ -158,14 +158,12 @@ static void agent_ready(struct run_vm *r)
 	mark(r, "the agent listens; connecting");
 	fd = client_connect_vsock(r->control, PROTO_VSOCK_PORT, 10000);
 	if (fd < 0) {
-		vb_err("run", fd, "connecting to the agent (vsock port %u)", PROTO_VSOCK_PORT);
-		ring_dump(r);
-		loop_stop(&r->s.loop, RUN_EXIT_SETUP);
+		run_session_end(&r->s, RUN_END_LOST, 0, "connecting to the agent (vsock port %u): %s",
+				PROTO_VSOCK_PORT, strerror(-fd));
 		return;
 	}
 	if ((e = run_session_start(&r->s, fd))) {
-		vb_err("run", e, "sending the command");
-		loop_stop(&r->s.loop, RUN_EXIT_SETUP);
+		run_session_end(&r->s, RUN_END_SETUP, 0, "sending the command: %s", strerror(-e));
 		return;
 	}
 	mark(r, "command sent");
@@ -220,20 +218,18 @@ static void on_done(struct loop_watch *w, uint32_t ev)
 	/* drain what the console still had */
 	on_console(&r->w_con, EPOLLIN);
 	if (r->v.end == VMM_FAILED)
-		vb_err("run", 0, "the VM failed: %s", vm_why(r));
+		run_session_end(&r->s, RUN_END_VMM_FAILED, 0, "the VM failed: %s", vm_why(r));
 	else
-		vb_err("run", 0, "the VM powered off before the command's exit status arrived");
-	ring_dump(r);
-	loop_stop(&r->s.loop, RUN_EXIT_SETUP);
+		run_session_end(&r->s, RUN_END_POWERED_OFF, 0,
+				"the VM powered off before the command's exit status arrived");
 }
 
 static void on_boot_timeout(struct loop_watch *w, uint32_t ev)
 {
 	struct run_vm *r = w->ctx;
 
-	vb_err("run", 0, "the guest agent was not ready after %u s (--boot-timeout)", r->o->boot_timeout_s);
-	ring_dump(r);
-	loop_stop(&r->s.loop, RUN_EXIT_SETUP);
+	run_session_end(&r->s, RUN_END_NOT_READY, 0, "the guest agent was not ready after %u s (--boot-timeout)",
+			r->o->boot_timeout_s);
 }
 
 /* Checks the kernel is a bzImage or vmlinux the chosen VMM can boot and the
@@ -430,7 +426,7 @@ static void vm_wait_poweroff(struct run_vm *r)
 
 /* The agent's connection broke: usually because the VM died (the vsock
  * device then drops its connections first); wait a moment for the VMM to
- * say so, and report the better reason. */
+ * say so, and record the better reason. */
 static void connection_lost(struct run_vm *r)
 {
 	struct pollfd pf = { .fd = r->v.done_fd, .events = POLLIN };
@@ -440,12 +436,22 @@ static void connection_lost(struct run_vm *r)
 		loop_del(&r->s.loop, &r->w_done);
 	}
 	if (r->vm_ended && r->v.end == VMM_FAILED)
-		vb_err("run", 0, "the VM failed: %s", vm_why(r));
+		run_end_explain_lost(&r->s.end, RUN_END_VMM_FAILED, "the VM failed: %s", vm_why(r));
 	else if (r->vm_ended)
-		vb_err("run", 0, "the VM powered off before the command's exit status arrived");
-	else
-		vb_err("run", 0, "the agent closed the connection before the command's exit status");
-	if (r->vm_ended)
+		run_end_explain_lost(&r->s.end, RUN_END_POWERED_OFF,
+				     "the VM powered off before the command's exit status arrived");
+}
+
+/* Says how the run ended, when it was one of voidbox's own failures, and
+ * shows the guest's kept console where the guest's side of it is there
+ * (it died, powered off, never listened, or could not be reached). */
+static void report_end(struct run_vm *r)
+{
+	const struct run_end *e = &r->s.end;
+
+	run_end_report(e);
+	if (e->kind == RUN_END_VMM_FAILED || e->kind == RUN_END_POWERED_OFF || e->kind == RUN_END_NOT_READY ||
+	    (e->kind == RUN_END_LOST && !r->s.cl_on))
 		ring_dump(r);
 }
 
@@ -512,11 +518,13 @@ int run_vm(const struct run_opts *o)
 		vb_err("run", e, "seccomp");
 		goto out;
 	}
-	code = run_session_wait(&r->s);
-	mark(r, "the command ended: exit %d", code);
-	if (r->s.cl_on && r->s.cl.lost)
+	run_session_wait(&r->s);
+	if (r->s.end.kind == RUN_END_LOST && r->s.cl_on)
 		connection_lost(r);
-	else if (code != RUN_EXIT_TIMEOUT && r->s.cl_on && r->s.cl.done)
+	code = run_end_code(&r->s.end);
+	mark(r, "the command ended: exit %d", code);
+	report_end(r);
+	if (r->s.end.kind == RUN_END_EXITED || r->s.end.kind == RUN_END_REFUSED)
 		vm_wait_poweroff(r);
 out:
 	if (o->verbose && r->v_on)
