@@ -38,7 +38,10 @@ FUZZ_CFLAGS := $(BASEFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-omit-frame-pointer -fno-sanitize-recover=undefined \
 	-Wno-gnu-variable-sized-type-not-at-end
 
-CORE_SRCS   := $(sort $(wildcard libcore/*/*.c))
+# initramfs/ (the default image's skeleton, /etc files, module list) is
+# built into the binary as one generated source of libcore.
+GEN_SRCS    := $(B)/gen/initramfs_files.c
+CORE_SRCS   := $(sort $(wildcard libcore/*/*.c)) $(GEN_SRCS)
 APPLET_SRCS := $(sort $(wildcard applets/*.c))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/*.c))
 TOOL_SRCS   := $(sort $(wildcard tests/tools/*.c))
@@ -73,6 +76,10 @@ $(KERNEL_DIR)/vmlinux: kernel-config/voidbox.config mk/kernel.sh $(GUEST_DIR)/vm
 
 demo: $(B)/voidbox $(GUEST_DIR)/vmlinuz
 	@B=$(B) sh mk/demo.sh
+
+$(B)/gen/initramfs_files.c: mk/embed.sh $(shell find initramfs -type f)
+	@mkdir -p $(@D)
+	sh mk/embed.sh initramfs initramfs_files $@
 
 # UAPI headers for musl-gcc, which leaves /usr/include out of its search path.
 $(B)/include/.stamp:

@@ -19,6 +19,7 @@
 #include "base/util.h"
 #include "image/bzimage.h"
 #include "image/cpio.h"
+#include "image/embedded.h"
 #include "image/gz.h"
 #include "image/kmod.h"
 #include "image/ldso.h"
@@ -28,20 +29,134 @@
 #define MAX_LIST (1u << 20)
 #define ADD_MAX_DEPTH 64
 
-const char *const initramfs_default_modules[] = {
-	"virtio_mmio", "virtio_net", "vmw_vsock_virtio_transport",
-};
-const size_t initramfs_n_default_modules = ARRAY_SIZE(initramfs_default_modules);
+#define MAX_DEFAULT_MODULES 64
 
-static const char passwd_txt[] =
-	"root:x:0:0:root:/root:/bin/sh\n"
-	"sandbox:x:1000:1000:sandbox:/home/sandbox:/bin/sh\n";
-static const char group_txt[] =
-	"root:x:0:\n"
-	"sandbox:x:1000:\n";
-static const char hosts_txt[] =
-	"127.0.0.1\tlocalhost\n"
-	"::1\tlocalhost\n";
+const struct embedded_file *embedded_find(const struct embedded_file *table, const char *name)
+{
+	for (; table->name; table++)
+		if (!strcmp(table->name, name))
+			return table;
+	return NULL;
+}
+
+/* Splits the next line of text[*off, len) into at most max whitespace-
+ * separated words (copied into buf, NUL-terminated), skipping blank lines
+ * and # comments. Returns the number of words, 0 at the end. */
+static int next_line(const char *text, size_t len, size_t *off, char *buf, size_t cap, char **w,
+		     int max, unsigned *lineno)
+{
+	while (*off < len) {
+		size_t s = *off, e = s, o = 0;
+		int n = 0;
+
+		while (e < len && text[e] != '\n')
+			e++;
+		*off = e + (e < len);
+		(*lineno)++;
+		for (size_t i = s; i < e && o + 1 < cap;) {
+			while (i < e && (text[i] == ' ' || text[i] == '\t'))
+				i++;
+			if (i == e || text[i] == '#')
+				break;
+			if (n == max)
+				return -1;
+			w[n++] = buf + o;
+			while (i < e && text[i] != ' ' && text[i] != '\t' && o + 1 < cap)
+				buf[o++] = text[i++];
+			buf[o++] = 0;
+		}
+		if (n)
+			return n;
+	}
+	return 0;
+}
+
+/* Parses an octal mode or id word. Returns 0 or -EINVAL. */
+static int parse_num(const char *w, int base, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(w, &end, base);
+
+	if (!*w || *end || v > max)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int tree_err(int e, const char *path, char *err, size_t errlen);
+
+/* The default image's fixed tree: initramfs/skeleton.list (gen_init_cpio's
+ * format) and the files it names, built into the binary. Returns 0 or
+ * -errno with why filled. */
+static int add_skeleton_list(struct tree *t, char *why, size_t why_len)
+{
+	const struct embedded_file *list = embedded_find(initramfs_files, "skeleton.list"), *f;
+	char buf[512], *w[9];
+	size_t off = 0;
+	unsigned line = 0;
+	uint32_t mode, uid, gid, maj, min;
+	int n, e = 0;
+
+	if (!list) {
+		snprintf(why, why_len, "initramfs/skeleton.list is not built in");
+		return -ENOENT;
+	}
+	while (!e && (n = next_line((const char *)list->data, list->len, &off, buf, sizeof(buf), w, 9, &line))) {
+		const char *path = n > 1 && w[1][0] == '/' ? w[1] + 1 : NULL;
+
+		if (n < 0 || !path) {
+			e = -EINVAL;
+		} else if (!strcmp(w[0], "dir") && n == 5) {
+			e = parse_num(w[2], 8, 07777, &mode) ?: parse_num(w[3], 10, 0xfffffffe, &uid) ?:
+			    parse_num(w[4], 10, 0xfffffffe, &gid) ?: tree_dir(t, path, mode, uid, gid);
+		} else if (!strcmp(w[0], "nod") && n == 8 && (w[5][0] == 'c' || w[5][0] == 'b') && !w[5][1]) {
+			e = parse_num(w[2], 8, 07777, &mode) ?: parse_num(w[6], 10, 4095, &maj) ?:
+			    parse_num(w[7], 10, 1048575, &min) ?:
+			    tree_node(t, path, w[5][0] == 'c' ? S_IFCHR : S_IFBLK, mode, maj, min);
+		} else if (!strcmp(w[0], "slink") && n == 6) {
+			e = tree_symlink(t, path, w[2]);
+		} else if (!strcmp(w[0], "file") && n == 6 && (f = embedded_find(initramfs_files, w[2]))) {
+			e = parse_num(w[3], 8, 07777, &mode) ?: tree_data(t, path, mode, f->data, f->len);
+		} else {
+			e = -EINVAL;
+		}
+	}
+	if (e == -EINVAL)
+		snprintf(why, why_len, "initramfs/skeleton.list line %u: not a dir/nod/slink/file entry this "
+			 "builder knows (or its file is not in initramfs/)", line);
+	else if (e)
+		tree_err(e, "skeleton", why, why_len);
+	return e;
+}
+
+/* The default module names of initramfs/modules.list, copied into buf
+ * (cap bytes) and pointed to by names (at most max). Returns how many, or
+ * -errno with why filled. */
+static int default_modules(char *buf, size_t cap, const char **names, int max, char *why, size_t why_len)
+{
+	const struct embedded_file *list = embedded_find(initramfs_files, "modules.list");
+	char line[128], *w[1];
+	size_t off = 0, used = 0;
+	unsigned lineno = 0;
+	int n, k = 0;
+
+	if (!list) {
+		snprintf(why, why_len, "initramfs/modules.list is not built in");
+		return -ENOENT;
+	}
+	while ((n = next_line((const char *)list->data, list->len, &off, line, sizeof(line), w, 1, &lineno))) {
+		size_t l = strlen(w[0]) + 1;
+		if (n < 0 || k == max || used + l > cap) {
+			snprintf(why, why_len, "initramfs/modules.list line %u: one module name a line, at most %d",
+				 lineno, max);
+			return -EINVAL;
+		}
+		memcpy(buf + used, w[0], l);
+		names[k++] = buf + used;
+		used += l;
+	}
+	return k;
+}
 
 void initramfs_spec_init(struct initramfs_spec *spec)
 {
@@ -195,16 +310,10 @@ static int tree_err(int e, const char *path, char *err, size_t errlen)
 	return e;
 }
 
-/* The fixed part: users, directories, device nodes, /init. */
+/* The fixed part: initramfs/skeleton.list's tree, then /init (this
+ * binary, which must be static). */
 static int add_skeleton(struct tree *t, const char *self, char *err, size_t errlen)
 {
-	static const struct { const char *p; uint32_t mode, uid; } dirs[] = {
-		{ "bin", 0755, 0 }, { "dev", 0755, 0 }, { "etc", 0755, 0 },
-		{ "etc/voidbox", 0755, 0 }, { "home", 0755, 0 },
-		{ "home/sandbox", 0755, INITRAMFS_SANDBOX_UID }, { "proc", 0555, 0 },
-		{ "root", 0700, 0 }, { "run", 0755, 0 }, { "sys", 0555, 0 },
-		{ "tmp", 01777, 0 }, { "workspace", 0755, INITRAMFS_SANDBOX_UID },
-	};
 	struct stat st;
 	int e = 0, dyn;
 
@@ -216,30 +325,16 @@ static int add_skeleton(struct tree *t, const char *self, char *err, size_t errl
 			 self);
 		return -ENOEXEC;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(dirs) && !e; i++)
-		e = tree_dir(t, dirs[i].p, dirs[i].mode, dirs[i].uid, dirs[i].uid);
-	if (!e)
-		e = tree_file(t, "init", 0755, self);
-	if (!e)
-		e = tree_symlink(t, "bin/voidbox", "/init");
-	if (!e)
-		e = tree_data(t, "etc/passwd", 0644, passwd_txt, strlen(passwd_txt));
-	if (!e)
-		e = tree_data(t, "etc/group", 0644, group_txt, strlen(group_txt));
-	if (!e)
-		e = tree_data(t, "etc/hosts", 0644, hosts_txt, strlen(hosts_txt));
-	if (!e)
-		e = tree_node(t, "dev/console", S_IFCHR, 0600, 5, 1);
-	if (!e)
-		e = tree_node(t, "dev/null", S_IFCHR, 0666, 1, 3);
-	return tree_err(e, "skeleton", err, errlen);
+	if ((e = add_skeleton_list(t, err, errlen)))
+		return e;
+	return tree_err(tree_file(t, "init", 0755, self), "skeleton", err, errlen);
 }
 
 /* The kernel modules and /etc/voidbox/modules.load. */
 static int add_modules(struct tree *t, const struct initramfs_spec *spec, char *err, size_t errlen)
 {
 	const char **names = NULL, **paths = NULL;
-	char kver[128], dir[4096], path[4096], dst[4096];
+	char kver[128], dir[4096], path[4096], dst[4096], defaults[2048];
 	struct kmod_db *db = NULL;
 	size_t nn = 0, np = 0, cap = 4096, used = 0;
 	char *load = NULL;
@@ -249,15 +344,16 @@ static int add_modules(struct tree *t, const struct initramfs_spec *spec, char *
 	    (e = initramfs_modules_dir(spec, kver, dir, sizeof(dir), err, errlen)) ||
 	    (e = kmod_open(dir, &db, err, errlen)))
 		return e;
-	names = malloc((initramfs_n_default_modules + spec->n_modules) * sizeof(*names));
+	names = malloc((MAX_DEFAULT_MODULES + spec->n_modules) * sizeof(*names));
 	load = malloc(cap);
 	if (!names || !load) {
 		e = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < initramfs_n_default_modules; i++)
-		names[nn++] = initramfs_default_modules[i];
+	if ((e = default_modules(defaults, sizeof(defaults), names, MAX_DEFAULT_MODULES, err, errlen)) < 0)
+		goto out;
+	nn = (size_t)e;
 	for (size_t i = 0; i < spec->n_modules; i++)
 		names[nn++] = spec->modules[i];
 	if ((e = kmod_resolve(db, names, nn, &paths, &np, err, errlen)))

@@ -38,10 +38,6 @@ struct initramfs_spec {
 	int64_t mtime;             /* < 0: $SOURCE_DATE_EPOCH, or 0 */
 };
 
-/* The modules every image gets (besides spec->modules). */
-extern const char *const initramfs_default_modules[];
-extern const size_t initramfs_n_default_modules;
-
 /* Fills spec with the defaults: level 6, mtime -1, everything else empty. */
 void initramfs_spec_init(struct initramfs_spec *spec);
 /* Parses "SRC:DST[:MODE]" (MODE octal) into add, pointing into buf, which
