@@ -74,7 +74,7 @@ kernel: $(KERNEL_DIR)/vmlinux
 $(KERNEL_DIR)/vmlinux: kernel-config/voidbox.config mk/kernel.sh $(GUEST_DIR)/vmlinuz
 	GUEST_DIR=$(GUEST_DIR) sh mk/kernel.sh $(KERNEL_DIR)
 
-demo: $(B)/voidbox $(GUEST_DIR)/vmlinuz
+demo: $(B)/voidbox $(GUEST_DIR)/vmlinuz $(KERNEL_DIR)/vmlinux
 	@B=$(B) sh mk/demo.sh
 
 $(B)/gen/initramfs_files.c: mk/embed.sh $(shell find initramfs -type f)
