@@ -58,9 +58,13 @@ struct bzimage {
 int bzimage_parse(const uint8_t *data, size_t size, struct bzimage *bz, const char **why);
 /* Parses an uncompressed x86-64 vmlinux (ELF, as a kernel build leaves it)
  * into bz: its PT_LOAD segments (between 1 MiB and 3 GiB, not overlapping),
- * the entry (inside an executable segment), the version from its banner,
- * whether it has a PVH note, and a setup header written for it. Returns 0
- * or -ENOEXEC with *why set. */
+ * the entry (inside an executable segment), whether it has a PVH note, and
+ * a setup header written for it. Reads only the headers: the version is
+ * vmlinux_version()'s. Returns 0 or -ENOEXEC with *why set. */
 int vmlinux_parse(const uint8_t *data, size_t size, struct bzimage *bz, const char **why);
+/* Finds the version in a parsed vmlinux's banner ("Linux version X ...")
+ * and fills bz->version and version_full (left empty when there is none).
+ * Reads the file until it finds it. */
+void vmlinux_version(struct bzimage *bz);
 
 #endif

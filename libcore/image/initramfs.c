@@ -272,10 +272,16 @@ static int get_kver(const struct initramfs_spec *spec, char *kver, size_t len,
 		return e;
 	}
 	e = bzimage_parse(img, (size_t)st.st_size, &bz, &why);
+	if (!e && bz.elf)
+		vmlinux_version(&bz); /* reads the file: before it is unmapped */
 	munmap(img, (size_t)st.st_size);
 	if (e) {
-		snprintf(err, errlen, "kernel %s: not a usable bzImage: %s", spec->kernel, why);
+		snprintf(err, errlen, "kernel %s: not a usable bzImage or vmlinux: %s", spec->kernel, why);
 		return e;
+	}
+	if (!bz.version[0]) {
+		snprintf(err, errlen, "kernel %s: no version banner in the vmlinux", spec->kernel);
+		return -ENOEXEC;
 	}
 	if (spec->kver && strcmp(spec->kver, bz.version)) {
 		snprintf(err, errlen, "kernel %s is version %s, but --kver says %s", spec->kernel,

@@ -35,10 +35,10 @@ static void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v
 static void wr32(uint8_t *p, uint32_t v) { wr16(p, (uint16_t)v); wr16(p + 2, (uint16_t)(v >> 16)); }
 static void wr64(uint8_t *p, uint64_t v) { wr32(p, (uint32_t)v); wr32(p + 4, (uint32_t)(v >> 32)); }
 
-/* Finds "Linux version X" (linux_banner) in the file and copies X, and the
- * whole line, into bz. Leaves them empty when there is none. */
-static void find_version(const uint8_t *d, size_t n, struct bzimage *bz)
+void vmlinux_version(struct bzimage *bz)
 {
+	const uint8_t *d = bz->data;
+	size_t n = bz->size;
 	static const char tag[] = "Linux version ";
 	const size_t tl = sizeof(tag) - 1;
 	const uint8_t *p = d, *end = d + n;
@@ -186,7 +186,6 @@ int vmlinux_parse(const uint8_t *d, size_t n, struct bzimage *bz, const char **w
 	bz->pref_address = lo;
 	bz->init_size = (uint32_t)(hi - lo);
 	bz->entry = entry;
-	find_version(d, n, bz);
 	synth_header(bz);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "base/util.h"
 #include "kvm/layout.h"
@@ -73,6 +74,30 @@ static int put_guest(const struct gmem *m, uint64_t gpa, const void *src, size_t
 	if (!p)
 		return -EFBIG;
 	memcpy(p, src, len);
+	return 0;
+}
+
+#define COPY_CHUNK (2u << 20)
+
+/* Copies len bytes of a file mapping to guest address gpa in 2 MiB pieces,
+ * releasing each piece's whole pages from the mapping once copied when
+ * release is set (a later read faults them back from the file, so sharing
+ * a page with another piece is harmless). Returns 0 or -EFBIG. */
+static int put_file(const struct gmem *m, uint64_t gpa, const uint8_t *src, size_t len, bool release)
+{
+	uint8_t *p = gmem_get(m, gpa, len);
+
+	if (!p)
+		return -EFBIG;
+	for (size_t off = 0; off < len; off += COPY_CHUNK) {
+		size_t n = MIN(COPY_CHUNK, len - off);
+		uintptr_t a = ((uintptr_t)src + off + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
+		uintptr_t b = ((uintptr_t)src + off + n) & ~(uintptr_t)(PAGE - 1);
+
+		memcpy(p + off, src + off, n);
+		if (release && b > a)
+			madvise((void *)a, b - a, MADV_DONTNEED);
+	}
 	return 0;
 }
 
@@ -198,17 +223,16 @@ static const uint8_t reset_stub[16] = {
 /* Copies the kernel into guest memory: a bzImage's protected-mode part at
  * addr, or each segment of a vmlinux at its physical address with its
  * zero-filled tail. Returns 0 or -EFBIG. */
-static int put_kernel(const struct gmem *m, const struct bzimage *bz, uint64_t addr)
+static int put_kernel(const struct gmem *m, const struct bzimage *bz, uint64_t addr, bool release)
 {
 	if (!bz->elf)
-		return put_guest(m, addr, bz->kernel, bz->kernel_size);
+		return put_file(m, addr, bz->kernel, bz->kernel_size, release);
 	for (unsigned i = 0; i < bz->n_seg; i++) {
 		const struct bz_seg *g = &bz->seg[i];
 		uint8_t *p = gmem_get(m, g->paddr, g->memsz);
 
-		if (!p)
+		if (!p || put_file(m, g->paddr, g->src, g->filesz, release))
 			return -EFBIG;
-		memcpy(p, g->src, g->filesz);
 		memset(p + g->filesz, 0, g->memsz - g->filesz);
 	}
 	return 0;
@@ -259,8 +283,8 @@ int boot_load(const struct gmem *m, const struct boot_cfg *c, struct boot_info *
 		return r;
 	}
 	if (put_guest(m, KVM_RESET_STUB_ADDR, reset_stub, sizeof(reset_stub)) ||
-	    put_kernel(m, bz, bi->kernel_addr) ||
-	    (bi->initrd_size && put_guest(m, bi->initrd_addr, c->initrd, c->initrd_size)) ||
+	    put_kernel(m, bz, bi->kernel_addr, c->release_source) ||
+	    (bi->initrd_size && put_file(m, bi->initrd_addr, c->initrd, c->initrd_size, c->release_source)) ||
 	    put_guest(m, KVM_CMDLINE_ADDR, c->cmdline ? c->cmdline : "", cl + 1) ||
 	    write_page_tables(m) || write_gdt(m)) {
 		*why = "guest memory does not cover the kernel, initrd or boot structures";

@@ -10,6 +10,7 @@
 #ifndef VOIDBOX_KVM_BOOT_H
 #define VOIDBOX_KVM_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,10 @@ struct boot_cfg {
 	size_t initrd_size;
 	const char *cmdline;       /* as given; may be NULL */
 	uint64_t mem_size;         /* guest RAM bytes */
+	/* The kernel's and initrd's bytes are a file mapping: release each
+	 * piece once copied (MADV_DONTNEED), so copying a kernel and an initrd
+	 * in costs no resident memory beyond guest RAM's. */
+	bool release_source;
 	struct acpi_cfg acpi;      /* CPUs and virtio-mmio windows */
 };
 

@@ -118,7 +118,7 @@ int kvm_vm_load(struct kvm_vm *vm)
 					       KVM_MMIO_GSI_BASE + i };
 	bc = (struct boot_cfg){
 		.bz = &vm->bz, .initrd = cfg->initrd, .initrd_size = cfg->initrd_size,
-		.cmdline = vm->cmdline, .mem_size = cfg->mem_size,
+		.cmdline = vm->cmdline, .mem_size = cfg->mem_size, .release_source = cfg->release_source,
 		.acpi = { .cpus = cfg->cpus, .win = win, .n_win = cfg->n_devs },
 	};
 	if (boot_cmdline(vm->cmdline, sizeof(vm->cmdline), cfg->cmdline, &bc.acpi) < 0) {

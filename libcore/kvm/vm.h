@@ -40,6 +40,7 @@ struct kvm_vm_cfg {
 	struct vdev **devs;        /* back ends, one virtio-mmio window each */
 	unsigned n_devs;
 	struct loop *loop;         /* the devices' loop; the VM's I/O thread runs it */
+	bool release_source;       /* kernel and initrd are file mappings (boot.h) */
 	/* Called once, on the thread that saw it, when the guest stops (or
 	 * kvm_vm_kill()); why is "" or a one-line reason. May be NULL. */
 	void (*on_exit)(void *ctx, int exit, const char *why);

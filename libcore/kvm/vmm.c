@@ -104,6 +104,7 @@ static int cfg_from_vmm(const struct vmm_config *c, struct kvm_vm_cfg *k, struct
 		.initrd = f->initrd, .initrd_size = f->initrd_len,
 		.cmdline = cmdline, .cpus = c->cpus, .mem_size = c->mem_bytes,
 		.console_fd = c->console_fd, .devs = devs, .n_devs = c->ndevs, .loop = c->loop,
+		.release_source = true, /* map_file()'s mappings */
 	};
 	return 0;
 }

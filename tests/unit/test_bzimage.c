@@ -122,6 +122,8 @@ static void test_vmlinux(void)
 	T_CHECK(bz.pref_address == 0x1000000 && bz.init_size == 0x6000, "placement %llx+%x",
 		(unsigned long long)bz.pref_address, bz.init_size);
 	T_CHECK(bz.seg[1].filesz == 0x1000 && bz.seg[1].memsz == 0x5000 && bz.seg[1].src == b + 0x2000, "bss tail");
+	T_CHECK(!bz.version[0], "the parse read the whole file for the version");
+	vmlinux_version(&bz);
 	T_CHECK(!strcmp(bz.version, "6.1.99-voidbox"), "version '%s'", bz.version);
 	/* the header written for it: boot flag, HdrS, 64-bit entry */
 	T_CHECK(bz.elf_hdr[0x1fe - BZ_SETUP_HDR_OFF] == 0x55 && !memcmp(bz.elf_hdr + 0x202 - BZ_SETUP_HDR_OFF, "HdrS", 4) &&
