@@ -4,20 +4,25 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+/* Records kind, value and the message fmt/ap (NULL: none) in e. */
+static void record(struct run_end *e, enum run_end_kind kind, int value, const char *fmt, va_list ap)
+{
+	e->kind = kind;
+	e->value = value;
+	e->why[0] = 0;
+	if (fmt)
+		vsnprintf(e->why, sizeof(e->why), fmt, ap);
+}
+
 bool run_end_set(struct run_end *e, enum run_end_kind kind, int value, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (e->kind != RUN_END_NONE)
 		return false;
-	e->kind = kind;
-	e->value = value;
-	e->why[0] = 0;
-	if (fmt) {
-		va_start(ap, fmt);
-		vsnprintf(e->why, sizeof(e->why), fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	record(e, kind, value, fmt, ap);
+	va_end(ap);
 	return true;
 }
 
@@ -27,13 +32,9 @@ void run_end_explain_lost(struct run_end *e, enum run_end_kind kind, const char 
 
 	if (e->kind != RUN_END_LOST)
 		return;
-	e->kind = kind;
-	e->why[0] = 0;
-	if (fmt) {
-		va_start(ap, fmt);
-		vsnprintf(e->why, sizeof(e->why), fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	record(e, kind, e->value, fmt, ap);
+	va_end(ap);
 }
 
 int run_end_code(const struct run_end *e)
