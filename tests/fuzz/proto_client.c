@@ -11,6 +11,7 @@
 #include "base/loop.h"
 #include "fuzz.h"
 #include "run/client.h"
+#include "run/end.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -18,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *argv[] = { "true", NULL }, *envp[] = { NULL };
 	struct proto_exec e = { .version = PROTO_VERSION, .workdir = "", .argc = 1, .argv = argv,
 				.envp = envp };
+	struct run_end end = { 0 };
 	struct loop l;
 	int sv[2], null, o1, o2;
 	size_t off = 0;
@@ -37,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dup2(null, 1);
 	dup2(null, 2);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	if (client_start(&c, &l, sv[0], &e, false) == 0) {
+	if (client_start(&c, &l, sv[0], &e, false, &end) == 0) {
 		for (int i = 0; i < 10000 && !c.done; i++) {
 			ssize_t w = off < size ? write(sv[1], data + off, size - off) : 0;
 
