@@ -84,15 +84,15 @@ uint8_t *ip_build(struct slirp *s, uint8_t *buf, uint8_t proto, uint32_t src,
 
 	memcpy(buf, s->cfg.guest_mac, 6);
 	memcpy(buf + 6, s->cfg.gw_mac, 6);
-	wr16(buf + 12, ETHTYPE_IP);
+	st_be16(buf + 12, ETHTYPE_IP);
 	ip[0] = 0x45;
 	ip[1] = 0;
-	wr16(ip + 2, (uint16_t)(IP_HLEN + l4len));
-	wr16(ip + 4, 0);
-	wr16(ip + 6, 0x4000); /* DF */
+	st_be16(ip + 2, (uint16_t)(IP_HLEN + l4len));
+	st_be16(ip + 4, 0);
+	st_be16(ip + 6, 0x4000); /* DF */
 	ip[8] = 64;
 	ip[9] = proto;
-	wr16(ip + 10, 0);
+	st_be16(ip + 10, 0);
 	memcpy(ip + 12, &src, 4);
 	memcpy(ip + 16, &dst, 4);
 	c = csum_fold(csum_partial(ip, IP_HLEN, 0));
@@ -111,7 +111,7 @@ void ip_input(struct slirp *s, const uint8_t *frame, size_t len)
 		return;
 	}
 	hlen = (size_t)(ip[0] & 0xf) * 4;
-	tot = rd16(ip + 2);
+	tot = ld_be16(ip + 2);
 	if ((ip[0] >> 4) != 4 || hlen < IP_HLEN || hlen > avail) {
 		stat_inc(s, SLIRP_STAT_DROP_IP_HDR);
 		return;
@@ -124,7 +124,7 @@ void ip_input(struct slirp *s, const uint8_t *frame, size_t len)
 		stat_inc(s, SLIRP_STAT_DROP_IP_CSUM);
 		return;
 	}
-	if (rd16(ip + 6) & 0x3fff) { /* MF or a fragment offset */
+	if (ld_be16(ip + 6) & 0x3fff) { /* MF or a fragment offset */
 		stat_inc(s, SLIRP_STAT_DROP_IP_FRAG);
 		return;
 	}

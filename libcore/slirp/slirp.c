@@ -97,7 +97,7 @@ void slirp_input(struct slirp *s, const uint8_t *frame, size_t len)
 		stat_inc(s, SLIRP_STAT_DROP_SHORT);
 		return;
 	}
-	type = rd16(frame + 12);
+	type = ld_be16(frame + 12);
 	if (type == ETHTYPE_IPV6) {
 		stat_inc(s, SLIRP_STAT_DROP_IPV6);
 		return;

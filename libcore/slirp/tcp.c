@@ -81,14 +81,14 @@ static size_t tcp_build(struct slirp *s, uint8_t *frame, uint32_t src, uint16_t 
 	uint8_t *l4 = ip_build(s, frame, IPPROTO_TCP, src, dst, hl + plen);
 	uint16_t c;
 
-	wr16(l4, sport);
-	wr16(l4 + 2, dport);
-	wr32(l4 + 4, seq);
-	wr32(l4 + 8, ack);
+	st_be16(l4, sport);
+	st_be16(l4 + 2, dport);
+	st_be32(l4 + 4, seq);
+	st_be32(l4 + 8, ack);
 	l4[12] = (uint8_t)(hl / 4) << 4;
 	l4[13] = flags;
-	wr16(l4 + 14, win);
-	wr32(l4 + 16, 0);
+	st_be16(l4 + 14, win);
+	st_be32(l4 + 16, 0);
 	if (opts)
 		memcpy(l4 + TCP_HLEN, opts, optlen);
 	c = s->cfg.csum_offload ? csum_l4_partial(src, dst, IPPROTO_TCP, hl + plen)
@@ -194,7 +194,7 @@ static void tcp_parse_opts(struct tcp_flow *t, const struct tcp_seg *g, unsigned
 		if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n)
 			break;
 		if (o[i] == 2 && o[i + 1] == 4)
-			t->mss = rd16(o + i + 2);
+			t->mss = ld_be16(o + i + 2);
 		else if (o[i] == 3 && o[i + 1] == 3) {
 			t->flags |= TF_WS;
 			t->ws_guest = MIN(o[i + 2], 14);
@@ -636,12 +636,12 @@ static bool tcp_parse(struct slirp *s, const struct ip_pkt *p, struct tcp_seg *g
 		stat_inc(s, SLIRP_STAT_DROP_TCP_HDR);
 		return false;
 	}
-	g->sport = rd16(p->l4);
-	g->dport = rd16(p->l4 + 2);
-	g->seq = rd32(p->l4 + 4);
-	g->ack = rd32(p->l4 + 8);
+	g->sport = ld_be16(p->l4);
+	g->dport = ld_be16(p->l4 + 2);
+	g->seq = ld_be32(p->l4 + 4);
+	g->ack = ld_be32(p->l4 + 8);
 	g->flags = p->l4[13];
-	g->win = rd16(p->l4 + 14);
+	g->win = ld_be16(p->l4 + 14);
 	g->opts = p->l4 + TCP_HLEN;
 	g->optlen = doff - TCP_HLEN;
 	g->data = p->l4 + doff;

@@ -21,10 +21,10 @@ int udp_send_guest(struct slirp *s, uint8_t *buf, uint32_t src, uint16_t sport,
 	uint8_t *l4 = ip_build(s, buf, IPPROTO_UDP, src, s->cfg.guest_ip.s_addr, UDP_HLEN + plen);
 	uint16_t c;
 
-	wr16(l4, sport);
-	wr16(l4 + 2, dport);
-	wr16(l4 + 4, (uint16_t)(UDP_HLEN + plen));
-	wr16(l4 + 6, 0);
+	st_be16(l4, sport);
+	st_be16(l4 + 2, dport);
+	st_be16(l4 + 4, (uint16_t)(UDP_HLEN + plen));
+	st_be16(l4 + 6, 0);
 	if (s->cfg.csum_offload) {
 		c = csum_l4_partial(src, s->cfg.guest_ip.s_addr, IPPROTO_UDP, UDP_HLEN + plen);
 	} else {
@@ -47,12 +47,12 @@ void udp_input(struct slirp *s, const struct ip_pkt *p)
 	const uint8_t *data;
 	ssize_t n;
 
-	if (p->l4len < UDP_HLEN || (ulen = rd16(p->l4 + 4)) < UDP_HLEN || ulen > p->l4len) {
+	if (p->l4len < UDP_HLEN || (ulen = ld_be16(p->l4 + 4)) < UDP_HLEN || ulen > p->l4len) {
 		stat_inc(s, SLIRP_STAT_DROP_UDP_HDR);
 		return;
 	}
-	sport = rd16(p->l4);
-	dport = rd16(p->l4 + 2);
+	sport = ld_be16(p->l4);
+	dport = ld_be16(p->l4 + 2);
 	data = p->l4 + UDP_HLEN;
 	if (p->dst == s->cfg.dns_ip.s_addr) {
 		if (dport == 53) {
