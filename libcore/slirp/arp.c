@@ -10,14 +10,13 @@
 
 #define ARP_LEN 28
 
-void arp_input(struct slirp *s, const uint8_t *frame, size_t len)
+void arp_input(struct slirp *s, struct cursor l3)
 {
-	const uint8_t *a = frame + ETH_HLEN_;
+	const uint8_t *a = cur_take(&l3, ARP_LEN);
 	uint8_t *out = s->tx, *r = out + ETH_HLEN_;
 	uint32_t spa, tpa, mask = htonl(~0u << (32 - s->cfg.prefix));
 
-	if (len < ETH_HLEN_ + ARP_LEN || ld_be16(a) != 1 || ld_be16(a + 2) != ETHTYPE_IP ||
-	    a[4] != 6 || a[5] != 4) {
+	if (!a || ld_be16(a) != 1 || ld_be16(a + 2) != ETHTYPE_IP || a[4] != 6 || a[5] != 4) {
 		stat_inc(s, SLIRP_STAT_DROP_ARP);
 		return;
 	}

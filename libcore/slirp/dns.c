@@ -29,22 +29,24 @@ bool dns_upstream(struct slirp *s, unsigned try, struct sockaddr_in *to)
 	return true;
 }
 
-/* Answers query q (its first len bytes; q's own ID field is ignored) from
- * guest port gport, ID guest_id, with SERVFAIL: its header and first
- * question, QR set. */
+/* Answers query q (its first len bytes, at least a header; q's own ID
+ * field is ignored) from guest port gport, ID guest_id, with SERVFAIL: its
+ * header and first question, QR set. */
 static void dns_servfail(struct slirp *s, uint16_t gport, uint16_t guest_id, const uint8_t *q,
 			 size_t len)
 {
 	uint8_t *r = s->tx + OFF_L4 + UDP_HLEN;
 	size_t end = DNS_HLEN, room = s->cfg.mtu - IP_HLEN - UDP_HLEN;
+	struct cursor c = cur_init(q, len);
+	const uint8_t *h = cur_take(&c, DNS_HLEN), *b;
 
-	if (ld_be16(q + 4) >= 1) { /* keep the first question when it parses and fits */
-		size_t p = DNS_HLEN;
-
-		while (p < len && q[p] && q[p] < 64)
-			p += (size_t)q[p] + 1;
-		if (p + 5 <= len && q[p] == 0 && p + 5 <= room)
-			end = p + 5;
+	if (h && ld_be16(h + 4) >= 1) { /* keep the first question when it parses and fits */
+		/* the name's labels (no compression in a question), then its
+		 * root label and QTYPE, QCLASS */
+		while ((b = cur_peek(&c, 0, 1)) && b[0] && b[0] < 64 && cur_skip(&c, (size_t)b[0] + 1))
+			;
+		if ((b = cur_peek(&c, 0, 5)) && b[0] == 0 && c.off + 5 <= room)
+			end = c.off + 5;
 	}
 	memmove(r, q, end);
 	st_be16(r, guest_id);
@@ -135,16 +137,17 @@ static struct slirp_flow *dns_flow_new(struct slirp *s, uint16_t sport)
 	return f;
 }
 
-void dns_input(struct slirp *s, const struct ip_pkt *p, uint16_t sport,
-	       const uint8_t *q, size_t qlen)
+void dns_input(struct slirp *s, const struct ip_pkt *p, uint16_t sport, struct cursor c)
 {
+	const uint8_t *q = cur_peek(&c, 0, DNS_HLEN);
+	size_t qlen = cur_left(&c);
 	struct slirp_flow *f;
 	struct dns_flow *d;
 	struct dns_query *sq;
 	uint8_t *out;
 	int slot = -1;
 
-	if (qlen < DNS_HLEN || (q[2] & 0x80)) {
+	if (!q || (q[2] & 0x80)) { /* no header, or an answer */
 		stat_inc(s, SLIRP_STAT_DROP_DNS);
 		return;
 	}

@@ -75,15 +75,17 @@ void icmp_unreach_flow(struct slirp *s, const struct slirp_flow *f, uint8_t code
 
 void icmp_input(struct slirp *s, const struct ip_pkt *p)
 {
+	struct cursor c = ip_l4(p);
+	const uint8_t *h = cur_peek(&c, 0, ICMP_HLEN);
 	struct slirp_flow *f;
 	uint16_t id;
 
-	if (p->l4len < ICMP_HLEN || csum_fold(csum_partial(p->l4, p->l4len, 0)) != 0 ||
-	    p->l4[0] != ICMP_ECHO_ || p->l4len > s->cfg.mtu - IP_HLEN) {
+	if (!h || csum_fold(csum_partial(p->l4, p->l4len, 0)) != 0 || h[0] != ICMP_ECHO_ ||
+	    p->l4len > s->cfg.mtu - IP_HLEN) {
 		stat_inc(s, SLIRP_STAT_DROP_ICMP);
 		return;
 	}
-	id = ld_be16(p->l4 + 4);
+	id = ld_be16(h + 4);
 	stat_inc(s, SLIRP_STAT_ICMP_ECHOS);
 	if (p->dst == s->cfg.gw_ip.s_addr || p->dst == s->cfg.dns_ip.s_addr) {
 		memmove(s->tx + OFF_L4, p->l4, p->l4len);

@@ -39,6 +39,12 @@ struct ip_pkt {
 	uint8_t proto;
 };
 
+/* A cursor over p's L4 header and payload, for the protocol's parser. */
+static inline struct cursor ip_l4(const struct ip_pkt *p)
+{
+	return cur_init(p->l4, p->l4len);
+}
+
 enum flow_kind { FLOW_TCP, FLOW_UDP, FLOW_DNS, FLOW_ICMP, FLOW_UDP_FWD };
 
 enum tcp_state {
@@ -157,11 +163,13 @@ uint16_t csum_l4_partial(uint32_t src, uint32_t dst, uint8_t proto, size_t len);
  * returns buf + OFF_L4. */
 uint8_t *ip_build(struct slirp *s, uint8_t *buf, uint8_t proto, uint32_t src,
 		  uint32_t dst, size_t l4len);
-/* Validates the IPv4 packet in frame[OFF_IP..len) and dispatches it. */
-void ip_input(struct slirp *s, const uint8_t *frame, size_t len);
+/* Validates the IPv4 packet in l3 (what follows the Ethernet header eth)
+ * and dispatches it. */
+void ip_input(struct slirp *s, const uint8_t *eth, struct cursor l3);
 
 /* arp.c */
-void arp_input(struct slirp *s, const uint8_t *frame, size_t len);
+/* Answers the ARP request in l3 (what follows the Ethernet header). */
+void arp_input(struct slirp *s, struct cursor l3);
 
 /* icmp.c */
 void icmp_input(struct slirp *s, const struct ip_pkt *p);
@@ -184,8 +192,8 @@ void udp_fwd_event(struct slirp *s, int idx);
 void udp_timer(struct slirp_flow *f);
 
 /* dns.c */
-void dns_input(struct slirp *s, const struct ip_pkt *p, uint16_t sport,
-	       const uint8_t *q, size_t qlen);
+/* A query from guest port sport: q holds the UDP payload. */
+void dns_input(struct slirp *s, const struct ip_pkt *p, uint16_t sport, struct cursor q);
 void dns_sock_event(struct slirp_flow *f, uint32_t events);
 void dns_timer(struct slirp_flow *f);
 /* The upstream for a TCP connection's try number; false when exhausted. */
