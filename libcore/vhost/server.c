@@ -5,11 +5,12 @@
  * sends half a message never blocks the loop; so are replies: one that the
  * socket does not take at once waits in s->out, and no further request is
  * read until it is out (EPOLLOUT), so a VMM that stops reading stalls only
- * its own session. Every request checks its body size and fd count
- * exactly; anything else ends the session. Memory fds must be sealed
- * against shrinking (F_SEAL_SHRINK, what qemu's memory-backend-memfd does
- * by default): a region that could shrink under our mapping would turn the
- * next guest access into SIGBUS. */
+ * its own session. Requests are served from a table (handlers[]: name,
+ * body size, fds, queue, reply, handler); every request's body size and
+ * fd count are checked exactly, and anything else ends the session.
+ * Memory fds must be sealed against shrinking (F_SEAL_SHRINK, what qemu's
+ * memory-backend-memfd does by default): a region that could shrink under
+ * our mapping would turn the next guest access into SIGBUS. */
 #include "vhost/server.h"
 
 #include <errno.h>
