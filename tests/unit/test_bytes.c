@@ -48,29 +48,34 @@ static int stored(const uint8_t *buf, size_t size, size_t a, const uint8_t *want
 	return 1;
 }
 
+/* Stores 0x0102030405060708 cut to `bytes` (2, 4, 8) at p in the given
+ * order: its low bytes little-endian, its high bytes big-endian, so that
+ * either way the bytes are the start of LE or BE. */
+static void store(uint8_t *p, int be, unsigned bytes)
+{
+	uint64_t x = 0x0102030405060708ull, v = be ? x >> (64 - 8 * bytes) : x;
+
+	if (bytes == 2)
+		(be ? st_be16 : st_le16)(p, (uint16_t)v);
+	else if (bytes == 4)
+		(be ? st_be32 : st_le32)(p, (uint32_t)v);
+	else
+		(be ? st_be64 : st_le64)(p, v);
+}
+
 static void test_stores(void)
 {
 	uint8_t buf[16];
 
 	for (size_t a = 0; a < 8; a++) {
-		memset(buf, 0xee, sizeof(buf));
-		st_le16(buf + a, 0x0708);
-		T_CHECK(stored(buf, sizeof(buf), a, LE, 2), "le16 at %zu", a);
-		memset(buf, 0xee, sizeof(buf));
-		st_le32(buf + a, 0x05060708u);
-		T_CHECK(stored(buf, sizeof(buf), a, LE, 4), "le32 at %zu", a);
-		memset(buf, 0xee, sizeof(buf));
-		st_le64(buf + a, 0x0102030405060708ull);
-		T_CHECK(stored(buf, sizeof(buf), a, LE, 8), "le64 at %zu", a);
-		memset(buf, 0xee, sizeof(buf));
-		st_be16(buf + a, 0x0102);
-		T_CHECK(stored(buf, sizeof(buf), a, BE, 2), "be16 at %zu", a);
-		memset(buf, 0xee, sizeof(buf));
-		st_be32(buf + a, 0x01020304u);
-		T_CHECK(stored(buf, sizeof(buf), a, BE, 4), "be32 at %zu", a);
-		memset(buf, 0xee, sizeof(buf));
-		st_be64(buf + a, 0x0102030405060708ull);
-		T_CHECK(stored(buf, sizeof(buf), a, BE, 8), "be64 at %zu", a);
+		for (int be = 0; be < 2; be++) {
+			for (unsigned bytes = 2; bytes <= 8; bytes *= 2) {
+				memset(buf, 0xee, sizeof(buf));
+				store(buf + a, be, bytes);
+				T_CHECK(stored(buf, sizeof(buf), a, be ? BE : LE, bytes), "%s%u at %zu",
+					be ? "be" : "le", 8 * bytes, a);
+			}
+		}
 	}
 }
 
