@@ -119,7 +119,7 @@ static void session_error(struct session *s, uint32_t code, const char *fmt, ...
 	va_list ap;
 	int n;
 
-	proto_put32(buf, code);
+	st_le32(buf, code);
 	va_start(ap, fmt);
 	n = vsnprintf((char *)buf + 4, 1024, fmt, ap);
 	va_end(ap);
@@ -191,15 +191,15 @@ static void handle_msg(struct session *s, struct proto_msg *m)
 		break;
 	case PT_SIGNAL:
 		if (m->len == 4 && s->ch.pid > 0 && !s->reaped) {
-			uint32_t sig = proto_get32(m->data);
+			uint32_t sig = ld_le32(m->data);
 			if (sig >= 1 && sig < NSIG)
 				kill(-s->ch.pid, (int)sig);
 		}
 		break;
 	case PT_RESIZE:
 		if (m->len == 4 && s->ch.pty_fd >= 0) {
-			struct winsize ws = { .ws_row = proto_get16(m->data),
-					      .ws_col = proto_get16(m->data + 2) };
+			struct winsize ws = { .ws_row = ld_le16(m->data),
+					      .ws_col = ld_le16(m->data + 2) };
 			ioctl(s->ch.pty_fd, TIOCSWINSZ, &ws);
 		}
 		break;

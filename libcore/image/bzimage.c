@@ -5,9 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p) { return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16; }
-static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
+#include "base/bytes.h"
 
 /* Fails with reason w. */
 static int bz_bad(const char **why, const char *w, int err)
@@ -27,11 +25,11 @@ int bzimage_parse(const uint8_t *d, size_t size, struct bzimage *bz, const char 
 	memset(bz, 0, sizeof(*bz));
 	if (size < 0x268)
 		return bz_bad(why, "too short for a bzImage", -ENOEXEC);
-	if (le16(d + 0x1fe) != 0xaa55 || memcmp(d + 0x202, "HdrS", 4))
+	if (ld_le16(d + 0x1fe) != 0xaa55 || memcmp(d + 0x202, "HdrS", 4))
 		return bz_bad(why, "no Linux boot header (HdrS)", -ENOEXEC);
 	bz->data = d;
 	bz->size = size;
-	bz->protocol = le16(d + 0x206);
+	bz->protocol = ld_le16(d + 0x206);
 	bz->setup_sects = d[0x1f1] ? d[0x1f1] : 4;
 	bz->setup_size = ((size_t)bz->setup_sects + 1) * 512;
 	bz->loadflags = d[0x211];
@@ -43,20 +41,20 @@ int bzimage_parse(const uint8_t *d, size_t size, struct bzimage *bz, const char 
 		return bz_bad(why, "setup larger than the file", -ENOEXEC);
 	bz->kernel = d + bz->setup_size;
 	bz->kernel_size = size - bz->setup_size;
-	bz->initrd_addr_max = le32(d + 0x22c);
-	bz->kernel_alignment = le32(d + 0x230);
+	bz->initrd_addr_max = ld_le32(d + 0x22c);
+	bz->kernel_alignment = ld_le32(d + 0x230);
 	bz->relocatable = d[0x234];
-	bz->xloadflags = le16(d + 0x236);
-	bz->cmdline_size = le32(d + 0x238);
-	bz->pref_address = le64(d + 0x258);
-	bz->init_size = le32(d + 0x260);
+	bz->xloadflags = ld_le16(d + 0x236);
+	bz->cmdline_size = ld_le32(d + 0x238);
+	bz->pref_address = ld_le64(d + 0x258);
+	bz->init_size = ld_le32(d + 0x260);
 	if (!(bz->xloadflags & BZ_XLF_KERNEL_64))
 		return bz_bad(why, "kernel has no 64-bit entry point (XLF_KERNEL_64)", -EPROTO);
 	if (bz->kernel_alignment == 0 || (bz->kernel_alignment & (bz->kernel_alignment - 1)))
 		return bz_bad(why, "kernel_alignment is not a power of two", -ENOEXEC);
 	if (bz->init_size < bz->kernel_size / 2)
 		return bz_bad(why, "init_size smaller than the kernel", -ENOEXEC);
-	ver_off = le16(d + 0x20e);
+	ver_off = ld_le16(d + 0x20e);
 	vo = (size_t)ver_off + 0x200;
 	if (ver_off && vo < size) {
 		for (n = 0; vo + n < size && n + 1 < sizeof(bz->version_full) && d[vo + n]; n++)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "base/bytes.h"
 
 #define EH_SIZE 64
 #define PH_SIZE 56
@@ -27,13 +28,6 @@
 #define VMLINUX_MAX_END 0xc0000000ULL   /* below the 32-bit MMIO hole */
 #define SYNTH_CMDLINE_SIZE 2047         /* x86's COMMAND_LINE_SIZE - 1 */
 #define SYNTH_ALIGN 0x200000
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16; }
-static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-static void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void wr32(uint8_t *p, uint32_t v) { wr16(p, (uint16_t)v); wr16(p + 2, (uint16_t)(v >> 16)); }
-static void wr64(uint8_t *p, uint64_t v) { wr32(p, (uint32_t)v); wr32(p + 4, (uint32_t)(v >> 32)); }
 
 void vmlinux_version(struct bzimage *bz)
 {
@@ -70,16 +64,16 @@ void vmlinux_version(struct bzimage *bz)
  * found, 0 otherwise. */
 static int has_pvh_note(const uint8_t *p, size_t len)
 {
-	size_t off = 0;
+	struct cursor c = cur_init(p, len);
+	const uint8_t *h, *name;
 
-	while (len - off >= 12) {
-		uint32_t nl = rd32(p + off), dl = rd32(p + off + 4), type = rd32(p + off + 8);
+	while ((h = cur_take(&c, 12))) { /* namesz, descsz, type; name, desc */
+		uint32_t nl = ld_le32(h), dl = ld_le32(h + 4), type = ld_le32(h + 8);
 		size_t nsz = ((size_t)nl + 3) & ~(size_t)3, dsz = ((size_t)dl + 3) & ~(size_t)3;
-		if (nsz > len - off - 12 || dsz > len - off - 12 - nsz)
+		if (!(name = cur_take(&c, nsz)) || !cur_skip(&c, dsz))
 			return 0;
-		if (type == XEN_ELFNOTE_PHYS32_ENTRY && nl == 4 && !memcmp(p + off + 12, "Xen", 4))
+		if (type == XEN_ELFNOTE_PHYS32_ENTRY && nl == 4 && !memcmp(name, "Xen", 4))
 			return 1;
-		off += 12 + nsz + dsz;
 	}
 	return 0;
 }
@@ -91,19 +85,19 @@ static void synth_header(struct bzimage *bz)
 	uint8_t *h = bz->elf_hdr; /* h[k] is zero-page offset 0x1f1 + k */
 #define AT(off) (h + ((off) - BZ_SETUP_HDR_OFF))
 	memset(bz->elf_hdr, 0, sizeof(bz->elf_hdr));
-	wr16(AT(0x1fe), 0xaa55);                   /* boot_flag */
+	st_le16(AT(0x1fe), 0xaa55);                   /* boot_flag */
 	AT(0x201)[0] = 0x290 - 0x202;               /* the header's own length */
 	memcpy(AT(0x202), "HdrS", 4);
-	wr16(AT(0x206), bz->protocol);             /* version */
+	st_le16(AT(0x206), bz->protocol);             /* version */
 	AT(0x211)[0] = BZ_LOADED_HIGH;              /* loadflags */
-	wr32(AT(0x214), (uint32_t)bz->pref_address); /* code32_start */
-	wr32(AT(0x22c), bz->initrd_addr_max);
-	wr32(AT(0x230), bz->kernel_alignment);
+	st_le32(AT(0x214), (uint32_t)bz->pref_address); /* code32_start */
+	st_le32(AT(0x22c), bz->initrd_addr_max);
+	st_le32(AT(0x230), bz->kernel_alignment);
 	AT(0x234)[0] = 0;                           /* relocatable_kernel */
-	wr16(AT(0x236), bz->xloadflags);
-	wr32(AT(0x238), bz->cmdline_size);
-	wr64(AT(0x258), bz->pref_address);
-	wr32(AT(0x260), bz->init_size);
+	st_le16(AT(0x236), bz->xloadflags);
+	st_le32(AT(0x238), bz->cmdline_size);
+	st_le64(AT(0x258), bz->pref_address);
+	st_le32(AT(0x260), bz->init_size);
 #undef AT
 }
 
@@ -118,22 +112,22 @@ int vmlinux_parse(const uint8_t *d, size_t n, struct bzimage *bz, const char **w
 		*why = "not an ELF file";
 		return -ENOEXEC;
 	}
-	if (d[4] != 2 || d[5] != 1 || rd16(d + 18) != EM_X86_64 || rd16(d + 16) != ET_EXEC) {
+	if (d[4] != 2 || d[5] != 1 || ld_le16(d + 18) != EM_X86_64 || ld_le16(d + 16) != ET_EXEC) {
 		*why = "not an x86-64 executable ELF (a vmlinux is ELF64, ET_EXEC, EM_X86_64)";
 		return -ENOEXEC;
 	}
-	entry = rd64(d + 24);
-	phoff = rd64(d + 32);
-	phentsize = rd16(d + 54);
-	phnum = rd16(d + 56);
+	entry = ld_le64(d + 24);
+	phoff = ld_le64(d + 32);
+	phentsize = ld_le16(d + 54);
+	phnum = ld_le16(d + 56);
 	if (phentsize != PH_SIZE || phnum == 0 || phnum > 64 || phoff > n || (n - phoff) / PH_SIZE < phnum) {
 		*why = "ELF program headers missing or outside the file";
 		return -ENOEXEC;
 	}
 	for (unsigned i = 0; i < phnum; i++) {
 		const uint8_t *ph = d + phoff + (size_t)i * PH_SIZE;
-		uint32_t type = rd32(ph), flags = rd32(ph + 4);
-		uint64_t off = rd64(ph + 8), paddr = rd64(ph + 24), filesz = rd64(ph + 32), memsz = rd64(ph + 40);
+		uint32_t type = ld_le32(ph), flags = ld_le32(ph + 4);
+		uint64_t off = ld_le64(ph + 8), paddr = ld_le64(ph + 24), filesz = ld_le64(ph + 32), memsz = ld_le64(ph + 40);
 
 		if (off > n || filesz > n - off) {
 			*why = "an ELF segment lies outside the file";

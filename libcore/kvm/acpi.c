@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "kvm/layout.h"
-#include "kvm/le.h"
 
 #define ACPI_HDR_LEN 36
 #define FADT_LEN 268     /* revision 5: ends with the sleep status register */
@@ -57,15 +57,15 @@ static void table_header(uint8_t *t, const char *sig, uint8_t rev)
 	t[8] = rev;
 	memcpy(t + 10, "VOIDBX", 6);
 	memcpy(t + 16, "VOIDBOX ", 8);
-	put32(t + 24, 1);
+	st_le32(t + 24, 1);
 	memcpy(t + 28, "VDBX", 4);
-	put32(t + 32, 1);
+	st_le32(t + 32, 1);
 }
 
 /* Sets the table's length and makes its bytes sum to zero. */
 static void table_finish(uint8_t *t, uint32_t len)
 {
-	put32(t + 4, len);
+	st_le32(t + 4, len);
 	t[9] = 0;
 	t[9] = (uint8_t)(0 - acpi_sum(t, len));
 }
@@ -77,7 +77,7 @@ static void gas_port(uint8_t *g, uint16_t port)
 	g[1] = 8;  /* register bit width */
 	g[2] = 0;  /* bit offset */
 	g[3] = GAS_ACCESS_BYTE;
-	put64(g + 4, port);
+	st_le64(g + 4, port);
 }
 
 /* ---- AML emitter ------------------------------------------------------ */
@@ -120,8 +120,7 @@ static void aml_int(struct aml *a, uint64_t v)
 		b[0] = AML_DWORD, n = 4;
 	else
 		b[0] = AML_QWORD, n = 8;
-	for (unsigned i = 0; i < n; i++)
-		b[1 + i] = (uint8_t)(v >> (8 * i));
+	st_le64(b + 1, v); /* the low n bytes are the value */
 	aml_bytes(a, b, n + 1);
 }
 
@@ -231,15 +230,15 @@ static void aml_virtio(struct aml *a, unsigned i, const struct acpi_window *w)
 	size_t pos;
 
 	res[0] = 0x86; /* Memory32Fixed(ReadWrite, base, size) */
-	put16(res + 1, 9);
+	st_le16(res + 1, 9);
 	res[3] = 1;
-	put32(res + 4, (uint32_t)w->base);
-	put32(res + 8, w->size);
+	st_le32(res + 4, (uint32_t)w->base);
+	st_le32(res + 8, w->size);
 	res[12] = 0x89; /* Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) */
-	put16(res + 13, 6);
+	st_le16(res + 13, 6);
 	res[15] = 0x01 | 0x02;
 	res[16] = 1;
-	put32(res + 17, w->gsi);
+	st_le32(res + 17, w->gsi);
 
 	pos = aml_open(a, op, 2);
 	snprintf(name, sizeof(name), "VR%02u", i % 100);
@@ -338,22 +337,22 @@ static uint8_t *build_fadt(struct builder *b, uint64_t dsdt)
 	if (!t)
 		return NULL;
 	table_header(t, "FACP", FADT_REV);
-	put32(t + 40, (uint32_t)dsdt);
-	put16(t + 109, FADT_BOOT_NO_VGA | FADT_BOOT_NO_CMOS_RTC);
+	st_le32(t + 40, (uint32_t)dsdt);
+	st_le16(t + 109, FADT_BOOT_NO_VGA | FADT_BOOT_NO_CMOS_RTC);
 	/* The PM timer: a clock a guest that does not know it runs on KVM
 	 * (no kvm-clock: `nopv`, or a kernel without KVM_GUEST) calibrates its
 	 * TSC against; the machine has no PIT interrupt (hardware-reduced) and
 	 * no HPET. */
-	put32(t + 76, KVM_PORT_PM_TIMER);
+	st_le32(t + 76, KVM_PORT_PM_TIMER);
 	t[91] = 4; /* PM_TMR_LEN */
 	gas_port(t + 208, KVM_PORT_PM_TIMER);
 	t[209] = 32; /* its register is 32 bits wide */
 	t[211] = 3;  /* dword access */
-	put32(t + 112, FADT_F_HW_REDUCED | FADT_F_RESET_REG_SUP | FADT_F_TMR_VAL_EXT);
+	st_le32(t + 112, FADT_F_HW_REDUCED | FADT_F_RESET_REG_SUP | FADT_F_TMR_VAL_EXT);
 	gas_port(t + 116, KVM_PORT_RESET);
 	t[128] = KVM_RESET_VALUE;
 	t[131] = 1; /* FADT minor version: 5.1 */
-	put64(t + 140, dsdt);
+	st_le64(t + 140, dsdt);
 	gas_port(t + 244, KVM_PORT_SLEEP_CTL);
 	gas_port(t + 256, KVM_PORT_SLEEP_STS);
 	table_finish(t, FADT_LEN);
@@ -368,26 +367,26 @@ static uint8_t *build_madt(struct builder *b, const struct acpi_cfg *cfg)
 	if (!t)
 		return NULL;
 	table_header(t, "APIC", 1);
-	put32(t + 36, (uint32_t)KVM_LAPIC_ADDR);
-	put32(t + 40, 1); /* PCAT_COMPAT: the in-kernel 8259 pair is there */
+	st_le32(t + 36, (uint32_t)KVM_LAPIC_ADDR);
+	st_le32(t + 40, 1); /* PCAT_COMPAT: the in-kernel 8259 pair is there */
 	e = t + 44;
 	for (unsigned i = 0; i < cfg->cpus; i++, e += 8) {
 		e[0] = 0; /* Processor Local APIC */
 		e[1] = 8;
 		e[2] = (uint8_t)i; /* ACPI processor UID */
 		e[3] = (uint8_t)i; /* APIC ID, as vcpu.c sets it */
-		put32(e + 4, 1);   /* enabled */
+		st_le32(e + 4, 1);   /* enabled */
 	}
 	e[0] = 1; /* I/O APIC, GSIs from 0 */
 	e[1] = 12;
 	e[2] = 0;
-	put32(e + 4, (uint32_t)KVM_IOAPIC_ADDR);
-	put32(e + 8, 0);
+	st_le32(e + 4, (uint32_t)KVM_IOAPIC_ADDR);
+	st_le32(e + 8, 0);
 	e += 12;
 	e[0] = 4; /* Local APIC NMI on LINT1 of every processor */
 	e[1] = 6;
 	e[2] = 0xff;
-	put16(e + 3, 0);
+	st_le16(e + 3, 0);
 	e[5] = 1;
 	table_finish(t, (uint32_t)len);
 	return t;
@@ -402,7 +401,7 @@ static uint8_t *build_xsdt(struct builder *b, const uint8_t *const *tabs, unsign
 		return NULL;
 	table_header(t, "XSDT", 1);
 	for (unsigned i = 0; i < n; i++)
-		put64(t + ACPI_HDR_LEN + 8 * i, table_gpa(b, tabs[i]));
+		st_le64(t + ACPI_HDR_LEN + 8 * i, table_gpa(b, tabs[i]));
 	table_finish(t, (uint32_t)len);
 	return t;
 }
@@ -432,8 +431,8 @@ int acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, const struct acpi_cfg *cf
 	memcpy(rsdp, "RSD PTR ", 8);
 	memcpy(rsdp + 9, "VOIDBX", 6);
 	rsdp[15] = 2; /* revision: ACPI 2.0+, XSDT */
-	put32(rsdp + 20, 36);
-	put64(rsdp + 24, table_gpa(&b, xsdt));
+	st_le32(rsdp + 20, 36);
+	st_le64(rsdp + 24, table_gpa(&b, xsdt));
 	rsdp[8] = (uint8_t)(0 - acpi_sum(rsdp, 20));
 	rsdp[32] = (uint8_t)(0 - acpi_sum(rsdp, 36));
 	out->rsdp_gpa = gpa;

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "base/bytes.h"
 #include "base/util.h"
 #include "kvm/layout.h"
-#include "kvm/le.h"
 
 
 #define PTE_P 0x1ULL
@@ -113,11 +113,11 @@ static int write_page_tables(const struct gmem *m)
 		return -EFBIG;
 	memset(pml4, 0, PAGE);
 	memset(pdpt, 0, PAGE);
-	put64(pml4, KVM_PDPT_ADDR | PTE_P | PTE_RW);
+	st_le64(pml4, KVM_PDPT_ADDR | PTE_P | PTE_RW);
 	for (uint64_t i = 0; i < 4; i++)
-		put64(pdpt + 8 * i, (KVM_PD_ADDR + i * PAGE) | PTE_P | PTE_RW);
+		st_le64(pdpt + 8 * i, (KVM_PD_ADDR + i * PAGE) | PTE_P | PTE_RW);
 	for (uint64_t i = 0; i < 4 * 512; i++)
-		put64(pd + 8 * i, (i << 21) | PTE_P | PTE_RW | PTE_PS);
+		st_le64(pd + 8 * i, (i << 21) | PTE_P | PTE_RW | PTE_PS);
 	return 0;
 }
 
@@ -137,7 +137,7 @@ static int write_gdt(const struct gmem *m)
 	if (!p)
 		return -EFBIG;
 	for (unsigned i = 0; i < 5; i++)
-		put64(p + 8 * i, gdt[i]);
+		st_le64(p + 8 * i, gdt[i]);
 	return 0;
 }
 
@@ -189,20 +189,20 @@ static void fill_zero_page(uint8_t *zp, const struct boot_cfg *c, const struct b
 		hdr_end = bz->size;
 	memcpy(zp + BP_HDR, hdr, hdr_end - BP_HDR);
 	zp[BP_TYPE_OF_LOADER] = LOADER_UNDEFINED;
-	put32(zp + BP_CODE32_START, (uint32_t)bi->kernel_addr);
-	put32(zp + BP_RAMDISK_IMAGE, (uint32_t)bi->initrd_addr);
-	put32(zp + BP_RAMDISK_SIZE, (uint32_t)bi->initrd_size);
-	put32(zp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(bi->initrd_addr >> 32));
-	put32(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)(bi->initrd_size >> 32));
-	put32(zp + BP_CMD_LINE_PTR, (uint32_t)KVM_CMDLINE_ADDR);
-	put32(zp + BP_EXT_CMD_LINE_PTR, 0);
-	put64(zp + BP_ACPI_RSDP, bi->acpi.rsdp_gpa);
+	st_le32(zp + BP_CODE32_START, (uint32_t)bi->kernel_addr);
+	st_le32(zp + BP_RAMDISK_IMAGE, (uint32_t)bi->initrd_addr);
+	st_le32(zp + BP_RAMDISK_SIZE, (uint32_t)bi->initrd_size);
+	st_le32(zp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(bi->initrd_addr >> 32));
+	st_le32(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)(bi->initrd_size >> 32));
+	st_le32(zp + BP_CMD_LINE_PTR, (uint32_t)KVM_CMDLINE_ADDR);
+	st_le32(zp + BP_EXT_CMD_LINE_PTR, 0);
+	st_le64(zp + BP_ACPI_RSDP, bi->acpi.rsdp_gpa);
 	zp[BP_E820_ENTRIES] = (uint8_t)bi->n_e820;
 	for (unsigned i = 0; i < bi->n_e820; i++) {
 		uint8_t *e = zp + BP_E820_TABLE + 20 * i;
-		put64(e, bi->e820[i].addr);
-		put64(e + 8, bi->e820[i].size);
-		put32(e + 16, bi->e820[i].type);
+		st_le64(e, bi->e820[i].addr);
+		st_le64(e + 8, bi->e820[i].size);
+		st_le32(e + 16, bi->e820[i].type);
 	}
 }
 

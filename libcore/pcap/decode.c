@@ -71,10 +71,10 @@ void pcap_line_endpoints(struct pcap_line *l, const struct pcap_pkt *pkt, int po
 		      pkt->ip6_ext & PKT_EXT_FRAG ? "frag " : "");
 }
 
-const uint8_t *pcap_ports(struct pcap_cur c, size_t hlen, const char *proto, struct pcap_pkt *pkt,
+const uint8_t *pcap_ports(struct cursor c, size_t hlen, const char *proto, struct pcap_pkt *pkt,
 			  struct pcap_line *l)
 {
-	const uint8_t *h = pcap_cur_get(&c, 0, hlen);
+	const uint8_t *h = cur_peek(&c, 0, hlen);
 
 	if (!h) {
 		pcap_line_endpoints(l, pkt, 0);
@@ -82,8 +82,8 @@ const uint8_t *pcap_ports(struct pcap_cur c, size_t hlen, const char *proto, str
 		return NULL;
 	}
 	pkt->flags |= PKT_PORTS;
-	pkt->sport = pcap_be16(h);
-	pkt->dport = pcap_be16(h + 2);
+	pkt->sport = ld_be16(h);
+	pkt->dport = ld_be16(h + 2);
 	pcap_line_endpoints(l, pkt, 1);
 	return h;
 }
@@ -139,7 +139,7 @@ static const char *ethertype_name(uint16_t t)
  * len is what was on the wire. Unless named (the link header already
  * printed the ethertype, as tcpdump -e does), the line says which
  * protocol follows: "IP ", "IP6 ", "ARP, ". */
-static void decode_l3(const struct pcap_decode_cfg *cfg, uint16_t t, int named, struct pcap_cur c,
+static void decode_l3(const struct pcap_decode_cfg *cfg, uint16_t t, int named, struct cursor c,
 		      size_t len, struct pcap_pkt *pkt, struct pcap_line *l)
 {
 	switch (t) {
@@ -178,18 +178,17 @@ void pcap_line_mac(struct pcap_line *l, const uint8_t *m)
 }
 
 /* Ethernet II, 802.3 length frames, up to two VLAN tags. */
-static void decode_eth(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_t len,
+static void decode_eth(const struct pcap_decode_cfg *cfg, struct cursor c, size_t len,
 		       struct pcap_pkt *pkt, struct pcap_line *l)
 {
-	const uint8_t *h = pcap_cur_get(&c, 0, ETH_HDR_LEN), *tag;
-	size_t off = ETH_HDR_LEN;
+	const uint8_t *h = cur_take(&c, ETH_HDR_LEN), *tag;
 	uint16_t t;
 
 	if (!h) {
 		pcap_line_add(l, "[|ether] length %zu", len);
 		return;
 	}
-	t = pcap_be16(h + 12);
+	t = ld_be16(h + 12);
 	if (cfg->link) {
 		pcap_line_mac(l, h + 6);
 		pcap_line_add(l, " > ");
@@ -197,31 +196,28 @@ static void decode_eth(const struct pcap_decode_cfg *cfg, struct pcap_cur c, siz
 		pcap_line_add(l, ", ");
 	}
 	for (int depth = 0; (t == 0x8100 || t == 0x88a8) && depth < 2; depth++) {
-		tag = pcap_cur_get(&c, off, 4);
+		tag = cur_take(&c, 4);
 		if (!tag) {
 			pcap_line_add(l, "vlan [|vlan]");
 			return;
 		}
-		pcap_line_add(l, "vlan %u, p %u, ", pcap_be16(tag) & 0xfff, tag[0] >> 5);
-		t = pcap_be16(tag + 2);
-		off += 4;
+		pcap_line_add(l, "vlan %u, p %u, ", ld_be16(tag) & 0xfff, tag[0] >> 5);
+		t = ld_be16(tag + 2);
 	}
-	len = len >= off ? len - off : 0;
+	len = len >= c.off ? len - c.off : 0; /* c.off: the header and its tags */
 	if (t < 0x0600) {
 		pcap_line_add(l, "802.3 LLC [not decoded], length %zu", len);
 		return;
 	}
-	add_ethertype(cfg, t, len + off, l);
-	c.p += off;
-	c.len -= off;
+	add_ethertype(cfg, t, len + c.off, l);
 	decode_l3(cfg, t, cfg->link, c, len, pkt, l);
 }
 
 /* Linux cooked capture v1: 16-byte header ending in the protocol type. */
-static void decode_sll(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_t len,
+static void decode_sll(const struct pcap_decode_cfg *cfg, struct cursor c, size_t len,
 		       struct pcap_pkt *pkt, struct pcap_line *l)
 {
-	const uint8_t *h = pcap_cur_get(&c, 0, SLL_HDR_LEN);
+	const uint8_t *h = cur_take(&c, SLL_HDR_LEN);
 	static const char *const dir[] = { "In", "B", "M", "P", "Out" };
 	uint16_t type;
 
@@ -229,20 +225,18 @@ static void decode_sll(const struct pcap_decode_cfg *cfg, struct pcap_cur c, siz
 		pcap_line_add(l, "[|sll] length %zu", len);
 		return;
 	}
-	type = pcap_be16(h);
+	type = ld_be16(h);
 	if (cfg->link)
 		pcap_line_add(l, "%s ", type < ARRAY_SIZE(dir) ? dir[type] : "?");
-	add_ethertype(cfg, pcap_be16(h + 14), len, l);
-	c.p += SLL_HDR_LEN;
-	c.len -= SLL_HDR_LEN;
-	decode_l3(cfg, pcap_be16(h + 14), cfg->link, c, len >= SLL_HDR_LEN ? len - SLL_HDR_LEN : 0,
+	add_ethertype(cfg, ld_be16(h + 14), len, l);
+	decode_l3(cfg, ld_be16(h + 14), cfg->link, c, len >= SLL_HDR_LEN ? len - SLL_HDR_LEN : 0,
 		  pkt, l);
 }
 
 void pcap_decode(const struct pcap_decode_cfg *cfg, uint32_t linktype, const uint8_t *p,
 		 size_t caplen, uint32_t wirelen, struct pcap_pkt *pkt, struct pcap_line *out)
 {
-	struct pcap_cur c = { p, caplen };
+	struct cursor c = cur_init(p, caplen);
 
 	memset(pkt, 0, sizeof(*pkt));
 	pcap_line_reset(out);

@@ -6,13 +6,17 @@
  * decode_tcp.c, decode_udp.c, decode_dns.c. Every header access is bounds
  * checked against the captured length; what is cut short is marked
  * "[|proto]" as tcpdump does, what is not understood is marked
- * "[not decoded]" or "[bad ...]". Nothing allocates, except the table of
+ * "[not decoded]" or "[bad ...]". Every decoder gets a struct cursor
+ * (base/bytes.h) over its protocol's bytes as captured and reads its
+ * headers only through it. Nothing allocates, except the table of
  * TCP conversations for relative sequence numbers when cfg->rel is set. */
 #ifndef VOIDBOX_PCAP_DECODE_H
 #define VOIDBOX_PCAP_DECODE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "base/bytes.h"
 
 #define PCAP_LINKTYPE_RAW 101u       /* raw IPv4/IPv6 */
 #define PCAP_LINKTYPE_LINUX_SLL 113u /* tcpdump -i any */
@@ -72,12 +76,6 @@ struct pcap_line {
 	char buf[PCAP_LINE_MAX];
 };
 
-/* A bounds-checked view of bytes still to decode. */
-struct pcap_cur {
-	const uint8_t *p;
-	size_t len;
-};
-
 /* Sets the default configuration: DNS on port 53, no link header. */
 void pcap_decode_cfg_init(struct pcap_decode_cfg *cfg);
 
@@ -103,41 +101,25 @@ void pcap_line_endpoints(struct pcap_line *l, const struct pcap_pkt *pkt, int po
 /* Starts a TCP or UDP header (hlen bytes) in c: fills pkt's ports and
  * prints "SRC.PORT > DST.PORT: ". Returns the header, or NULL after
  * printing the endpoints and "[|proto]" when it was not captured. */
-const uint8_t *pcap_ports(struct pcap_cur c, size_t hlen, const char *proto, struct pcap_pkt *pkt,
+const uint8_t *pcap_ports(struct cursor c, size_t hlen, const char *proto, struct pcap_pkt *pkt,
 			  struct pcap_line *l);
-/* Returns a pointer to n bytes at off in c, or NULL if they were not captured. */
-static inline const uint8_t *pcap_cur_get(const struct pcap_cur *c, size_t off, size_t n)
-{
-	return off <= c->len && n <= c->len - off ? c->p + off : NULL;
-}
-
-static inline uint16_t pcap_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t pcap_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* The per-protocol decoders. c holds the protocol's bytes as captured,
- * len its length according to the enclosing header (may exceed c->len). */
-void pcap_decode_arp(struct pcap_cur c, size_t len, struct pcap_pkt *pkt, struct pcap_line *l);
-void pcap_decode_ipv4(const struct pcap_decode_cfg *cfg, struct pcap_cur c, struct pcap_pkt *pkt,
+ * len its length according to the enclosing header (may exceed what c holds). */
+void pcap_decode_arp(struct cursor c, size_t len, struct pcap_pkt *pkt, struct pcap_line *l);
+void pcap_decode_ipv4(const struct pcap_decode_cfg *cfg, struct cursor c, struct pcap_pkt *pkt,
 		      struct pcap_line *l);
-void pcap_decode_ipv6(const struct pcap_decode_cfg *cfg, struct pcap_cur c, struct pcap_pkt *pkt,
+void pcap_decode_ipv6(const struct pcap_decode_cfg *cfg, struct cursor c, struct pcap_pkt *pkt,
 		      struct pcap_line *l);
 /* Transport decoders, called after "SRC > DST" context is known; they
  * print the ports themselves. */
-void pcap_decode_tcp(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_t len,
+void pcap_decode_tcp(const struct pcap_decode_cfg *cfg, struct cursor c, size_t len,
 		     struct pcap_pkt *pkt, struct pcap_line *l);
-void pcap_decode_udp(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_t len,
+void pcap_decode_udp(const struct pcap_decode_cfg *cfg, struct cursor c, size_t len,
 		     struct pcap_pkt *pkt, struct pcap_line *l);
-void pcap_decode_icmp(struct pcap_cur c, size_t len, struct pcap_pkt *pkt, struct pcap_line *l);
-void pcap_decode_icmp6(struct pcap_cur c, size_t len, struct pcap_pkt *pkt, struct pcap_line *l);
+void pcap_decode_icmp(struct cursor c, size_t len, struct pcap_pkt *pkt, struct pcap_line *l);
+void pcap_decode_icmp6(struct cursor c, size_t len, struct pcap_pkt *pkt, struct pcap_line *l);
 /* Decodes a DNS message (c: the message as captured, len: its length). */
-void pcap_decode_dns(struct pcap_cur c, size_t len, struct pcap_line *l);
+void pcap_decode_dns(struct cursor c, size_t len, struct pcap_line *l);
 /* Returns whether port is one of cfg's DNS ports. */
 int pcap_is_dns_port(const struct pcap_decode_cfg *cfg, uint16_t port);
 

@@ -7,25 +7,25 @@
 
 #define ARP_HDR_LEN 8u
 
-void pcap_decode_arp(struct pcap_cur c, size_t len, struct pcap_pkt *pkt, struct pcap_line *l)
+void pcap_decode_arp(struct cursor c, size_t len, struct pcap_pkt *pkt, struct pcap_line *l)
 {
 	static const uint8_t zero_mac[6];
-	const uint8_t *h = pcap_cur_get(&c, 0, ARP_HDR_LEN), *b;
+	const uint8_t *h = cur_take(&c, ARP_HDR_LEN), *b;
 	uint16_t htype, ptype, op;
 
 	if (!h) {
 		pcap_line_add(l, "[|arp] length %zu", len);
 		return;
 	}
-	htype = pcap_be16(h);
-	ptype = pcap_be16(h + 2);
-	op = pcap_be16(h + 6);
+	htype = ld_be16(h);
+	ptype = ld_be16(h + 2);
+	op = ld_be16(h + 6);
 	if (htype != 1 || ptype != 0x0800 || h[4] != 6 || h[5] != 4) {
 		pcap_line_add(l, "hardware type %u, protocol 0x%04x, opcode %u [not decoded], length %zu",
 			      htype, ptype, op, len);
 		return;
 	}
-	b = pcap_cur_get(&c, ARP_HDR_LEN, 20); /* sha spa tha tpa */
+	b = cur_take(&c, 20); /* sha spa tha tpa */
 	if (!b) {
 		pcap_line_add(l, "[|arp] length %zu", len);
 		return;

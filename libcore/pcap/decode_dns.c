@@ -19,7 +19,7 @@
 enum dns_err { DNS_OK = 0, DNS_TRUNC, DNS_SHORT, DNS_LOOP, DNS_LABEL, DNS_LONG };
 
 struct dns_msg {
-	struct pcap_cur c; /* as captured */
+	struct cursor c; /* as captured */
 	size_t len;        /* the message's length */
 };
 
@@ -38,7 +38,7 @@ static const char *dns_err_text(enum dns_err e)
  * the message ended first. */
 static const uint8_t *dns_get(const struct dns_msg *m, size_t off, size_t n, enum dns_err *err)
 {
-	const uint8_t *p = pcap_cur_get(&m->c, off, n);
+	const uint8_t *p = cur_peek(&m->c, off, n);
 
 	if (!p || off + n > m->len) {
 		*err = off + n > m->len ? DNS_SHORT : DNS_TRUNC;
@@ -157,7 +157,7 @@ static enum dns_err dns_question(const struct dns_msg *m, size_t *off, struct pc
 	if (!(q = dns_get(m, *off, 4, &e)))
 		return e;
 	*off += 4;
-	pcap_line_add(l, " %s? %s", dns_type_name(pcap_be16(q), tb, sizeof(tb)), name);
+	pcap_line_add(l, " %s? %s", dns_type_name(ld_be16(q), tb, sizeof(tb)), name);
 	return DNS_OK;
 }
 
@@ -175,8 +175,8 @@ static enum dns_err dns_rr(const struct dns_msg *m, size_t *off, struct pcap_lin
 		return e;
 	if (!(h = dns_get(m, *off, 10, &e)))
 		return e;
-	type = pcap_be16(h);
-	rdlen = pcap_be16(h + 8);
+	type = ld_be16(h);
+	rdlen = ld_be16(h + 8);
 	rd = *off + 10;
 	if (!(d = dns_get(m, rd, rdlen, &e)))
 		return e;
@@ -206,7 +206,7 @@ static enum dns_err dns_rr(const struct dns_msg *m, size_t *off, struct pcap_lin
 			return DNS_SHORT;
 		if ((e = dns_name(m, &p, name, sizeof(name))))
 			return e;
-		pcap_line_add(l, " %s %u", name, pcap_be16(d));
+		pcap_line_add(l, " %s %u", name, ld_be16(d));
 		break;
 	case 33:
 		p = rd + 6;
@@ -214,8 +214,8 @@ static enum dns_err dns_rr(const struct dns_msg *m, size_t *off, struct pcap_lin
 			return DNS_SHORT;
 		if ((e = dns_name(m, &p, name, sizeof(name))))
 			return e;
-		pcap_line_add(l, " %s:%u %u %u", name, pcap_be16(d + 4), pcap_be16(d),
-			      pcap_be16(d + 2));
+		pcap_line_add(l, " %s:%u %u %u", name, ld_be16(d + 4), ld_be16(d),
+			      ld_be16(d + 2));
 		break;
 	case 16:
 		for (size_t i = 0; i < rdlen;) {
@@ -239,13 +239,13 @@ static enum dns_err dns_rr(const struct dns_msg *m, size_t *off, struct pcap_lin
 			return e;
 		if (!(h = dns_get(m, p, 4, &e)))
 			return e;
-		pcap_line_add(l, " %s %u", name, pcap_be32(h));
+		pcap_line_add(l, " %s %u", name, ld_be32(h));
 		break;
 	}
 	return DNS_OK;
 }
 
-void pcap_decode_dns(struct pcap_cur c, size_t len, struct pcap_line *l)
+void pcap_decode_dns(struct cursor c, size_t len, struct pcap_line *l)
 {
 	static const char *const rcodes[] = { "", " FormErr", " ServFail", " NXDomain",
 					      " NotImp", " Refused" };
@@ -263,12 +263,12 @@ void pcap_decode_dns(struct pcap_cur c, size_t len, struct pcap_line *l)
 			pcap_line_add(l, "[|domain] (%zu)", len);
 		return;
 	}
-	id = pcap_be16(h);
-	fl = pcap_be16(h + 2);
-	qd = pcap_be16(h + 4);
-	an = pcap_be16(h + 6);
-	ns = pcap_be16(h + 8);
-	ar = pcap_be16(h + 10);
+	id = ld_be16(h);
+	fl = ld_be16(h + 2);
+	qd = ld_be16(h + 4);
+	an = ld_be16(h + 6);
+	ns = ld_be16(h + 8);
+	ar = ld_be16(h + 10);
 	op = (fl >> 11) & 0xf;
 	rc = fl & 0xf;
 	pcap_line_add(l, "%u", id);

@@ -7,10 +7,10 @@
 #define ICMP_HDR_LEN 8u
 
 /* The unreachable message for code, quoting the original IPv4 datagram
- * inside the ICMP body q. */
-static void add_unreach(struct pcap_line *l, uint8_t code, struct pcap_cur q)
+ * inside the ICMP body q (after the 8-byte header). */
+static void add_unreach(struct pcap_line *l, uint8_t code, struct cursor q)
 {
-	const uint8_t *ip = pcap_cur_get(&q, 0, 20), *ports = NULL;
+	const uint8_t *ip = cur_peek(&q, 0, 20), *ports = NULL;
 	size_t ihl;
 
 	if (!ip || ip[0] >> 4 != 4) {
@@ -19,7 +19,7 @@ static void add_unreach(struct pcap_line *l, uint8_t code, struct pcap_cur q)
 	}
 	ihl = (size_t)(ip[0] & 0xf) * 4;
 	if (ihl >= 20)
-		ports = pcap_cur_get(&q, ihl, 4);
+		ports = cur_peek(&q, ihl, 4);
 	pcap_line_addr(l, 4, ip + 16);
 	switch (code) {
 	case 0:
@@ -34,7 +34,7 @@ static void add_unreach(struct pcap_line *l, uint8_t code, struct pcap_cur q)
 	case 3:
 		if (ports && (ip[9] == 6 || ip[9] == 17))
 			pcap_line_add(l, " %s port %u unreachable", ip[9] == 6 ? "tcp" : "udp",
-				      pcap_be16(ports + 2));
+				      ld_be16(ports + 2));
 		else
 			pcap_line_add(l, " port unreachable%s",
 				      ip[9] == 6 || ip[9] == 17 ? " [|icmp]" : "");
@@ -44,10 +44,9 @@ static void add_unreach(struct pcap_line *l, uint8_t code, struct pcap_cur q)
 	}
 }
 
-void pcap_decode_icmp(struct pcap_cur c, size_t len, struct pcap_pkt *pkt, struct pcap_line *l)
+void pcap_decode_icmp(struct cursor c, size_t len, struct pcap_pkt *pkt, struct pcap_line *l)
 {
-	const uint8_t *h = pcap_cur_get(&c, 0, ICMP_HDR_LEN);
-	struct pcap_cur q;
+	const uint8_t *h = cur_take(&c, ICMP_HDR_LEN);
 
 	pkt->flags |= PKT_ICMP;
 	pcap_line_endpoints(l, pkt, 0);
@@ -60,14 +59,12 @@ void pcap_decode_icmp(struct pcap_cur c, size_t len, struct pcap_pkt *pkt, struc
 	case 0:
 	case 8:
 		pcap_line_add(l, "echo %s, id %u, seq %u", h[0] ? "request" : "reply",
-			      pcap_be16(h + 4), pcap_be16(h + 6));
+			      ld_be16(h + 4), ld_be16(h + 6));
 		if (h[1])
 			pcap_line_add(l, ", code %u", h[1]);
 		break;
 	case 3:
-		q.p = c.p + ICMP_HDR_LEN;
-		q.len = c.len - ICMP_HDR_LEN;
-		add_unreach(l, h[1], q);
+		add_unreach(l, h[1], c);
 		break;
 	case 11:
 		if (h[1] <= 1)
@@ -83,9 +80,9 @@ void pcap_decode_icmp(struct pcap_cur c, size_t len, struct pcap_pkt *pkt, struc
 
 /* The ICMPv6 destination unreachable message for code, quoting the
  * original IPv6 datagram inside the body q (tcpdump's wording). */
-static void add_unreach6(struct pcap_line *l, uint8_t code, struct pcap_cur q)
+static void add_unreach6(struct pcap_line *l, uint8_t code, struct cursor q)
 {
-	const uint8_t *ip = pcap_cur_get(&q, 0, 40), *ports = pcap_cur_get(&q, 40, 4);
+	const uint8_t *ip = cur_peek(&q, 0, 40), *ports = cur_peek(&q, 40, 4);
 
 	pcap_line_add(l, "destination unreachable, ");
 	if (!ip || ip[0] >> 4 != 6) {
@@ -101,7 +98,7 @@ static void add_unreach6(struct pcap_line *l, uint8_t code, struct pcap_cur q)
 		pcap_line_add(l, "unreachable port, ");
 		pcap_line_addr(l, 6, ip + 24);
 		if (ports && (ip[6] == 6 || ip[6] == 17))
-			pcap_line_add(l, " %s port %u", ip[6] == 6 ? "tcp" : "udp", pcap_be16(ports + 2));
+			pcap_line_add(l, " %s port %u", ip[6] == 6 ? "tcp" : "udp", ld_be16(ports + 2));
 		else if (ip[6] == 6 || ip[6] == 17)
 			pcap_line_add(l, " [|icmp6]");
 		break;
@@ -110,9 +107,9 @@ static void add_unreach6(struct pcap_line *l, uint8_t code, struct pcap_cur q)
 	}
 }
 
-void pcap_decode_icmp6(struct pcap_cur c, size_t len, struct pcap_pkt *pkt, struct pcap_line *l)
+void pcap_decode_icmp6(struct cursor c, size_t len, struct pcap_pkt *pkt, struct pcap_line *l)
 {
-	const uint8_t *h = pcap_cur_get(&c, 0, ICMP_HDR_LEN), *t;
+	const uint8_t *h = cur_take(&c, ICMP_HDR_LEN), *t;
 
 	pkt->flags |= PKT_ICMP;
 	pcap_line_endpoints(l, pkt, 0);
@@ -125,19 +122,19 @@ void pcap_decode_icmp6(struct pcap_cur c, size_t len, struct pcap_pkt *pkt, stru
 	case 128:
 	case 129:
 		pcap_line_add(l, "echo %s, id %u, seq %u", h[0] == 128 ? "request" : "reply",
-			      pcap_be16(h + 4), pcap_be16(h + 6));
+			      ld_be16(h + 4), ld_be16(h + 6));
 		break;
 	case 1:
-		add_unreach6(l, h[1], (struct pcap_cur){ c.p + ICMP_HDR_LEN, c.len - ICMP_HDR_LEN });
+		add_unreach6(l, h[1], c);
 		break;
 	case 2:
-		pcap_line_add(l, "packet too big, mtu %u", pcap_be32(h + 4));
+		pcap_line_add(l, "packet too big, mtu %u", ld_be32(h + 4));
 		break;
 	case 3:
 		pcap_line_add(l, "time exceeded, code %u", h[1]);
 		break;
 	case 143:
-		pcap_line_add(l, "multicast listener report v2, %u group record(s)", pcap_be16(h + 6));
+		pcap_line_add(l, "multicast listener report v2, %u group record(s)", ld_be16(h + 6));
 		break;
 	case 133:
 		pcap_line_add(l, "router solicitation");
@@ -147,7 +144,7 @@ void pcap_decode_icmp6(struct pcap_cur c, size_t len, struct pcap_pkt *pkt, stru
 		break;
 	case 135:
 	case 136:
-		t = pcap_cur_get(&c, ICMP_HDR_LEN, 16);
+		t = cur_peek(&c, 0, 16);
 		pcap_line_add(l, h[0] == 135 ? "neighbor solicitation, who has " :
 					       "neighbor advertisement, tgt is ");
 		if (t)

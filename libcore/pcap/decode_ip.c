@@ -12,7 +12,7 @@
 #define IP6_MAX_EXT 8
 
 /* Decodes the transport proto carried in c (len bytes on the wire). */
-static void decode_transport(const struct pcap_decode_cfg *cfg, uint8_t proto, struct pcap_cur c,
+static void decode_transport(const struct pcap_decode_cfg *cfg, uint8_t proto, struct cursor c,
 			     size_t len, struct pcap_pkt *pkt, struct pcap_line *l)
 {
 	pkt->ipproto = proto;
@@ -46,10 +46,10 @@ static void decode_transport(const struct pcap_decode_cfg *cfg, uint8_t proto, s
 
 /* Returns the fixed header of hlen bytes, or NULL after marking it cut
  * short or of the wrong version. */
-static const uint8_t *ip_start(struct pcap_cur c, size_t hlen, unsigned version,
+static const uint8_t *ip_start(struct cursor c, size_t hlen, unsigned version,
 			       struct pcap_line *l)
 {
-	const uint8_t *h = pcap_cur_get(&c, 0, hlen);
+	const uint8_t *h = cur_peek(&c, 0, hlen);
 
 	if (!h)
 		pcap_line_add(l, version == 4 ? "[|ip]" : "[|ip6]");
@@ -60,17 +60,16 @@ static const uint8_t *ip_start(struct pcap_cur c, size_t hlen, unsigned version,
 	return NULL;
 }
 
-void pcap_decode_ipv4(const struct pcap_decode_cfg *cfg, struct pcap_cur c, struct pcap_pkt *pkt,
+void pcap_decode_ipv4(const struct pcap_decode_cfg *cfg, struct cursor c, struct pcap_pkt *pkt,
 		      struct pcap_line *l)
 {
 	const uint8_t *h = ip_start(c, IP4_HDR_LEN, 4, l);
 	size_t ihl, tot, frag;
-	struct pcap_cur pl;
 
 	if (!h)
 		return;
 	ihl = (size_t)(h[0] & 0xf) * 4;
-	tot = pcap_be16(h + 2);
+	tot = ld_be16(h + 2);
 	if (ihl < IP4_HDR_LEN || tot < ihl) {
 		pcap_line_add(l, "[bad header length %zu, total length %zu]", ihl, tot);
 		return;
@@ -79,34 +78,32 @@ void pcap_decode_ipv4(const struct pcap_decode_cfg *cfg, struct pcap_cur c, stru
 	pkt->family = 4;
 	memcpy(pkt->src, h + 12, 4);
 	memcpy(pkt->dst, h + 16, 4);
-	if (ihl > c.len) {
+	if (!cur_peek(&c, 0, ihl)) {
 		pcap_line_endpoints(l, pkt, 0);
 		pcap_line_add(l, "[|ip options]");
 		return;
 	}
-	frag = (size_t)(pcap_be16(h + 6) & 0x1fff) * 8;
+	frag = (size_t)(ld_be16(h + 6) & 0x1fff) * 8;
 	if (frag) {
 		pkt->flags |= PKT_FRAG;
 		pkt->ipproto = h[9];
 		pcap_line_endpoints(l, pkt, 0);
 		pcap_line_add(l, "ip-proto-%u fragment id %u offset %zu%s [not decoded], length %zu",
-			      h[9], pcap_be16(h + 4), frag, h[6] & 0x20 ? "+" : "", tot - ihl);
+			      h[9], ld_be16(h + 4), frag, h[6] & 0x20 ? "+" : "", tot - ihl);
 		return;
 	}
-	pl.p = c.p + ihl;
-	pl.len = (tot < c.len ? tot : c.len) - ihl;
-	decode_transport(cfg, h[9], pl, tot - ihl, pkt, l);
+	/* the payload ends where the total length says, not at padding */
+	decode_transport(cfg, h[9], cur_sub(&c, ihl, tot - ihl), tot - ihl, pkt, l);
 	if (h[6] & 0x20)
-		pcap_line_add(l, " [first fragment, id %u]", pcap_be16(h + 4));
+		pcap_line_add(l, " [first fragment, id %u]", ld_be16(h + 4));
 }
 
-void pcap_decode_ipv6(const struct pcap_decode_cfg *cfg, struct pcap_cur c, struct pcap_pkt *pkt,
+void pcap_decode_ipv6(const struct pcap_decode_cfg *cfg, struct cursor c, struct pcap_pkt *pkt,
 		      struct pcap_line *l)
 {
 	const uint8_t *h = ip_start(c, IP6_HDR_LEN, 6, l), *e;
 	size_t plen, off = IP6_HDR_LEN, elen;
 	uint8_t nh;
-	struct pcap_cur pl;
 
 	if (!h)
 		return;
@@ -114,26 +111,26 @@ void pcap_decode_ipv6(const struct pcap_decode_cfg *cfg, struct pcap_cur c, stru
 	pkt->family = 6;
 	memcpy(pkt->src, h + 8, 16);
 	memcpy(pkt->dst, h + 24, 16);
-	plen = pcap_be16(h + 4);
+	plen = ld_be16(h + 4);
 	if (plen == 0) /* jumbogram or TSO: trust what was captured */
-		plen = c.len - IP6_HDR_LEN;
+		plen = cur_left(&c) - IP6_HDR_LEN;
 	nh = h[6];
 	for (int i = 0; i < IP6_MAX_EXT; i++) {
 		if (nh != 0 && nh != 43 && nh != 60 && nh != 44)
 			break;
-		e = pcap_cur_get(&c, off, 8);
+		e = cur_peek(&c, off, 8);
 		if (!e) {
 			pcap_line_endpoints(l, pkt, 0);
 			pcap_line_add(l, "[|ip6 extension header %u]", nh);
 			return;
 		}
 		if (nh == 44) {
-			if (pcap_be16(e + 2) >> 3) {
+			if (ld_be16(e + 2) >> 3) {
 				pkt->flags |= PKT_FRAG;
 				pkt->ipproto = e[0];
 				pcap_line_endpoints(l, pkt, 0);
 				pcap_line_add(l, "ip-proto-%u fragment id %u offset %u%s [not decoded], length %zu",
-					      e[0], pcap_be32(e + 4), pcap_be16(e + 2) & 0xfff8u,
+					      e[0], ld_be32(e + 4), ld_be16(e + 2) & 0xfff8u,
 					      e[3] & 1 ? "+" : "", plen);
 				return;
 			}
@@ -151,12 +148,11 @@ void pcap_decode_ipv6(const struct pcap_decode_cfg *cfg, struct pcap_cur c, stru
 		pcap_line_add(l, "[bad extension header length]");
 		return;
 	}
-	if (off > c.len) {
+	if (!cur_peek(&c, off, 0)) {
 		pcap_line_endpoints(l, pkt, 0);
 		pcap_line_add(l, "[|ip6 extension header]");
 		return;
 	}
-	pl.p = c.p + off;
-	pl.len = (IP6_HDR_LEN + plen < c.len ? IP6_HDR_LEN + plen : c.len) - off;
-	decode_transport(cfg, nh, pl, plen - (off - IP6_HDR_LEN), pkt, l);
+	decode_transport(cfg, nh, cur_sub(&c, off, IP6_HDR_LEN + plen - off),
+			 plen - (off - IP6_HDR_LEN), pkt, l);
 }

@@ -29,13 +29,14 @@ static void add_flags(struct pcap_line *l, uint8_t f)
 /* Appends the options in o (n bytes); SACK blocks lose sack_base. */
 static void add_options(struct pcap_line *l, const uint8_t *o, size_t n, uint32_t sack_base)
 {
-	size_t i = 0;
+	struct cursor c = cur_init(o, n);
+	const uint8_t *k;
 
 	pcap_line_add(l, ", options [");
-	while (i < n) {
-		uint8_t kind = o[i], len;
+	while ((k = cur_peek(&c, 0, 1))) {
+		uint8_t kind = k[0], len;
 
-		if (i)
+		if (c.off)
 			pcap_line_add(l, ",");
 		if (kind == 0) {
 			pcap_line_add(l, "eol");
@@ -43,18 +44,19 @@ static void add_options(struct pcap_line *l, const uint8_t *o, size_t n, uint32_
 		}
 		if (kind == 1) {
 			pcap_line_add(l, "nop");
-			i++;
+			cur_skip(&c, 1);
 			continue;
 		}
-		if (i + 1 >= n || (len = o[i + 1]) < 2 || len > n - i) {
+		/* kind, length (>= 2, within the options), value */
+		if (!(k = cur_peek(&c, 0, 2)) || (len = k[1]) < 2 || !(k = cur_take(&c, len))) {
 			pcap_line_add(l, "bad opt");
 			break;
 		}
-		const uint8_t *v = o + i + 2;
+		const uint8_t *v = k + 2;
 		switch (kind) {
 		case 2:
 			if (len == 4)
-				pcap_line_add(l, "mss %u", pcap_be16(v));
+				pcap_line_add(l, "mss %u", ld_be16(v));
 			else
 				pcap_line_add(l, "mss [bad length %u]", len);
 			break;
@@ -74,12 +76,12 @@ static void add_options(struct pcap_line *l, const uint8_t *o, size_t n, uint32_
 			}
 			pcap_line_add(l, "sack %u ", (len - 2) / 8);
 			for (unsigned b = 0; b + 8 <= (unsigned)len - 2; b += 8)
-				pcap_line_add(l, "{%u:%u}", pcap_be32(v + b) - sack_base,
-					      pcap_be32(v + b + 4) - sack_base);
+				pcap_line_add(l, "{%u:%u}", ld_be32(v + b) - sack_base,
+					      ld_be32(v + b + 4) - sack_base);
 			break;
 		case 8:
 			if (len == 10)
-				pcap_line_add(l, "TS val %u ecr %u", pcap_be32(v), pcap_be32(v + 4));
+				pcap_line_add(l, "TS val %u ecr %u", ld_be32(v), ld_be32(v + 4));
 			else
 				pcap_line_add(l, "TS [bad length %u]", len);
 			break;
@@ -98,12 +100,11 @@ static void add_options(struct pcap_line *l, const uint8_t *o, size_t n, uint32_
 		default:
 			pcap_line_add(l, "opt-%u len %u", kind, len);
 		}
-		i += len;
 	}
 	pcap_line_add(l, "]");
 }
 
-void pcap_decode_tcp(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_t len,
+void pcap_decode_tcp(const struct pcap_decode_cfg *cfg, struct cursor c, size_t len,
 		     struct pcap_pkt *pkt, struct pcap_line *l)
 {
 	const uint8_t *h, *o, *dl;
@@ -114,8 +115,8 @@ void pcap_decode_tcp(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_
 	pkt->flags |= PKT_TCP;
 	if (!(h = pcap_ports(c, TCP_HDR_LEN, "tcp", pkt, l)))
 		return;
-	pkt->seq = pcap_be32(h + 4);
-	pkt->ack = pcap_be32(h + 8);
+	pkt->seq = ld_be32(h + 4);
+	pkt->ack = ld_be32(h + 8);
 	pkt->tcp_flags = f = h[13];
 	doff = (size_t)(h[12] >> 4) * 4;
 	if (doff < TCP_HDR_LEN || doff > len) {
@@ -139,11 +140,11 @@ void pcap_decode_tcp(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_
 	}
 	if (f & TCPF_ACK)
 		pcap_line_add(l, ", ack %u", ack);
-	pcap_line_add(l, ", win %u", pcap_be16(h + 14));
+	pcap_line_add(l, ", win %u", ld_be16(h + 14));
 	if (f & TCPF_URG)
-		pcap_line_add(l, ", urg %u", pcap_be16(h + 18));
+		pcap_line_add(l, ", urg %u", ld_be16(h + 18));
 	if (doff > TCP_HDR_LEN) {
-		o = pcap_cur_get(&c, TCP_HDR_LEN, doff - TCP_HDR_LEN);
+		o = cur_peek(&c, TCP_HDR_LEN, doff - TCP_HDR_LEN);
 		if (o)
 			add_options(l, o, doff - TCP_HDR_LEN, sack_base);
 		else
@@ -152,21 +153,18 @@ void pcap_decode_tcp(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_
 	pcap_line_add(l, ", length %zu", payload);
 	if ((pkt->flags & PKT_DNS) && payload >= 2) {
 		/* DNS over TCP: a two-byte length, then the message. */
-		dl = pcap_cur_get(&c, doff, 2);
+		dl = cur_peek(&c, doff, 2);
 		if (!dl) {
 			pcap_line_add(l, " [|domain]");
 			return;
 		}
-		struct pcap_cur m = { dl + 2, c.len - doff - 2 };
-		size_t mlen = pcap_be16(dl);
+		size_t mlen = ld_be16(dl);
 
 		if (mlen > payload - 2) {
 			pcap_line_add(l, " [dns message continues in later segments]");
 			return;
 		}
 		pcap_line_add(l, " ");
-		if (m.len > mlen)
-			m.len = mlen;
-		pcap_decode_dns(m, mlen, l);
+		pcap_decode_dns(cur_sub(&c, doff + 2, mlen), mlen, l);
 	}
 }

@@ -5,7 +5,7 @@
 
 #define UDP_HDR_LEN 8u
 
-void pcap_decode_udp(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_t len,
+void pcap_decode_udp(const struct pcap_decode_cfg *cfg, struct cursor c, size_t len,
 		     struct pcap_pkt *pkt, struct pcap_line *l)
 {
 	const uint8_t *h;
@@ -14,19 +14,15 @@ void pcap_decode_udp(const struct pcap_decode_cfg *cfg, struct pcap_cur c, size_
 	pkt->flags |= PKT_UDP;
 	if (!(h = pcap_ports(c, UDP_HDR_LEN, "udp", pkt, l)))
 		return;
-	ulen = pcap_be16(h + 4);
+	ulen = ld_be16(h + 4);
 	if (ulen < UDP_HDR_LEN || ulen > len) {
 		pcap_line_add(l, "[bad udp length %zu, ip payload %zu]", ulen, len);
 		return;
 	}
 	pkt->payload = (uint32_t)(ulen - UDP_HDR_LEN);
 	if (pcap_is_dns_port(cfg, pkt->sport) || pcap_is_dns_port(cfg, pkt->dport)) {
-		struct pcap_cur m = { c.p + UDP_HDR_LEN, c.len - UDP_HDR_LEN };
-
 		pkt->flags |= PKT_DNS;
-		if (m.len > ulen - UDP_HDR_LEN)
-			m.len = ulen - UDP_HDR_LEN;
-		pcap_decode_dns(m, ulen - UDP_HDR_LEN, l);
+		pcap_decode_dns(cur_sub(&c, UDP_HDR_LEN, ulen - UDP_HDR_LEN), ulen - UDP_HDR_LEN, l);
 		return;
 	}
 	pcap_line_add(l, "UDP, length %zu", ulen - UDP_HDR_LEN);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/bytes.h"
 #include "base/util.h"
 #include "pcap/writer.h"
 
@@ -26,20 +27,15 @@ static int __attribute__((format(printf, 2, 3))) rd_fail(struct pcap_reader *r, 
 	return -EINVAL;
 }
 
+/* A field of the file, in the byte order its magic announced. */
 static uint32_t rd_u32(const struct pcap_reader *r, const uint8_t *p)
 {
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return r->swapped ? __builtin_bswap32(v) : v;
+	return r->be ? ld_be32(p) : ld_le32(p);
 }
 
 static uint16_t rd_u16(const struct pcap_reader *r, const uint8_t *p)
 {
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return r->swapped ? __builtin_bswap16(v) : v;
+	return r->be ? ld_be16(p) : ld_le16(p);
 }
 
 /* Makes n bytes available from r->buf + r->pos, reading more as needed.
@@ -91,13 +87,12 @@ int pcap_reader_open(struct pcap_reader *r, int fd)
 		return rd_fail(r, "empty file: no pcap header");
 	h = r->buf;
 	if (got >= 4) {
-		memcpy(&magic, h, 4);
+		magic = ld_le32(h);
 		if (magic == PCAP_MAGIC_USEC || magic == PCAP_MAGIC_NSEC) {
-			r->swapped = 0;
-		} else if (__builtin_bswap32(magic) == PCAP_MAGIC_USEC ||
-			   __builtin_bswap32(magic) == PCAP_MAGIC_NSEC) {
-			r->swapped = 1;
-			magic = __builtin_bswap32(magic);
+			r->be = 0;
+		} else if (ld_be32(h) == PCAP_MAGIC_USEC || ld_be32(h) == PCAP_MAGIC_NSEC) {
+			r->be = 1;
+			magic = ld_be32(h);
 		} else if (magic == PCAPNG_MAGIC) {
 			return rd_fail(r, "pcapng is not supported (editcap -F pcap converts it)");
 		} else {

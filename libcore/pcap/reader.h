@@ -13,7 +13,7 @@
 
 struct pcap_reader {
 	int fd;
-	int swapped;         /* file byte order differs from the host's */
+	int be;              /* the file is big-endian (else little-endian) */
 	int nsec;            /* timestamps carry nanoseconds */
 	uint16_t ver_major, ver_minor;
 	uint32_t snaplen;    /* as the file header says */

@@ -15,9 +15,9 @@
 
 void proto_put_hdr(uint8_t *p, uint16_t type, uint32_t len)
 {
-	proto_put32(p, len);
-	proto_put16(p + 4, type);
-	proto_put16(p + 6, 0);
+	st_le32(p, len);
+	st_le16(p + 4, type);
+	st_le16(p + 6, 0);
 }
 
 uint32_t proto_max_payload(uint16_t type)
@@ -67,14 +67,14 @@ int proto_exec_encode(const struct proto_exec *e, uint8_t *buf, size_t cap)
 		cap = PROTO_MAX_EXEC;
 	if (cap < EXEC_FIXED || e->argc + (uint64_t)e->envc > PROTO_MAX_STRINGS)
 		return -EMSGSIZE;
-	proto_put16(buf, e->version);
-	proto_put16(buf + 2, e->flags);
-	proto_put32(buf + 4, e->uid);
-	proto_put32(buf + 8, e->gid);
-	proto_put16(buf + 12, e->rows);
-	proto_put16(buf + 14, e->cols);
-	proto_put32(buf + 16, e->argc);
-	proto_put32(buf + 20, e->envc);
+	st_le16(buf, e->version);
+	st_le16(buf + 2, e->flags);
+	st_le32(buf + 4, e->uid);
+	st_le32(buf + 8, e->gid);
+	st_le16(buf + 12, e->rows);
+	st_le16(buf + 14, e->cols);
+	st_le32(buf + 16, e->argc);
+	st_le32(buf + 20, e->envc);
 	if (put_str(buf, cap, &off, e->workdir ? e->workdir : ""))
 		return -EMSGSIZE;
 	for (uint32_t i = 0; i < e->argc; i++)
@@ -93,16 +93,16 @@ int proto_exec_decode(uint8_t *p, uint32_t len, struct proto_exec *e, char **vec
 
 	if (len < EXEC_FIXED + 1 || len > PROTO_MAX_EXEC)
 		return -EPROTO;
-	e->version = proto_get16(p);
+	e->version = ld_le16(p);
 	if (e->version != PROTO_VERSION)
 		return -EPROTONOSUPPORT;
-	e->flags = proto_get16(p + 2);
-	e->uid = proto_get32(p + 4);
-	e->gid = proto_get32(p + 8);
-	e->rows = proto_get16(p + 12);
-	e->cols = proto_get16(p + 14);
-	e->argc = proto_get32(p + 16);
-	e->envc = proto_get32(p + 20);
+	e->flags = ld_le16(p + 2);
+	e->uid = ld_le32(p + 4);
+	e->gid = ld_le32(p + 8);
+	e->rows = ld_le16(p + 12);
+	e->cols = ld_le16(p + 14);
+	e->argc = ld_le32(p + 16);
+	e->envc = ld_le32(p + 20);
 	if (e->flags & ~(PROTO_EXEC_PTY | PROTO_EXEC_POWEROFF))
 		return -EPROTO;
 	want = (uint64_t)e->argc + e->envc;
@@ -184,9 +184,9 @@ int proto_rx_next(struct proto_rx *rx, struct proto_msg *m)
 
 	if (have < PROTO_HDR_LEN)
 		return 0;
-	len = proto_get32(p);
-	m->type = proto_get16(p + 4);
-	m->flags = proto_get16(p + 6);
+	len = ld_le32(p);
+	m->type = ld_le16(p + 4);
+	m->flags = ld_le16(p + 6);
 	if (!type_known(m->type))
 		return -EPROTO;
 	if (len > proto_max_payload(m->type) || len > rx->cap - PROTO_HDR_LEN)
@@ -237,8 +237,8 @@ int proto_tx_u32s(struct proto_tx *tx, uint16_t type, uint32_t a, uint32_t b, un
 {
 	uint8_t p[8];
 
-	proto_put32(p, a);
-	proto_put32(p + 4, b);
+	st_le32(p, a);
+	st_le32(p + 4, b);
 	return proto_tx_frame(tx, type, p, n * 4);
 }
 

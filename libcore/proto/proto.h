@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/bytes.h" /* payload fields: ld_le16/ld_le32, st_le16/st_le32 */
+
 #define PROTO_VERSION 1
 #define PROTO_VSOCK_PORT 1024        /* the agent listens here */
 #define PROTO_HDR_LEN 8
@@ -108,23 +110,5 @@ int proto_tx_u32s(struct proto_tx *tx, uint16_t type, uint32_t a, uint32_t b, un
 /* Writes what is pending (non-blocking, MSG_NOSIGNAL where fd is a socket).
  * Returns 0 (all written), -EAGAIN (some left) or -errno. */
 int proto_tx_flush(struct proto_tx *tx, int fd);
-
-/* Little-endian field access for payloads. */
-static inline uint32_t proto_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint16_t proto_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-static inline void proto_put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
-static inline void proto_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8);
-}
 
 #endif

@@ -64,7 +64,7 @@ static void handle_frame(struct client *c, const struct proto_msg *m)
 	switch (m->type) {
 	case PT_STARTED:
 		if (m->len == 4)
-			c->guest_pid = proto_get32(m->data);
+			c->guest_pid = ld_le32(m->data);
 		break;
 	case PT_STDOUT:
 		out_write(c, 1, m->data, m->len);
@@ -74,12 +74,12 @@ static void handle_frame(struct client *c, const struct proto_msg *m)
 		break;
 	case PT_EXIT:
 		if (m->len == 8)
-			client_end(c, RUN_END_EXITED, (int)(proto_get32(m->data) & 0xff), NULL);
+			client_end(c, RUN_END_EXITED, (int)(ld_le32(m->data) & 0xff), NULL);
 		else
 			client_end(c, RUN_END_PROTOCOL, 0, "protocol: EXIT frame of %u bytes from the agent", m->len);
 		break;
 	case PT_ERROR: {
-		uint32_t code = m->len >= 4 ? proto_get32(m->data) : 125;
+		uint32_t code = m->len >= 4 ? ld_le32(m->data) : 125;
 		char text[1024]; /* the agent's words, escaped: it is the guest's */
 
 		term_safe_str(m->data + 4, m->len >= 4 ? m->len - 4 : 0, text, sizeof(text));
@@ -245,7 +245,7 @@ void client_signal(struct client *c, int sig)
 {
 	uint8_t p[4];
 
-	proto_put32(p, (uint32_t)sig);
+	st_le32(p, (uint32_t)sig);
 	send_ctl(c, PT_SIGNAL, p, 4);
 }
 
@@ -253,8 +253,8 @@ void client_resize(struct client *c, unsigned rows, unsigned cols)
 {
 	uint8_t p[4];
 
-	proto_put16(p, (uint16_t)rows);
-	proto_put16(p + 2, (uint16_t)cols);
+	st_le16(p, (uint16_t)rows);
+	st_le16(p + 2, (uint16_t)cols);
 	send_ctl(c, PT_RESIZE, p, 4);
 }
 

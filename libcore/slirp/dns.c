@@ -29,28 +29,30 @@ bool dns_upstream(struct slirp *s, unsigned try, struct sockaddr_in *to)
 	return true;
 }
 
-/* Answers query q (its first len bytes; q's own ID field is ignored) from
- * guest port gport, ID guest_id, with SERVFAIL: its header and first
- * question, QR set. */
+/* Answers query q (its first len bytes, at least a header; q's own ID
+ * field is ignored) from guest port gport, ID guest_id, with SERVFAIL: its
+ * header and first question, QR set. */
 static void dns_servfail(struct slirp *s, uint16_t gport, uint16_t guest_id, const uint8_t *q,
 			 size_t len)
 {
 	uint8_t *r = s->tx + OFF_L4 + UDP_HLEN;
 	size_t end = DNS_HLEN, room = s->cfg.mtu - IP_HLEN - UDP_HLEN;
+	struct cursor c = cur_init(q, len);
+	const uint8_t *h = cur_take(&c, DNS_HLEN), *b;
 
-	if (rd16(q + 4) >= 1) { /* keep the first question when it parses and fits */
-		size_t p = DNS_HLEN;
-
-		while (p < len && q[p] && q[p] < 64)
-			p += (size_t)q[p] + 1;
-		if (p + 5 <= len && q[p] == 0 && p + 5 <= room)
-			end = p + 5;
+	if (h && ld_be16(h + 4) >= 1) { /* keep the first question when it parses and fits */
+		/* the name's labels (no compression in a question), then its
+		 * root label and QTYPE, QCLASS */
+		while ((b = cur_peek(&c, 0, 1)) && b[0] && b[0] < 64 && cur_skip(&c, (size_t)b[0] + 1))
+			;
+		if ((b = cur_peek(&c, 0, 5)) && b[0] == 0 && c.off + 5 <= room)
+			end = c.off + 5;
 	}
 	memmove(r, q, end);
-	wr16(r, guest_id);
+	st_be16(r, guest_id);
 	r[2] = (uint8_t)((r[2] & 0x79) | 0x80); /* QR, keep opcode and RD */
 	r[3] = 0x80 | 2;                        /* RA, RCODE = SERVFAIL */
-	wr16(r + 4, end > DNS_HLEN ? 1 : 0);
+	st_be16(r + 4, end > DNS_HLEN ? 1 : 0);
 	memset(r + 6, 0, 6);
 	stat_inc(s, SLIRP_STAT_DNS_SERVFAIL);
 	udp_send_guest(s, s->tx, s->cfg.dns_ip.s_addr, 53, gport, end);
@@ -135,22 +137,23 @@ static struct slirp_flow *dns_flow_new(struct slirp *s, uint16_t sport)
 	return f;
 }
 
-void dns_input(struct slirp *s, const struct ip_pkt *p, uint16_t sport,
-	       const uint8_t *q, size_t qlen)
+void dns_input(struct slirp *s, const struct ip_pkt *p, uint16_t sport, struct cursor c)
 {
+	const uint8_t *q = cur_peek(&c, 0, DNS_HLEN);
+	size_t qlen = cur_left(&c);
 	struct slirp_flow *f;
 	struct dns_flow *d;
 	struct dns_query *sq;
 	uint8_t *out;
 	int slot = -1;
 
-	if (qlen < DNS_HLEN || (q[2] & 0x80)) {
+	if (!q || (q[2] & 0x80)) { /* no header, or an answer */
 		stat_inc(s, SLIRP_STAT_DROP_DNS);
 		return;
 	}
 	stat_inc(s, SLIRP_STAT_DNS_QUERIES);
 	if (s->cfg.n_dns == 0) {
-		dns_servfail(s, sport, rd16(q), q, qlen);
+		dns_servfail(s, sport, ld_be16(q), q, qlen);
 		return;
 	}
 	f = flow_find(s, IPPROTO_UDP, sport, p->dst, 53);
@@ -161,7 +164,7 @@ void dns_input(struct slirp *s, const struct ip_pkt *p, uint16_t sport,
 	/* Its slot: the same guest ID again (a retry: same upstream ID, so
 	 * either answer is taken), else a free one, else the oldest. */
 	for (int i = 0; i < DNS_MAX_PENDING && slot < 0; i++)
-		if (d->q[i].used && d->q[i].guest_id == rd16(q))
+		if (d->q[i].used && d->q[i].guest_id == ld_be16(q))
 			slot = i;
 	for (int i = 0; i < DNS_MAX_PENDING && slot < 0; i++)
 		if (!d->q[i].used)
@@ -171,16 +174,16 @@ void dns_input(struct slirp *s, const struct ip_pkt *p, uint16_t sport,
 		d->oldest = (uint8_t)((d->oldest + 1) % DNS_MAX_PENDING);
 	}
 	sq = &d->q[slot];
-	if (!sq->used || sq->guest_id != rd16(q)) {
+	if (!sq->used || sq->guest_id != ld_be16(q)) {
 		sq->used = false; /* an ID of its own, unlike the others' */
 		sq->up_id = dns_new_id(s, d);
-		sq->guest_id = rd16(q);
+		sq->guest_id = ld_be16(q);
 		sq->used = true;
 	}
 	/* what goes upstream: the query under our ID (kept when it fits) */
 	out = s->tx + OFF_L4 + UDP_HLEN;
 	memcpy(out, q, qlen);
-	wr16(out, sq->up_id);
+	st_be16(out, sq->up_id);
 	sq->len = 0;
 	if (qlen <= DNS_MAX_QUERY) {
 		memcpy(sq->data, out, qlen);
@@ -216,7 +219,7 @@ void dns_sock_event(struct slirp_flow *f, uint32_t events)
 			continue;
 		}
 		for (int j = 0; j < DNS_MAX_PENDING; j++) {
-			if (d->q[j].used && d->q[j].up_id == rd16(r) && match < 0)
+			if (d->q[j].used && d->q[j].up_id == ld_be16(r) && match < 0)
 				match = j;
 			else
 				more |= d->q[j].used;
@@ -225,7 +228,7 @@ void dns_sock_event(struct slirp_flow *f, uint32_t events)
 			stat_inc(s, SLIRP_STAT_DROP_DNS_UNMATCHED);
 			continue;
 		}
-		wr16(r, d->q[match].guest_id);
+		st_be16(r, d->q[match].guest_id);
 		d->q[match].used = false;
 		s->dns_cur = d->server;
 		d->tries = 0;

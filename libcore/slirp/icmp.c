@@ -33,7 +33,7 @@ static void icmp_send(struct slirp *s, uint32_t src, size_t l4len)
 	uint8_t *l4 = ip_build(s, s->tx, IPPROTO_ICMP, src, s->cfg.guest_ip.s_addr, l4len);
 	uint16_t c;
 
-	wr16(l4 + 2, 0);
+	st_be16(l4 + 2, 0);
 	c = csum_fold(csum_partial(l4, l4len, 0));
 	memcpy(l4 + 2, &c, 2);
 	if (slirp_out(s, s->tx, OFF_L4 + l4len) < 0)
@@ -59,31 +59,33 @@ void icmp_unreach_flow(struct slirp *s, const struct slirp_flow *f, uint8_t code
 	uint8_t orig[IP_HLEN + 8] = { 0x45, 0 };
 	uint16_t c;
 
-	wr16(orig + 2, sizeof(orig));
-	wr16(orig + 6, 0x4000);
+	st_be16(orig + 2, sizeof(orig));
+	st_be16(orig + 6, 0x4000);
 	orig[8] = 64;
 	orig[9] = f->proto;
 	memcpy(orig + 12, &s->cfg.guest_ip.s_addr, 4);
 	memcpy(orig + 16, &f->rip, 4);
 	c = csum_fold(csum_partial(orig, IP_HLEN, 0));
 	memcpy(orig + 10, &c, 2);
-	wr16(orig + 20, f->gport);
-	wr16(orig + 22, f->rport);
-	wr16(orig + 24, 8);
+	st_be16(orig + 20, f->gport);
+	st_be16(orig + 22, f->rport);
+	st_be16(orig + 24, 8);
 	icmp_unreach(s, orig, sizeof(orig), code);
 }
 
 void icmp_input(struct slirp *s, const struct ip_pkt *p)
 {
+	struct cursor c = ip_l4(p);
+	const uint8_t *h = cur_peek(&c, 0, ICMP_HLEN);
 	struct slirp_flow *f;
 	uint16_t id;
 
-	if (p->l4len < ICMP_HLEN || csum_fold(csum_partial(p->l4, p->l4len, 0)) != 0 ||
-	    p->l4[0] != ICMP_ECHO_ || p->l4len > s->cfg.mtu - IP_HLEN) {
+	if (!h || csum_fold(csum_partial(p->l4, p->l4len, 0)) != 0 || h[0] != ICMP_ECHO_ ||
+	    p->l4len > s->cfg.mtu - IP_HLEN) {
 		stat_inc(s, SLIRP_STAT_DROP_ICMP);
 		return;
 	}
-	id = rd16(p->l4 + 4);
+	id = ld_be16(h + 4);
 	stat_inc(s, SLIRP_STAT_ICMP_ECHOS);
 	if (p->dst == s->cfg.gw_ip.s_addr || p->dst == s->cfg.dns_ip.s_addr) {
 		memmove(s->tx + OFF_L4, p->l4, p->l4len);
@@ -122,7 +124,7 @@ void icmp_sock_event(struct slirp_flow *f, uint32_t events)
 			stat_inc(s, SLIRP_STAT_DROP_ICMP);
 			continue;
 		}
-		wr16(l4 + 4, f->gport);
+		st_be16(l4 + 4, f->gport);
 		icmp_send(s, f->rip, (size_t)n);
 	}
 }

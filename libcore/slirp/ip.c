@@ -84,15 +84,15 @@ uint8_t *ip_build(struct slirp *s, uint8_t *buf, uint8_t proto, uint32_t src,
 
 	memcpy(buf, s->cfg.guest_mac, 6);
 	memcpy(buf + 6, s->cfg.gw_mac, 6);
-	wr16(buf + 12, ETHTYPE_IP);
+	st_be16(buf + 12, ETHTYPE_IP);
 	ip[0] = 0x45;
 	ip[1] = 0;
-	wr16(ip + 2, (uint16_t)(IP_HLEN + l4len));
-	wr16(ip + 4, 0);
-	wr16(ip + 6, 0x4000); /* DF */
+	st_be16(ip + 2, (uint16_t)(IP_HLEN + l4len));
+	st_be16(ip + 4, 0);
+	st_be16(ip + 6, 0x4000); /* DF */
 	ip[8] = 64;
 	ip[9] = proto;
-	wr16(ip + 10, 0);
+	st_be16(ip + 10, 0);
 	memcpy(ip + 12, &src, 4);
 	memcpy(ip + 16, &dst, 4);
 	c = csum_fold(csum_partial(ip, IP_HLEN, 0));
@@ -100,23 +100,24 @@ uint8_t *ip_build(struct slirp *s, uint8_t *buf, uint8_t proto, uint32_t src,
 	return buf + OFF_L4;
 }
 
-void ip_input(struct slirp *s, const uint8_t *frame, size_t len)
+void ip_input(struct slirp *s, const uint8_t *eth, struct cursor l3)
 {
-	const uint8_t *ip = frame + OFF_IP;
-	size_t avail = len - OFF_IP, hlen, tot;
+	const uint8_t *ip = cur_peek(&l3, 0, IP_HLEN);
+	size_t hlen, tot;
 	struct ip_pkt p;
 
-	if (len < OFF_IP + IP_HLEN) {
+	if (!ip) {
 		stat_inc(s, SLIRP_STAT_DROP_SHORT);
 		return;
 	}
 	hlen = (size_t)(ip[0] & 0xf) * 4;
-	tot = rd16(ip + 2);
-	if ((ip[0] >> 4) != 4 || hlen < IP_HLEN || hlen > avail) {
+	tot = ld_be16(ip + 2);
+	if ((ip[0] >> 4) != 4 || hlen < IP_HLEN || !cur_peek(&l3, 0, hlen)) {
 		stat_inc(s, SLIRP_STAT_DROP_IP_HDR);
 		return;
 	}
-	if (tot < hlen || tot > avail) {
+	/* the L4 bytes end where the total length says (Ethernet may pad) */
+	if (tot < hlen || !(p.l4 = cur_peek(&l3, hlen, tot - hlen))) {
 		stat_inc(s, SLIRP_STAT_DROP_IP_LEN);
 		return;
 	}
@@ -124,7 +125,7 @@ void ip_input(struct slirp *s, const uint8_t *frame, size_t len)
 		stat_inc(s, SLIRP_STAT_DROP_IP_CSUM);
 		return;
 	}
-	if (rd16(ip + 6) & 0x3fff) { /* MF or a fragment offset */
+	if (ld_be16(ip + 6) & 0x3fff) { /* MF or a fragment offset */
 		stat_inc(s, SLIRP_STAT_DROP_IP_FRAG);
 		return;
 	}
@@ -134,10 +135,9 @@ void ip_input(struct slirp *s, const uint8_t *frame, size_t len)
 		stat_inc(s, SLIRP_STAT_DROP_IP_SRC);
 		return;
 	}
-	if (memcmp(frame + 6, s->cfg.guest_mac, 6)) /* replies go where it is */
-		memcpy(s->cfg.guest_mac, frame + 6, 6);
+	if (memcmp(eth + 6, s->cfg.guest_mac, 6)) /* replies go where it is */
+		memcpy(s->cfg.guest_mac, eth + 6, 6);
 	p.ip = ip;
-	p.l4 = ip + hlen;
 	p.l4len = tot - hlen;
 	p.proto = ip[9];
 	switch (p.proto) {

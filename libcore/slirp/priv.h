@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/bytes.h"
 #include "base/util.h"
 #include "slirp/slirp.h"
 
@@ -37,6 +38,12 @@ struct ip_pkt {
 	uint32_t src, dst;  /* network order */
 	uint8_t proto;
 };
+
+/* A cursor over p's L4 header and payload, for the protocol's parser. */
+static inline struct cursor ip_l4(const struct ip_pkt *p)
+{
+	return cur_init(p->l4, p->l4len);
+}
 
 enum flow_kind { FLOW_TCP, FLOW_UDP, FLOW_DNS, FLOW_ICMP, FLOW_UDP_FWD };
 
@@ -156,11 +163,13 @@ uint16_t csum_l4_partial(uint32_t src, uint32_t dst, uint8_t proto, size_t len);
  * returns buf + OFF_L4. */
 uint8_t *ip_build(struct slirp *s, uint8_t *buf, uint8_t proto, uint32_t src,
 		  uint32_t dst, size_t l4len);
-/* Validates the IPv4 packet in frame[OFF_IP..len) and dispatches it. */
-void ip_input(struct slirp *s, const uint8_t *frame, size_t len);
+/* Validates the IPv4 packet in l3 (what follows the Ethernet header eth)
+ * and dispatches it. */
+void ip_input(struct slirp *s, const uint8_t *eth, struct cursor l3);
 
 /* arp.c */
-void arp_input(struct slirp *s, const uint8_t *frame, size_t len);
+/* Answers the ARP request in l3 (what follows the Ethernet header). */
+void arp_input(struct slirp *s, struct cursor l3);
 
 /* icmp.c */
 void icmp_input(struct slirp *s, const struct ip_pkt *p);
@@ -183,8 +192,8 @@ void udp_fwd_event(struct slirp *s, int idx);
 void udp_timer(struct slirp_flow *f);
 
 /* dns.c */
-void dns_input(struct slirp *s, const struct ip_pkt *p, uint16_t sport,
-	       const uint8_t *q, size_t qlen);
+/* A query from guest port sport: q holds the UDP payload. */
+void dns_input(struct slirp *s, const struct ip_pkt *p, uint16_t sport, struct cursor q);
 void dns_sock_event(struct slirp_flow *f, uint32_t events);
 void dns_timer(struct slirp_flow *f);
 /* The upstream for a TCP connection's try number; false when exhausted. */
@@ -246,27 +255,6 @@ void fwd_fini(struct slirp *s);
 /* A free gateway-side port for a forwarded connection into the guest. */
 uint16_t fwd_port(struct slirp *s, uint8_t proto, uint16_t gport);
 
-/* Loads and stores of unaligned big-endian fields. */
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 /* Sequence-space comparisons. */
 static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static inline bool seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }

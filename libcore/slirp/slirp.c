@@ -88,28 +88,31 @@ void slirp_batch_end(struct slirp *s)
 
 void slirp_input(struct slirp *s, const uint8_t *frame, size_t len)
 {
+	struct cursor c = cur_init(frame, len);
+	const uint8_t *eth;
 	uint16_t type;
 
 	s->stats[SLIRP_STAT_FRAMES_IN]++;
 	s->stats[SLIRP_STAT_BYTES_IN] += len;
 	s->now = now_ns();
-	if (len < ETH_HLEN_) {
+	eth = cur_take(&c, ETH_HLEN_);
+	if (!eth) {
 		stat_inc(s, SLIRP_STAT_DROP_SHORT);
 		return;
 	}
-	type = rd16(frame + 12);
+	type = ld_be16(eth + 12);
 	if (type == ETHTYPE_IPV6) {
 		stat_inc(s, SLIRP_STAT_DROP_IPV6);
 		return;
 	}
-	if (memcmp(frame, s->cfg.gw_mac, 6) && memcmp(frame, bcast, 6)) {
+	if (memcmp(eth, s->cfg.gw_mac, 6) && memcmp(eth, bcast, 6)) {
 		stat_inc(s, SLIRP_STAT_DROP_ETH_DST);
 		return;
 	}
 	if (type == ETHTYPE_ARP)
-		arp_input(s, frame, len);
+		arp_input(s, c);
 	else if (type == ETHTYPE_IP)
-		ip_input(s, frame, len);
+		ip_input(s, eth, c);
 	else
 		stat_inc(s, SLIRP_STAT_DROP_ETHERTYPE);
 	slirp_flush(s);

@@ -81,14 +81,14 @@ static size_t tcp_build(struct slirp *s, uint8_t *frame, uint32_t src, uint16_t 
 	uint8_t *l4 = ip_build(s, frame, IPPROTO_TCP, src, dst, hl + plen);
 	uint16_t c;
 
-	wr16(l4, sport);
-	wr16(l4 + 2, dport);
-	wr32(l4 + 4, seq);
-	wr32(l4 + 8, ack);
+	st_be16(l4, sport);
+	st_be16(l4 + 2, dport);
+	st_be32(l4 + 4, seq);
+	st_be32(l4 + 8, ack);
 	l4[12] = (uint8_t)(hl / 4) << 4;
 	l4[13] = flags;
-	wr16(l4 + 14, win);
-	wr32(l4 + 16, 0);
+	st_be16(l4 + 14, win);
+	st_be32(l4 + 16, 0);
 	if (opts)
 		memcpy(l4 + TCP_HLEN, opts, optlen);
 	c = s->cfg.csum_offload ? csum_l4_partial(src, dst, IPPROTO_TCP, hl + plen)
@@ -182,25 +182,25 @@ static void tcp_rst_reply(struct slirp *s, const struct ip_pkt *p, const struct 
 /* Reads MSS and window scale from SYN options into t. */
 static void tcp_parse_opts(struct tcp_flow *t, const struct tcp_seg *g, unsigned mtu)
 {
-	const uint8_t *o = g->opts;
-	size_t i = 0, n = g->optlen;
+	struct cursor c = cur_init(g->opts, g->optlen);
+	const uint8_t *o;
 
 	t->mss = TCP_DEFAULT_MSS;
-	while (i < n && o[i] != 0) {
-		if (o[i] == 1) {
-			i++;
+	while ((o = cur_peek(&c, 0, 1)) && o[0] != 0) { /* up to End of Option List */
+		if (o[0] == 1) { /* No-Operation */
+			cur_skip(&c, 1);
 			continue;
 		}
-		if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n)
+		/* kind, length (>= 2, within the options), data */
+		if (!(o = cur_peek(&c, 0, 2)) || o[1] < 2 || !(o = cur_take(&c, o[1])))
 			break;
-		if (o[i] == 2 && o[i + 1] == 4)
-			t->mss = rd16(o + i + 2);
-		else if (o[i] == 3 && o[i + 1] == 3) {
+		if (o[0] == 2 && o[1] == 4)
+			t->mss = ld_be16(o + 2);
+		else if (o[0] == 3 && o[1] == 3) {
 			t->flags |= TF_WS;
-			t->ws_guest = MIN(o[i + 2], 14);
+			t->ws_guest = MIN(o[2], 14);
 			t->ws_ours = TCP_WS_OURS;
 		}
-		i += o[i + 1];
 	}
 	t->mss = (uint16_t)MIN(MAX(t->mss, 64), mtu - IP_HLEN - TCP_HLEN);
 }
@@ -629,23 +629,25 @@ static void tcp_from_guest(struct slirp_flow *f, const struct tcp_seg *g)
 /* Parses the guest's TCP header. Returns false (counted) when malformed. */
 static bool tcp_parse(struct slirp *s, const struct ip_pkt *p, struct tcp_seg *g)
 {
+	struct cursor c = ip_l4(p);
+	const uint8_t *h = cur_take(&c, TCP_HLEN);
 	size_t doff;
 
-	if (p->l4len < TCP_HLEN || (doff = (size_t)(p->l4[12] >> 4) * 4) < TCP_HLEN ||
-	    doff > p->l4len) {
+	/* the fixed header, then options up to the data offset */
+	if (!h || (doff = (size_t)(h[12] >> 4) * 4) < TCP_HLEN ||
+	    !(g->opts = cur_take(&c, doff - TCP_HLEN))) {
 		stat_inc(s, SLIRP_STAT_DROP_TCP_HDR);
 		return false;
 	}
-	g->sport = rd16(p->l4);
-	g->dport = rd16(p->l4 + 2);
-	g->seq = rd32(p->l4 + 4);
-	g->ack = rd32(p->l4 + 8);
-	g->flags = p->l4[13];
-	g->win = rd16(p->l4 + 14);
-	g->opts = p->l4 + TCP_HLEN;
+	g->sport = ld_be16(h);
+	g->dport = ld_be16(h + 2);
+	g->seq = ld_be32(h + 4);
+	g->ack = ld_be32(h + 8);
+	g->flags = h[13];
+	g->win = ld_be16(h + 14);
 	g->optlen = doff - TCP_HLEN;
-	g->data = p->l4 + doff;
-	g->len = p->l4len - doff;
+	g->len = cur_left(&c);
+	g->data = cur_take(&c, g->len);
 	if ((g->flags & TH_SYN) && (g->flags & (TH_FIN | TH_RST))) {
 		stat_inc(s, SLIRP_STAT_DROP_TCP_HDR);
 		return false;

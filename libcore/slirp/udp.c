@@ -21,10 +21,10 @@ int udp_send_guest(struct slirp *s, uint8_t *buf, uint32_t src, uint16_t sport,
 	uint8_t *l4 = ip_build(s, buf, IPPROTO_UDP, src, s->cfg.guest_ip.s_addr, UDP_HLEN + plen);
 	uint16_t c;
 
-	wr16(l4, sport);
-	wr16(l4 + 2, dport);
-	wr16(l4 + 4, (uint16_t)(UDP_HLEN + plen));
-	wr16(l4 + 6, 0);
+	st_be16(l4, sport);
+	st_be16(l4 + 2, dport);
+	st_be16(l4 + 4, (uint16_t)(UDP_HLEN + plen));
+	st_be16(l4 + 6, 0);
 	if (s->cfg.csum_offload) {
 		c = csum_l4_partial(src, s->cfg.guest_ip.s_addr, IPPROTO_UDP, UDP_HLEN + plen);
 	} else {
@@ -42,21 +42,22 @@ int udp_send_guest(struct slirp *s, uint8_t *buf, uint32_t src, uint16_t sport,
 
 void udp_input(struct slirp *s, const struct ip_pkt *p)
 {
+	struct cursor c = ip_l4(p);
+	const uint8_t *h = cur_take(&c, UDP_HLEN), *data;
 	uint16_t sport, dport, ulen;
 	struct slirp_flow *f;
-	const uint8_t *data;
 	ssize_t n;
 
-	if (p->l4len < UDP_HLEN || (ulen = rd16(p->l4 + 4)) < UDP_HLEN || ulen > p->l4len) {
+	/* the payload ends where the UDP length says, within the IP packet */
+	if (!h || (ulen = ld_be16(h + 4)) < UDP_HLEN || !(data = cur_peek(&c, 0, ulen - UDP_HLEN))) {
 		stat_inc(s, SLIRP_STAT_DROP_UDP_HDR);
 		return;
 	}
-	sport = rd16(p->l4);
-	dport = rd16(p->l4 + 2);
-	data = p->l4 + UDP_HLEN;
+	sport = ld_be16(h);
+	dport = ld_be16(h + 2);
 	if (p->dst == s->cfg.dns_ip.s_addr) {
 		if (dport == 53) {
-			dns_input(s, p, sport, data, ulen - UDP_HLEN);
+			dns_input(s, p, sport, cur_sub(&c, 0, ulen - UDP_HLEN));
 		} else {
 			stat_inc(s, SLIRP_STAT_DROP_IP_DST);
 			icmp_unreach(s, p->ip, (size_t)(p->l4 - p->ip) + p->l4len, 3);

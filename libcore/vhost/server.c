@@ -5,11 +5,12 @@
  * sends half a message never blocks the loop; so are replies: one that the
  * socket does not take at once waits in s->out, and no further request is
  * read until it is out (EPOLLOUT), so a VMM that stops reading stalls only
- * its own session. Every request checks its body size and fd count
- * exactly; anything else ends the session. Memory fds must be sealed
- * against shrinking (F_SEAL_SHRINK, what qemu's memory-backend-memfd does
- * by default): a region that could shrink under our mapping would turn the
- * next guest access into SIGBUS. */
+ * its own session. Requests are served from a table (handlers[]: name,
+ * body size, fds, queue, reply, handler); every request's body size and
+ * fd count are checked exactly, and anything else ends the session.
+ * Memory fds must be sealed against shrinking (F_SEAL_SHRINK, what qemu's
+ * memory-backend-memfd does by default): a region that could shrink under
+ * our mapping would turn the next guest access into SIGBUS. */
 #include "vhost/server.h"
 
 #include <errno.h>
@@ -381,61 +382,303 @@ static int set_mem_table(struct vhost_server *s, const uint8_t *body, uint32_t s
 	return 0;
 }
 
-/* Body size each request must have (-1: variable, checked by its handler)
- * and the fds it must bring (-1: one unless the no-fd flag is set). */
-static int expected(uint32_t req, int *nfds)
+/* One request as dispatch() has checked it, for its handler. */
+struct vu_msg {
+	const struct vu_handler *h;  /* its table entry */
+	uint32_t request, flags, size;
+	const uint8_t *body;         /* size bytes */
+	uint64_t u;                  /* an 8-byte body as one u64 (else 0) */
+	struct vu_state st;          /* u as {index, num}; for a vring request
+				      * index is the queue's, checked */
+	struct vhost_queue *hq;      /* that queue (vring requests only) */
+	struct vq *vq;
+	union {                      /* the reply's body (h->reply) */
+		uint64_t u64;
+		struct vu_state st;
+		struct vu_config c;
+	} out;
+	uint32_t out_len;
+};
+
+/* The fds a request must bring. */
+enum vu_fds {
+	VU_FDS_NONE,    /* none */
+	VU_FDS_VRING,   /* one, unless the vring word's no-fd bit is set */
+	VU_FDS_REGIONS, /* one per memory region (set_mem_table() checks) */
+};
+
+/* What dispatch() checks before it calls a request's handler, and what it
+ * does after. */
+struct vu_handler {
+	const char *name;
+	int size;      /* the exact body size; -1: variable, the handler checks it */
+	uint8_t fds;   /* enum vu_fds */
+	bool queue;    /* names a queue: its index is checked, m->hq and m->vq set */
+	bool reply;    /* answers with m->out (m->out_len bytes); else, when asked
+			* and REPLY_ACK was negotiated, with a zero u64 */
+	/* Returns 0, or -1 when it ended the session. */
+	int (*fn)(struct vhost_server *s, struct vu_msg *m);
+};
+
+/* Sets a u64 reply. Returns 0. */
+static int out_u64(struct vu_msg *m, uint64_t v)
 {
-	*nfds = 0;
-	switch (req) {
-	case VU_GET_FEATURES:
-	case VU_GET_PROTOCOL_FEATURES:
-	case VU_SET_OWNER:
-	case VU_RESET_OWNER:
-	case VU_GET_QUEUE_NUM:
-	case VU_GET_MAX_MEM_SLOTS:
-		return 0;
-	case VU_SET_FEATURES:
-	case VU_SET_PROTOCOL_FEATURES:
-	case VU_SET_VRING_NUM:
-	case VU_SET_VRING_BASE:
-	case VU_GET_VRING_BASE:
-	case VU_SET_VRING_ENABLE:
-		return 8;
-	case VU_SET_VRING_KICK:
-	case VU_SET_VRING_CALL:
-	case VU_SET_VRING_ERR:
-		*nfds = -1;
-		return 8;
-	case VU_SET_VRING_ADDR:
-		return sizeof(struct vu_addr);
-	case VU_SET_MEM_TABLE:
-		*nfds = -2; /* one per region */
-		return -1;
-	case VU_GET_CONFIG:
-	case VU_SET_CONFIG:
-		return -1;
-	default:
-		return -2;
-	}
+	m->out.u64 = v;
+	m->out_len = sizeof(v);
+	return 0;
 }
 
-/* Handles one complete message. Returns 0, or -1 when the session ended. */
+static int vu_get_features(struct vhost_server *s, struct vu_msg *m)
+{
+	return out_u64(m, offered_features(s));
+}
+
+static int vu_set_features(struct vhost_server *s, struct vu_msg *m)
+{
+	struct vdev *d = s->dev;
+
+	if (m->u & ~offered_features(s)) {
+		session_end(s, "%s %#llx: not offered", m->h->name, (unsigned long long)m->u);
+		return -1;
+	}
+	s->features = m->u;
+	d->acked = m->u & ~VHOST_USER_F_PROTOCOL_FEATURES;
+	for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++) {
+		d->vq[i].event_idx = d->acked & VIRTIO_RING_F_EVENT_IDX;
+		d->vq[i].indirect = d->acked & VIRTIO_RING_F_INDIRECT_DESC;
+	}
+	return 0;
+}
+
+static int vu_get_protocol_features(struct vhost_server *s, struct vu_msg *m)
+{
+	return out_u64(m, offered_protocol(s));
+}
+
+static int vu_set_protocol_features(struct vhost_server *s, struct vu_msg *m)
+{
+	if (m->u & ~offered_protocol(s)) {
+		session_end(s, "%s %#llx: not offered", m->h->name, (unsigned long long)m->u);
+		return -1;
+	}
+	s->protocol_features = m->u;
+	return 0;
+}
+
+static int vu_set_owner(struct vhost_server *s, struct vu_msg *m)
+{
+	return 0;
+}
+
+static int vu_reset_owner(struct vhost_server *s, struct vu_msg *m)
+{
+	dev_stop(s);
+	for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++)
+		queue_clear(s, i);
+	s->dev->failed = false;
+	return 0;
+}
+
+static int vu_get_queue_num(struct vhost_server *s, struct vu_msg *m)
+{
+	return out_u64(m, s->dev->ops->num_queues);
+}
+
+static int vu_get_max_mem_slots(struct vhost_server *s, struct vu_msg *m)
+{
+	return out_u64(m, GMEM_MAX_REGIONS);
+}
+
+static int vu_set_mem_table(struct vhost_server *s, struct vu_msg *m)
+{
+	if (m->size < 8) {
+		session_end(s, "%s: body of %u bytes", m->h->name, m->size);
+		return -1;
+	}
+	return set_mem_table(s, m->body, m->size);
+}
+
+static int vu_set_vring_num(struct vhost_server *s, struct vu_msg *m)
+{
+	uint32_t num = m->st.num;
+
+	if (!num || num > s->dev->ops->max_queue_size || (num & (num - 1)) || m->vq->ready) {
+		session_end(s, "queue %u: size %u refused%s", m->st.index, num,
+			    m->vq->ready ? " (queue running)" : "");
+		return -1;
+	}
+	m->vq->num = (uint16_t)num;
+	m->hq->have_num = true;
+	return 0;
+}
+
+static int vu_set_vring_addr(struct vhost_server *s, struct vu_msg *m)
+{
+	struct vu_addr a;
+
+	memcpy(&a, m->body, sizeof(a));
+	if (m->vq->ready) {
+		session_end(s, "queue %u: %s while running", m->st.index, m->h->name);
+		return -1;
+	}
+	m->hq->desc_va = a.desc;
+	m->hq->avail_va = a.avail;
+	m->hq->used_va = a.used;
+	m->hq->have_addr = true;
+	return try_start(s, m->st.index);
+}
+
+static int vu_set_vring_base(struct vhost_server *s, struct vu_msg *m)
+{
+	if (m->st.num > 0xffff || m->vq->ready) {
+		session_end(s, "queue %u: %s %u refused", m->st.index, m->h->name, m->st.num);
+		return -1;
+	}
+	m->vq->last_avail = m->vq->used_idx = (uint16_t)m->st.num;
+	return 0;
+}
+
+/* The VMM stops the ring: so does the device. Answers where it stopped. */
+static int vu_get_vring_base(struct vhost_server *s, struct vu_msg *m)
+{
+	dev_stop(s);
+	m->vq->ready = false;
+	kick_unwatch(m->hq, m->vq);
+	m->out.st = (struct vu_state){ .index = m->st.index, .num = m->vq->last_avail };
+	m->out_len = sizeof(m->out.st);
+	return 0;
+}
+
+static int vu_set_vring_kick(struct vhost_server *s, struct vu_msg *m)
+{
+	struct vhost_queue *hq = m->hq;
+
+	if (!s->nfds) {
+		session_end(s, "queue %u: polling mode (no kick fd) unsupported", m->st.index);
+		return -1;
+	}
+	kick_unwatch(hq, m->vq);
+	m->vq->kick_fd = take_fd(s);
+	hq->kick_w = (struct loop_watch){ .fd = m->vq->kick_fd, .cb = kick_io, .ctx = hq };
+	if (loop_add(s->loop, &hq->kick_w, EPOLLIN) < 0) {
+		session_end(s, "queue %u: cannot watch kick fd", m->st.index);
+		return -1;
+	}
+	hq->kick_watched = true;
+	return try_start(s, m->st.index);
+}
+
+/* The newest call fd wins; the old one is closed. */
+static int vu_set_vring_call(struct vhost_server *s, struct vu_msg *m)
+{
+	close_fd(&m->vq->call_fd);
+	m->vq->call_fd = take_fd(s);
+	return 0;
+}
+
+static int vu_set_vring_err(struct vhost_server *s, struct vu_msg *m)
+{
+	close_fd(&m->hq->err_fd);
+	m->hq->err_fd = take_fd(s);
+	return 0;
+}
+
+static int vu_set_vring_enable(struct vhost_server *s, struct vu_msg *m)
+{
+	if (m->st.num > 1) {
+		session_end(s, "queue %u: %s %u", m->st.index, m->h->name, m->st.num);
+		return -1;
+	}
+	m->hq->enabled = m->st.num;
+	if (!m->st.num)
+		dev_stop(s);
+	else if (try_start(s, m->st.index) < 0)
+		return -1;
+	return 0;
+}
+
+/* Copies a GET/SET_CONFIG body into c (zeroed by the caller) and checks
+ * the access against the device's config space. Returns 0 or -1 (session
+ * ended). */
+static int config_access(struct vhost_server *s, const struct vu_msg *m, struct vu_config *c)
+{
+	uint32_t cfg = s->dev->ops->config_size;
+
+	if (m->size < 12 || m->size > sizeof(*c)) {
+		session_end(s, "config request: body of %u bytes", m->size);
+		return -1;
+	}
+	memcpy(c, m->body, m->size);
+	if (c->size > VHOST_MAX_CONFIG || m->size != 12 + c->size || c->offset > cfg ||
+	    c->size > cfg - c->offset) {
+		session_end(s, "config access %u+%u outside %u bytes", c->offset, c->size, cfg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Answers with the request's own body, its data read from the device. */
+static int vu_get_config(struct vhost_server *s, struct vu_msg *m)
+{
+	struct vu_config *c = &m->out.c;
+
+	if (config_access(s, m, c) < 0)
+		return -1;
+	s->dev->ops->read_config(s->dev, c->offset, c->data, c->size);
+	m->out_len = m->size;
+	return 0;
+}
+
+static int vu_set_config(struct vhost_server *s, struct vu_msg *m)
+{
+	struct vu_config c = { 0 };
+
+	if (config_access(s, m, &c) < 0)
+		return -1;
+	s->dev->ops->write_config(s->dev, c.offset, c.data, c.size);
+	return 0;
+}
+
+/* The requests we serve, by number: name, body size, fds, whether it names
+ * a queue, whether it replies, handler. Any other number ends the session. */
+#define VU(req, size, fds, queue, reply, fn) [VU_##req] = { #req, size, fds, queue, reply, fn }
+static const struct vu_handler handlers[] = {
+	VU(GET_FEATURES, 0, VU_FDS_NONE, false, true, vu_get_features),
+	VU(SET_FEATURES, 8, VU_FDS_NONE, false, false, vu_set_features),
+	VU(SET_OWNER, 0, VU_FDS_NONE, false, false, vu_set_owner),
+	VU(RESET_OWNER, 0, VU_FDS_NONE, false, false, vu_reset_owner),
+	VU(SET_MEM_TABLE, -1, VU_FDS_REGIONS, false, false, vu_set_mem_table),
+	VU(SET_VRING_NUM, 8, VU_FDS_NONE, true, false, vu_set_vring_num),
+	VU(SET_VRING_ADDR, (int)sizeof(struct vu_addr), VU_FDS_NONE, true, false, vu_set_vring_addr),
+	VU(SET_VRING_BASE, 8, VU_FDS_NONE, true, false, vu_set_vring_base),
+	VU(GET_VRING_BASE, 8, VU_FDS_NONE, true, true, vu_get_vring_base),
+	VU(SET_VRING_KICK, 8, VU_FDS_VRING, true, false, vu_set_vring_kick),
+	VU(SET_VRING_CALL, 8, VU_FDS_VRING, true, false, vu_set_vring_call),
+	VU(SET_VRING_ERR, 8, VU_FDS_VRING, true, false, vu_set_vring_err),
+	VU(GET_PROTOCOL_FEATURES, 0, VU_FDS_NONE, false, true, vu_get_protocol_features),
+	VU(SET_PROTOCOL_FEATURES, 8, VU_FDS_NONE, false, false, vu_set_protocol_features),
+	VU(GET_QUEUE_NUM, 0, VU_FDS_NONE, false, true, vu_get_queue_num),
+	VU(SET_VRING_ENABLE, 8, VU_FDS_NONE, true, false, vu_set_vring_enable),
+	VU(GET_CONFIG, -1, VU_FDS_NONE, false, true, vu_get_config),
+	VU(SET_CONFIG, -1, VU_FDS_NONE, false, false, vu_set_config),
+	VU(GET_MAX_MEM_SLOTS, 0, VU_FDS_NONE, false, true, vu_get_max_mem_slots),
+};
+#undef VU
+
+/* Handles one complete message: the checks its table entry asks for (a
+ * known request, protocol version, body size, fds, vring word, queue
+ * index), its handler, then its reply. Returns 0, or -1 when the session
+ * ended. */
 static int dispatch(struct vhost_server *s)
 {
 	struct vu_hdr h;
-	const uint8_t *body = s->msg + sizeof(h);
-	struct vdev *d = s->dev;
-	uint64_t u = 0;
-	struct vu_state st = { 0 };
-	struct vhost_queue *hq = NULL;
-	struct vq *vq = NULL;
-	int want_fds, want_size;
-	bool replied = false;
+	struct vu_msg m = { 0 };
+	const struct vu_handler *e;
 
 	memcpy(&h, s->msg, sizeof(h));
 	s->n_msgs++;
-	want_size = expected(h.request, &want_fds);
-	if (want_size == -2) {
+	e = h.request < ARRAY_SIZE(handlers) ? &handlers[h.request] : NULL;
+	if (!e || !e->fn) {
 		session_end(s, "unknown request %u", h.request);
 		return -1;
 	}
@@ -443,204 +686,51 @@ static int dispatch(struct vhost_server *s)
 		session_end(s, "request %u: protocol version %u", h.request, h.flags & 3);
 		return -1;
 	}
-	if (want_size >= 0 && h.size != (uint32_t)want_size) {
-		session_end(s, "request %u: body of %u bytes, expected %d", h.request, h.size,
-			    want_size);
+	if (e->size >= 0 && h.size != (uint32_t)e->size) {
+		session_end(s, "request %u: body of %u bytes, expected %d", h.request, h.size, e->size);
 		return -1;
 	}
-	if (want_size == 8)
-		memcpy(&u, body, 8);
-	memcpy(&st, &u, sizeof(st));
-	if (want_fds == -1) {
-		unsigned need = (u & VU_VRING_NOFD) ? 0 : 1;
+	m.h = e;
+	m.request = h.request;
+	m.flags = h.flags;
+	m.size = h.size;
+	m.body = s->msg + sizeof(h);
+	if (e->size == 8)
+		memcpy(&m.u, m.body, 8);
+	memcpy(&m.st, &m.u, sizeof(m.st));
+	if (e->fds == VU_FDS_VRING) {
+		unsigned need = (m.u & VU_VRING_NOFD) ? 0 : 1;
 		if (s->nfds != need) {
 			session_end(s, "request %u: %u fds, expected %u", h.request, s->nfds, need);
 			return -1;
 		}
-		st.index = (uint32_t)(u & VU_VRING_IDX_MASK);
-		if (u & ~(VU_VRING_IDX_MASK | VU_VRING_NOFD)) {
+		m.st.index = (uint32_t)(m.u & VU_VRING_IDX_MASK);
+		if (m.u & ~(VU_VRING_IDX_MASK | VU_VRING_NOFD)) {
 			session_end(s, "request %u: bad vring word %#llx", h.request,
-				    (unsigned long long)u);
+				    (unsigned long long)m.u);
 			return -1;
 		}
-	} else if (want_fds == 0 && s->nfds) {
+	} else if (e->fds == VU_FDS_NONE && s->nfds) {
 		session_end(s, "request %u: %u unexpected fds", h.request, s->nfds);
 		return -1;
 	}
-	if (h.request == VU_SET_VRING_ADDR)
-		memcpy(&st.index, body, 4);
-	if (h.request >= VU_SET_VRING_NUM && h.request <= VU_SET_VRING_ENABLE &&
-	    h.request != VU_GET_PROTOCOL_FEATURES && h.request != VU_SET_PROTOCOL_FEATURES &&
-	    h.request != VU_GET_QUEUE_NUM) {
-		if (st.index >= d->ops->num_queues || st.index >= VDEV_MAX_QUEUES) {
-			session_end(s, "request %u: queue %u does not exist", h.request, st.index);
+	if (e->queue) {
+		/* struct vu_state and struct vu_addr start with the index; a
+		 * vring word carries it in its low byte (taken above) */
+		if (e->fds != VU_FDS_VRING)
+			memcpy(&m.st.index, m.body, 4);
+		if (m.st.index >= s->dev->ops->num_queues || m.st.index >= VDEV_MAX_QUEUES) {
+			session_end(s, "request %u: queue %u does not exist", h.request, m.st.index);
 			return -1;
 		}
-		hq = &s->q[st.index];
-		vq = &d->vq[st.index];
+		m.hq = &s->q[m.st.index];
+		m.vq = &s->dev->vq[m.st.index];
 	}
-
-	switch (h.request) {
-	case VU_GET_FEATURES:
-		if (reply_u64(s, h.request, offered_features(s)) < 0)
-			return -1;
-		replied = true;
-		break;
-	case VU_SET_FEATURES:
-		if (u & ~offered_features(s)) {
-			session_end(s, "SET_FEATURES %#llx: not offered", (unsigned long long)u);
-			return -1;
-		}
-		s->features = u;
-		d->acked = u & ~VHOST_USER_F_PROTOCOL_FEATURES;
-		for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++) {
-			d->vq[i].event_idx = d->acked & VIRTIO_RING_F_EVENT_IDX;
-			d->vq[i].indirect = d->acked & VIRTIO_RING_F_INDIRECT_DESC;
-		}
-		break;
-	case VU_GET_PROTOCOL_FEATURES:
-		if (reply_u64(s, h.request, offered_protocol(s)) < 0)
-			return -1;
-		replied = true;
-		break;
-	case VU_SET_PROTOCOL_FEATURES:
-		if (u & ~offered_protocol(s)) {
-			session_end(s, "SET_PROTOCOL_FEATURES %#llx: not offered",
-				    (unsigned long long)u);
-			return -1;
-		}
-		s->protocol_features = u;
-		break;
-	case VU_SET_OWNER:
-		break;
-	case VU_RESET_OWNER:
-		dev_stop(s);
-		for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++)
-			queue_clear(s, i);
-		s->dev->failed = false;
-		break;
-	case VU_GET_QUEUE_NUM:
-		if (reply_u64(s, h.request, d->ops->num_queues) < 0)
-			return -1;
-		replied = true;
-		break;
-	case VU_GET_MAX_MEM_SLOTS:
-		if (reply_u64(s, h.request, GMEM_MAX_REGIONS) < 0)
-			return -1;
-		replied = true;
-		break;
-	case VU_SET_MEM_TABLE:
-		if (h.size < 8) {
-			session_end(s, "SET_MEM_TABLE: body of %u bytes", h.size);
-			return -1;
-		}
-		if (set_mem_table(s, body, h.size) < 0)
-			return -1;
-		break;
-	case VU_SET_VRING_NUM:
-		if (!st.num || st.num > d->ops->max_queue_size || (st.num & (st.num - 1)) ||
-		    vq->ready) {
-			session_end(s, "queue %u: size %u refused%s", st.index, st.num,
-				    vq->ready ? " (queue running)" : "");
-			return -1;
-		}
-		vq->num = (uint16_t)st.num;
-		hq->have_num = true;
-		break;
-	case VU_SET_VRING_ADDR: {
-		struct vu_addr a;
-		memcpy(&a, body, sizeof(a));
-		if (vq->ready) {
-			session_end(s, "queue %u: SET_VRING_ADDR while running", st.index);
-			return -1;
-		}
-		hq->desc_va = a.desc;
-		hq->avail_va = a.avail;
-		hq->used_va = a.used;
-		hq->have_addr = true;
-		if (try_start(s, st.index) < 0)
-			return -1;
-		break;
-	}
-	case VU_SET_VRING_BASE:
-		if (st.num > 0xffff || vq->ready) {
-			session_end(s, "queue %u: SET_VRING_BASE %u refused", st.index, st.num);
-			return -1;
-		}
-		vq->last_avail = vq->used_idx = (uint16_t)st.num;
-		break;
-	case VU_GET_VRING_BASE:
-		/* the VMM stops the ring: so does the device */
-		dev_stop(s);
-		vq->ready = false;
-		kick_unwatch(hq, vq);
-		st.num = vq->last_avail;
-		if (reply(s, h.request, &st, sizeof(st)) < 0)
-			return -1;
-		replied = true;
-		break;
-	case VU_SET_VRING_KICK:
-		if (!s->nfds) {
-			session_end(s, "queue %u: polling mode (no kick fd) unsupported", st.index);
-			return -1;
-		}
-		kick_unwatch(hq, vq);
-		vq->kick_fd = take_fd(s);
-		hq->kick_w = (struct loop_watch){ .fd = vq->kick_fd, .cb = kick_io, .ctx = hq };
-		if (loop_add(s->loop, &hq->kick_w, EPOLLIN) < 0) {
-			session_end(s, "queue %u: cannot watch kick fd", st.index);
-			return -1;
-		}
-		hq->kick_watched = true;
-		if (try_start(s, st.index) < 0)
-			return -1;
-		break;
-	case VU_SET_VRING_CALL:
-		/* the newest call fd wins; the old one is closed */
-		close_fd(&vq->call_fd);
-		vq->call_fd = take_fd(s);
-		break;
-	case VU_SET_VRING_ERR:
-		close_fd(&hq->err_fd);
-		hq->err_fd = take_fd(s);
-		break;
-	case VU_SET_VRING_ENABLE:
-		if (st.num > 1) {
-			session_end(s, "queue %u: SET_VRING_ENABLE %u", st.index, st.num);
-			return -1;
-		}
-		hq->enabled = st.num;
-		if (!st.num)
-			dev_stop(s);
-		else if (try_start(s, st.index) < 0)
-			return -1;
-		break;
-	case VU_GET_CONFIG:
-	case VU_SET_CONFIG: {
-		struct vu_config c = { 0 };
-		if (h.size < 12 || h.size > sizeof(c)) {
-			session_end(s, "config request: body of %u bytes", h.size);
-			return -1;
-		}
-		memcpy(&c, body, h.size);
-		if (c.size > VHOST_MAX_CONFIG || h.size != 12 + c.size ||
-		    c.offset > d->ops->config_size || c.size > d->ops->config_size - c.offset) {
-			session_end(s, "config access %u+%u outside %u bytes", c.offset, c.size,
-				    d->ops->config_size);
-			return -1;
-		}
-		if (h.request == VU_SET_CONFIG) {
-			d->ops->write_config(d, c.offset, c.data, c.size);
-			break;
-		}
-		d->ops->read_config(d, c.offset, c.data, c.size);
-		if (reply(s, h.request, &c, h.size) < 0)
-			return -1;
-		replied = true;
-		break;
-	}
-	}
-	if (!replied && (h.flags & VU_FLAG_NEED_REPLY) &&
+	if (e->fn(s, &m) < 0)
+		return -1;
+	if (e->reply)
+		return reply(s, h.request, &m.out, m.out_len);
+	if ((h.flags & VU_FLAG_NEED_REPLY) &&
 	    (s->protocol_features & (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK)))
 		return reply_u64(s, h.request, 0);
 	return 0;

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "base/util.h"
 
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
@@ -20,25 +21,21 @@
 #define VIRTIO_NET_HDR_GSO_NONE 0
 #define ETH_MIN_HDR 14
 
-struct vnet_hdr_v1 {
-	uint8_t flags;
-	uint8_t gso_type;
-	uint16_t hdr_len;
-	uint16_t gso_size;
-	uint16_t csum_start;
-	uint16_t csum_offset;
-	uint16_t num_buffers;
-} __attribute__((packed));
+/* struct virtio_net_hdr_v1 (VNET_HDR_LEN bytes, little-endian): u8 flags,
+ * u8 gso_type, le16 hdr_len, gso_size, csum_start, csum_offset,
+ * num_buffers. */
+#define HDR_FLAGS 0
+#define HDR_GSO_TYPE 1
+#define HDR_CSUM_START 6
+#define HDR_CSUM_OFFSET 8
+#define HDR_NUM_BUFFERS 10
 
-_Static_assert(sizeof(struct vnet_hdr_v1) == VNET_HDR_LEN, "virtio_net_hdr_v1 is 12 bytes");
-
-/* struct virtio_net_config as far as we serve it (little-endian). */
-struct vnet_config {
-	uint8_t mac[6];
-	uint16_t status;
-	uint16_t max_virtqueue_pairs;
-	uint16_t mtu;
-} __attribute__((packed));
+/* struct virtio_net_config as far as we serve it (little-endian): mac[6],
+ * le16 status, max_virtqueue_pairs, mtu. */
+#define CFG_STATUS 6
+#define CFG_MAX_PAIRS 8
+#define CFG_MTU 10
+#define CFG_LEN 12
 
 static struct vnet *to_vnet(struct vdev *d)
 {
@@ -61,17 +58,17 @@ static uint64_t vnet_features(struct vdev *d)
 static void vnet_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t len)
 {
 	struct vnet *n = to_vnet(d);
-	struct vnet_config c = { 0 };
+	uint8_t c[CFG_LEN];
 
-	memcpy(c.mac, n->cfg.mac, 6);
-	c.status = n->link_up && !n->cfg.link_down ? VIRTIO_NET_S_LINK_UP : 0;
-	c.max_virtqueue_pairs = 1;
-	c.mtu = n->cfg.mtu;
+	memcpy(c, n->cfg.mac, 6);
+	st_le16(c + CFG_STATUS, n->link_up && !n->cfg.link_down ? VIRTIO_NET_S_LINK_UP : 0);
+	st_le16(c + CFG_MAX_PAIRS, 1);
+	st_le16(c + CFG_MTU, n->cfg.mtu);
 	if (off > sizeof(c) || len > sizeof(c) - off) {
 		memset(buf, 0, len);
 		return;
 	}
-	memcpy(buf, (uint8_t *)&c + off, len);
+	memcpy(buf, c + off, len);
 }
 
 /* The config space is read-only for a modern driver without CTRL_MAC_ADDR:
@@ -114,7 +111,7 @@ static int vnet_csum_complete(uint8_t *f, uint32_t len, uint32_t start, uint32_t
 	if (start >= len || off > len - start || len - start - off < 2)
 		return -EINVAL;
 	for (i = start; i + 1 < len; i += 2)
-		sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+		sum += ld_be16(f + i);
 	if (i < len)
 		sum += (uint32_t)f[i] << 8;
 	while (sum >> 16)
@@ -122,8 +119,7 @@ static int vnet_csum_complete(uint8_t *f, uint32_t len, uint32_t start, uint32_t
 	c = (uint16_t)~sum;
 	if (c == 0)
 		c = 0xffff; /* as Linux does: 0 means "no checksum" to UDP */
-	f[start + off] = (uint8_t)(c >> 8);
-	f[start + off + 1] = (uint8_t)c;
+	st_be16(f + start + off, c);
 	return 0;
 }
 
@@ -131,7 +127,7 @@ static int vnet_csum_complete(uint8_t *f, uint32_t len, uint32_t start, uint32_t
  * hands the frame on. */
 static void vnet_tx_one(struct vnet *n, struct vq *q, const struct vq_chain *c)
 {
-	struct vnet_hdr_v1 h;
+	uint8_t h[VNET_HDR_LEN];
 	uint32_t flen;
 
 	n->tx_pending = true;
@@ -141,9 +137,9 @@ static void vnet_tx_one(struct vnet *n, struct vq *q, const struct vq_chain *c)
 		return;
 	}
 	flen = c->out_len - VNET_HDR_LEN;
-	vq_chain_read(c, 0, &h, sizeof(h));
-	if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
-	    ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !(n->dev.acked & VIRTIO_NET_F_CSUM))) {
+	vq_chain_read(c, 0, h, sizeof(h));
+	if (h[HDR_GSO_TYPE] != VIRTIO_NET_HDR_GSO_NONE ||
+	    ((h[HDR_FLAGS] & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !(n->dev.acked & VIRTIO_NET_F_CSUM))) {
 		vq_push(q, c->head, 0);
 		n->st.tx_drop_bad_hdr++;
 		return;
@@ -155,8 +151,8 @@ static void vnet_tx_one(struct vnet *n, struct vq *q, const struct vq_chain *c)
 	}
 	vq_chain_read(c, VNET_HDR_LEN, n->frame, flen);
 	vq_push(q, c->head, 0);
-	if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
-	    vnet_csum_complete(n->frame, flen, h.csum_start, h.csum_offset)) {
+	if ((h[HDR_FLAGS] & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	    vnet_csum_complete(n->frame, flen, ld_le16(h + HDR_CSUM_START), ld_le16(h + HDR_CSUM_OFFSET))) {
 		n->st.tx_drop_bad_hdr++;
 		return;
 	}
@@ -235,7 +231,7 @@ static void vnet_rx_unpop(struct vq *q, unsigned k)
 
 int vnet_rx(struct vnet *n, const uint8_t *frame, size_t len)
 {
-	struct vnet_hdr_v1 h = { .gso_type = VIRTIO_NET_HDR_GSO_NONE, .num_buffers = 1 };
+	uint8_t h[VNET_HDR_LEN] = { [HDR_GSO_TYPE] = VIRTIO_NET_HDR_GSO_NONE };
 	struct vq *q = &n->dev.vq[VNET_RXQ];
 	uint64_t need = VNET_HDR_LEN + (uint64_t)len, cap = 0;
 	unsigned k = 0, max = n->mrg ? VNET_RX_MAX_BUFS : 1;
@@ -270,17 +266,17 @@ int vnet_rx(struct vnet *n, const uint8_t *frame, size_t len)
 	}
 	/* Header in the first chain, the frame across all of them; the used
 	 * elements are published together. */
-	h.num_buffers = (uint16_t)k;
+	st_le16(h + HDR_NUM_BUFFERS, (uint16_t)k);
 	/* SLIRP builds every frame with correct checksums: let the guest
 	 * skip verifying them (a pass over the data saved per frame). */
 	if (n->dev.acked & VIRTIO_NET_F_GUEST_CSUM)
-		h.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+		h[HDR_FLAGS] = VIRTIO_NET_HDR_F_DATA_VALID;
 	for (unsigned i = 0; i < k; i++) {
 		const struct vq_chain *c = &n->rxc[i];
 		uint32_t w = 0, take;
 
 		if (i == 0)
-			w = vq_chain_write(c, 0, &h, sizeof(h));
+			w = vq_chain_write(c, 0, h, sizeof(h));
 		take = (uint32_t)MIN((uint64_t)c->in_len - w, len - off);
 		vq_chain_write(c, w, frame + off, take);
 		off += take;
@@ -373,7 +369,7 @@ static const struct vdev_ops vnet_ops = {
 	.device_id = VIRTIO_ID_NET,
 	.num_queues = 2,
 	.max_queue_size = 1024,
-	.config_size = sizeof(struct vnet_config),
+	.config_size = CFG_LEN,
 	.features = vnet_features,
 	.read_config = vnet_read_config,
 	.write_config = vnet_write_config,

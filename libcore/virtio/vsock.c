@@ -38,6 +38,7 @@
 
 #include <linux/virtio_vsock.h>
 
+#include "base/bytes.h"
 #include "base/usock.h"
 #include "base/util.h"
 
@@ -875,9 +876,10 @@ static uint64_t vsock_features(struct vdev *d)
 
 static void vsock_read_config(struct vdev *d, uint32_t off, void *buf, uint32_t len)
 {
-	uint64_t cid = htole64(dev_of(d)->cid);
+	uint8_t cid[8]; /* struct virtio_vsock_config: le64 guest_cid */
 
-	memcpy(buf, (uint8_t *)&cid + off, len);
+	st_le64(cid, dev_of(d)->cid);
+	memcpy(buf, cid + off, len);
 }
 
 static void vsock_write_config(struct vdev *d, uint32_t off, const void *buf, uint32_t len)

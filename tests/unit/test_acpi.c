@@ -5,6 +5,7 @@
  * the same tables in tests/kvm-acpi.sh. */
 #include <errno.h>
 
+#include "base/bytes.h"
 #include "kvm/acpi.h"
 #include "kvm/layout.h"
 #include "t.h"
@@ -12,8 +13,6 @@
 #define GPA 0xe0000
 static uint8_t buf[0x20000];
 
-static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
 
 /* The table at guest address gpa, or NULL. */
 static const uint8_t *at(uint64_t gpa)
@@ -45,17 +44,17 @@ static void check_tables(unsigned cpus, unsigned n_win)
 		if (strcmp(t.t[i].sig, "RSDP"))
 			T_CHECK(acpi_sum(buf + t.t[i].off, t.t[i].len) == 0, "%s checksum", t.t[i].sig);
 		if (strcmp(t.t[i].sig, "RSDP"))
-			T_CHECK(le32(buf + t.t[i].off + 4) == t.t[i].len, "%s length", t.t[i].sig);
+			T_CHECK(ld_le32(buf + t.t[i].off + 4) == t.t[i].len, "%s length", t.t[i].sig);
 	}
 	rsdp = buf;
 	T_REQUIRE(!memcmp(rsdp, "RSD PTR ", 8), "RSDP signature");
 	T_CHECK(acpi_sum(rsdp, 20) == 0 && acpi_sum(rsdp, 36) == 0, "RSDP checksums");
-	T_CHECK(rsdp[15] == 2 && le32(rsdp + 20) == 36, "RSDP revision/length");
-	xsdt = at(le64(rsdp + 24));
+	T_CHECK(rsdp[15] == 2 && ld_le32(rsdp + 20) == 36, "RSDP revision/length");
+	xsdt = at(ld_le64(rsdp + 24));
 	T_REQUIRE(xsdt && !memcmp(xsdt, "XSDT", 4), "XSDT");
-	T_REQUIRE(le32(xsdt + 4) == 36 + 16, "XSDT has 2 entries");
+	T_REQUIRE(ld_le32(xsdt + 4) == 36 + 16, "XSDT has 2 entries");
 	for (unsigned i = 0; i < 2; i++) {
-		const uint8_t *e = at(le64(xsdt + 36 + 8 * i));
+		const uint8_t *e = at(ld_le64(xsdt + 36 + 8 * i));
 		T_REQUIRE(e, "XSDT entry %u outside the tables", i);
 		if (!memcmp(e, "FACP", 4))
 			fadt = e;
@@ -64,30 +63,30 @@ static void check_tables(unsigned cpus, unsigned n_win)
 	}
 	T_REQUIRE(fadt && madt, "XSDT lacks FACP or APIC");
 	/* FADT: hardware-reduced, reset register, sleep registers, DSDT */
-	T_CHECK(le32(fadt + 4) == 268 && fadt[8] == 5, "FADT length/revision");
-	T_CHECK(le32(fadt + 112) & (1u << 20), "FADT not HW_REDUCED_ACPI");
-	T_CHECK(le32(fadt + 112) & (1u << 10), "FADT not RESET_REG_SUP");
-	T_CHECK(fadt[116] == 1 && le64(fadt + 120) == KVM_PORT_RESET && fadt[128] == KVM_RESET_VALUE, "reset register");
-	T_CHECK(fadt[244] == 1 && le64(fadt + 248) == KVM_PORT_SLEEP_CTL, "sleep control register");
-	T_CHECK(fadt[256] == 1 && le64(fadt + 260) == KVM_PORT_SLEEP_STS, "sleep status register");
-	dsdt = at(le64(fadt + 140));
-	T_REQUIRE(dsdt && !memcmp(dsdt, "DSDT", 4) && le32(fadt + 40) == le64(fadt + 140), "FADT -> DSDT");
+	T_CHECK(ld_le32(fadt + 4) == 268 && fadt[8] == 5, "FADT length/revision");
+	T_CHECK(ld_le32(fadt + 112) & (1u << 20), "FADT not HW_REDUCED_ACPI");
+	T_CHECK(ld_le32(fadt + 112) & (1u << 10), "FADT not RESET_REG_SUP");
+	T_CHECK(fadt[116] == 1 && ld_le64(fadt + 120) == KVM_PORT_RESET && fadt[128] == KVM_RESET_VALUE, "reset register");
+	T_CHECK(fadt[244] == 1 && ld_le64(fadt + 248) == KVM_PORT_SLEEP_CTL, "sleep control register");
+	T_CHECK(fadt[256] == 1 && ld_le64(fadt + 260) == KVM_PORT_SLEEP_STS, "sleep status register");
+	dsdt = at(ld_le64(fadt + 140));
+	T_REQUIRE(dsdt && !memcmp(dsdt, "DSDT", 4) && ld_le32(fadt + 40) == ld_le64(fadt + 140), "FADT -> DSDT");
 	/* MADT: one enabled local APIC per vCPU with APIC ID = index, IOAPIC */
 	unsigned lapics = 0, ioapics = 0;
-	for (const uint8_t *e = madt + 44; e < madt + le32(madt + 4); e += e[1]) {
+	for (const uint8_t *e = madt + 44; e < madt + ld_le32(madt + 4); e += e[1]) {
 		T_REQUIRE(e[1] >= 2, "MADT entry length 0");
 		if (e[0] == 0) {
-			T_CHECK(e[2] == lapics && e[3] == lapics && le32(e + 4) == 1, "local APIC %u", lapics);
+			T_CHECK(e[2] == lapics && e[3] == lapics && ld_le32(e + 4) == 1, "local APIC %u", lapics);
 			lapics++;
 		} else if (e[0] == 1) {
-			T_CHECK(le32(e + 4) == KVM_IOAPIC_ADDR && le32(e + 8) == 0, "IOAPIC");
+			T_CHECK(ld_le32(e + 4) == KVM_IOAPIC_ADDR && ld_le32(e + 8) == 0, "IOAPIC");
 			ioapics++;
 		}
 	}
 	T_CHECK(lapics == cpus && ioapics == 1, "MADT: %u local APICs for %u CPUs, %u IOAPICs", lapics, cpus, ioapics);
-	T_CHECK(le32(madt + 36) == KVM_LAPIC_ADDR, "MADT local APIC address");
+	T_CHECK(ld_le32(madt + 36) == KVM_LAPIC_ADDR, "MADT local APIC address");
 	/* DSDT: LNRO0005 devices with their exact resources, COM1, _S5 */
-	size_t dl = le32(dsdt + 4);
+	size_t dl = ld_le32(dsdt + 4);
 	T_CHECK(count(dsdt, dl, "LNRO0005", 8) == n_win, "%zu LNRO0005 for %u windows", count(dsdt, dl, "LNRO0005", 8), n_win);
 	for (unsigned i = 0; i < n_win; i++) {
 		uint8_t res[21] = { 0x86, 9, 0, 1 };

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#include "base/bytes.h"
 #include "kvm/boot.h"
 #include "kvm/layout.h"
 #include "kvm_guest.h"
@@ -16,9 +17,6 @@
 static uint8_t *img;
 static size_t img_len;
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p) { return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16; }
-static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
 
 struct fake {
 	struct gmem m;
@@ -47,19 +45,19 @@ static int fake_init(struct fake *f, uint64_t size)
 static uint64_t walk(const struct gmem *m, uint64_t va)
 {
 	const uint8_t *pml4 = gmem_get(m, KVM_PML4_ADDR, 4096);
-	uint64_t e = le64(pml4 + 8 * ((va >> 39) & 511));
+	uint64_t e = ld_le64(pml4 + 8 * ((va >> 39) & 511));
 	const uint8_t *t;
 
 	if (!(e & 1) || !(t = gmem_get(m, e & ~0xfffULL & ((1ULL << 52) - 1), 4096)))
 		return ~0ULL;
-	e = le64(t + 8 * ((va >> 30) & 511)); /* PDPT */
+	e = ld_le64(t + 8 * ((va >> 30) & 511)); /* PDPT */
 	if (!(e & 1))
 		return ~0ULL;
 	if (e & 0x80)
 		return (e & ~((1ULL << 30) - 1) & ((1ULL << 52) - 1)) | (va & ((1ULL << 30) - 1));
 	if (!(t = gmem_get(m, e & ~0xfffULL & ((1ULL << 52) - 1), 4096)))
 		return ~0ULL;
-	e = le64(t + 8 * ((va >> 21) & 511)); /* PD */
+	e = ld_le64(t + 8 * ((va >> 21) & 511)); /* PD */
 	if (!(e & 1) || !(e & 2))
 		return ~0ULL;
 	if (e & 0x80)
@@ -94,22 +92,22 @@ static void test_layout(void)
 	T_CHECK(bi.entry == bi.kernel_addr + 0x200, "entry is startup_64");
 	T_CHECK(!memcmp(gmem_get(&f.m, bi.kernel_addr, bz.kernel_size), bz.kernel, bz.kernel_size), "kernel bytes");
 	/* zero page: the header copy and the loader's fields */
-	T_CHECK(le16(zp + BP_BOOT_FLAG) == 0xaa55 && !memcmp(zp + BP_HEADER, "HdrS", 4), "boot_flag/HdrS");
-	T_CHECK(le16(zp + 0x206) == bz.protocol, "protocol copied");
-	T_CHECK(le32(zp + 0x260) == bz.init_size && le32(zp + 0x230) == bz.kernel_alignment, "init_size/alignment copied");
+	T_CHECK(ld_le16(zp + BP_BOOT_FLAG) == 0xaa55 && !memcmp(zp + BP_HEADER, "HdrS", 4), "boot_flag/HdrS");
+	T_CHECK(ld_le16(zp + 0x206) == bz.protocol, "protocol copied");
+	T_CHECK(ld_le32(zp + 0x260) == bz.init_size && ld_le32(zp + 0x230) == bz.kernel_alignment, "init_size/alignment copied");
 	T_CHECK(zp[BP_TYPE_OF_LOADER] == 0xff, "type_of_loader");
 	T_CHECK(zp[0x211] & 1, "LOADED_HIGH");
-	T_CHECK(le32(zp + BP_CMD_LINE_PTR) == KVM_CMDLINE_ADDR && le32(zp + BP_EXT_CMD_LINE_PTR) == 0, "cmd_line_ptr");
+	T_CHECK(ld_le32(zp + BP_CMD_LINE_PTR) == KVM_CMDLINE_ADDR && ld_le32(zp + BP_EXT_CMD_LINE_PTR) == 0, "cmd_line_ptr");
 	T_CHECK(!strcmp(gmem_get(&f.m, KVM_CMDLINE_ADDR, 64), "console=ttyS0 quiet"), "command line bytes");
-	T_CHECK(le64(zp + BP_ACPI_RSDP) == KVM_ACPI_ADDR, "acpi_rsdp_addr");
+	T_CHECK(ld_le64(zp + BP_ACPI_RSDP) == KVM_ACPI_ADDR, "acpi_rsdp_addr");
 	T_CHECK(!memcmp(gmem_get(&f.m, KVM_ACPI_ADDR, 8), "RSD PTR ", 8), "RSDP in memory");
 	/* the reset stub a "BIOS reboot" lands on: mov al,0x42; mov dx,0x602;
 	 * out dx,al (the FADT reset register) */
 	T_CHECK(!memcmp(gmem_get(&f.m, KVM_RESET_STUB_ADDR, 6), "\xb0\x42\xba\x02\x06\xee", 6), "reset stub");
 	/* initrd: page aligned, above the kernel's init_size, below
 	 * initrd_addr_max and the end of RAM, bytes intact */
-	uint64_t ia = le32(zp + BP_RAMDISK_IMAGE) | (uint64_t)le32(zp + BP_EXT_RAMDISK_IMAGE) << 32;
-	uint64_t is = le32(zp + BP_RAMDISK_SIZE) | (uint64_t)le32(zp + BP_EXT_RAMDISK_SIZE) << 32;
+	uint64_t ia = ld_le32(zp + BP_RAMDISK_IMAGE) | (uint64_t)ld_le32(zp + BP_EXT_RAMDISK_IMAGE) << 32;
+	uint64_t is = ld_le32(zp + BP_RAMDISK_SIZE) | (uint64_t)ld_le32(zp + BP_EXT_RAMDISK_SIZE) << 32;
 	T_CHECK(ia == bi.initrd_addr && is == c.initrd_size, "ramdisk fields");
 	T_CHECK(ia % 4096 == 0 && ia >= bi.kernel_addr + bz.init_size, "initrd at %llx overlaps the kernel",
 		(unsigned long long)ia);
@@ -123,9 +121,9 @@ static void test_layout(void)
 	};
 	for (unsigned i = 0; i < 4; i++) {
 		const uint8_t *e = zp + BP_E820_TABLE + 20 * i;
-		T_CHECK(le64(e) == want[i][0] && le64(e + 8) == want[i][1] && le32(e + 16) == want[i][2],
-			"e820[%u] = %llx+%llx type %u", i, (unsigned long long)le64(e), (unsigned long long)le64(e + 8),
-			le32(e + 16));
+		T_CHECK(ld_le64(e) == want[i][0] && ld_le64(e + 8) == want[i][1] && ld_le32(e + 16) == want[i][2],
+			"e820[%u] = %llx+%llx type %u", i, (unsigned long long)ld_le64(e), (unsigned long long)ld_le64(e + 8),
+			ld_le32(e + 16));
 	}
 	/* page tables: identity for everything the kernel touches early, and
 	 * for the whole first 4 GiB */
@@ -137,10 +135,10 @@ static void test_layout(void)
 	T_CHECK(walk(&f.m, 0x100000000ULL) == ~0ULL, "beyond 4 GiB should be unmapped");
 	/* GDT: __BOOT_CS 64-bit code, __BOOT_DS writable data, both present */
 	const uint8_t *gdt = gmem_get(&f.m, KVM_GDT_ADDR, 40);
-	uint64_t cs = le64(gdt + 0x10), ds = le64(gdt + 0x18);
+	uint64_t cs = ld_le64(gdt + 0x10), ds = ld_le64(gdt + 0x18);
 	T_CHECK(((cs >> 40) & 0x9a) == 0x9a && (cs >> 53 & 1) && !(cs >> 54 & 1), "__BOOT_CS %016llx", (unsigned long long)cs);
 	T_CHECK(((ds >> 40) & 0x92) == 0x92 && !((ds >> 43) & 1), "__BOOT_DS %016llx", (unsigned long long)ds);
-	T_CHECK(le64(gdt) == 0, "null descriptor");
+	T_CHECK(ld_le64(gdt) == 0, "null descriptor");
 	gmem_clear(&f.m);
 }
 

@@ -27,16 +27,17 @@ static void put(struct frame *f, const void *p, size_t n)
 	f->len += n;
 }
 
+/* Appends v in network byte order. */
 static void put16(struct frame *f, uint16_t v)
 {
-	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
-	put(f, b, 2);
+	st_be16(f->b + f->len, v);
+	f->len += 2;
 }
 
 static void put32(struct frame *f, uint32_t v)
 {
-	put16(f, (uint16_t)(v >> 16));
-	put16(f, (uint16_t)v);
+	st_be32(f->b + f->len, v);
+	f->len += 4;
 }
 
 static void eth(struct frame *f, uint16_t type)
@@ -66,10 +67,7 @@ static void ip4(struct frame *f, uint8_t proto)
 
 static void ip_done(struct frame *f)
 {
-	size_t tot = f->len - 14;
-
-	f->b[16] = (uint8_t)(tot >> 8);
-	f->b[17] = (uint8_t)tot;
+	st_be16(f->b + 16, (uint16_t)(f->len - 14));
 }
 
 /* A TCP header with the given options (n bytes, a multiple of 4). */

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/bytes.h"
 #include "base/util.h"
 #include "pcap/decode.h"
 #include "pcap/reader.h"
@@ -24,16 +25,17 @@ struct file {
 	int be;
 };
 
+/* Appends v in the file's byte order. */
 static void put32(struct file *f, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		f->b[f->len++] = (uint8_t)(f->be ? v >> (24 - 8 * i) : v >> (8 * i));
+	(f->be ? st_be32 : st_le32)(f->b + f->len, v);
+	f->len += 4;
 }
 
 static void put16(struct file *f, uint16_t v)
 {
-	f->b[f->len++] = (uint8_t)(f->be ? v >> 8 : v);
-	f->b[f->len++] = (uint8_t)(f->be ? v : v >> 8);
+	(f->be ? st_be16 : st_le16)(f->b + f->len, v);
+	f->len += 2;
 }
 
 static void hdr(struct file *f, int be, uint32_t magic, uint32_t snaplen)

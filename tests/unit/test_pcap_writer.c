@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/bytes.h"
 #include "base/util.h"
 #include "pcap/writer.h"
 #include "t.h"
@@ -28,20 +29,11 @@ static void make_frame(uint8_t *f, size_t len, uint8_t seed)
 		198, 51, 100, 1, 198, 51, 100, 2,
 		0x30, 0x39, 0xa4, 0x11, 0, 0, 0, 0,
 	};
-	size_t ip_len = len - 14, udp_len = len - 34;
-
 	memcpy(f, hdr, sizeof(hdr));
-	f[16] = (uint8_t)(ip_len >> 8);
-	f[17] = (uint8_t)ip_len;
-	f[38] = (uint8_t)(udp_len >> 8);
-	f[39] = (uint8_t)udp_len;
+	st_be16(f + 16, (uint16_t)(len - 14)); /* IP total length */
+	st_be16(f + 38, (uint16_t)(len - 34)); /* UDP length */
 	for (size_t i = sizeof(hdr); i < len; i++)
 		f[i] = (uint8_t)(seed + i);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* Runs cmd (stderr to a file), returns its stdout in out and its stderr
@@ -94,14 +86,14 @@ static void test_writer_bytes_usec(void)
 	T_REQUIRE(read_file(path, 1 << 20, &d, &len) == 0, "read back");
 	T_CHECK(len == 24 + 16 + 60 + 16 + 1000, "file size %zu", len);
 	if (len >= 24 + 16 + 60 + 16 + 1000) {
-		T_CHECK(le32(d) == PCAP_MAGIC_USEC, "magic");
+		T_CHECK(ld_le32(d) == PCAP_MAGIC_USEC, "magic");
 		T_CHECK(d[4] == 2 && d[6] == 4, "version");
-		T_CHECK(le32(d + 16) == 1000 && le32(d + 20) == 1, "snaplen/linktype");
-		T_CHECK(le32(d + 24) == 1700000000 && le32(d + 28) == 123456, "ts usec");
-		T_CHECK(le32(d + 32) == 60 && le32(d + 36) == 60, "lens");
+		T_CHECK(ld_le32(d + 16) == 1000 && ld_le32(d + 20) == 1, "snaplen/linktype");
+		T_CHECK(ld_le32(d + 24) == 1700000000 && ld_le32(d + 28) == 123456, "ts usec");
+		T_CHECK(ld_le32(d + 32) == 60 && ld_le32(d + 36) == 60, "lens");
 		T_CHECK(!memcmp(d + 40, "\x02\0\0\0\0\x02", 6), "frame bytes");
-		T_CHECK(le32(d + 100) == 1700000001 && le32(d + 104) == 0, "ts 2");
-		T_CHECK(le32(d + 108) == 1000 && le32(d + 112) == 2500, "cut lens");
+		T_CHECK(ld_le32(d + 100) == 1700000001 && ld_le32(d + 104) == 0, "ts 2");
+		T_CHECK(ld_le32(d + 108) == 1000 && ld_le32(d + 112) == 2500, "cut lens");
 		T_CHECK(!memcmp(d + 116, f, 1000), "cut frame bytes");
 	}
 	free(d);
@@ -129,11 +121,11 @@ static void test_writer_iov_nsec_big(void)
 	T_REQUIRE(pcap_writer_close(&w) == 0, "close");
 	T_REQUIRE(read_file(path, 1 << 20, &d, &len) == 0, "read back");
 	T_REQUIRE(len == 24 + 16 + sizeof(f) + 16 + 42, "file size %zu", len);
-	T_CHECK(le32(d) == PCAP_MAGIC_NSEC, "magic");
-	T_CHECK(le32(d + 24) == 5 && le32(d + 28) == 1, "ts nsec");
-	T_CHECK(le32(d + 32) == sizeof(f) && le32(d + 36) == sizeof(f), "big lens");
+	T_CHECK(ld_le32(d) == PCAP_MAGIC_NSEC, "magic");
+	T_CHECK(ld_le32(d + 24) == 5 && ld_le32(d + 28) == 1, "ts nsec");
+	T_CHECK(ld_le32(d + 32) == sizeof(f) && ld_le32(d + 36) == sizeof(f), "big lens");
 	T_CHECK(!memcmp(d + 40, f, sizeof(f)), "big bytes");
-	T_CHECK(le32(d + 40 + sizeof(f) + 4) == 2, "ts 2 nsec");
+	T_CHECK(ld_le32(d + 40 + sizeof(f) + 4) == 2, "ts 2 nsec");
 	free(d);
 }
 
@@ -158,10 +150,10 @@ static void test_writer_captured_link(void)
 	close(fd);
 	T_REQUIRE(read_file(path, 1 << 20, &d, &len) == 0, "read back");
 	T_REQUIRE(len == 24 + 16 + 40 + 16 + 16 + 64, "file size %zu", len);
-	T_CHECK(le32(d + 16) == 64 && le32(d + 20) == 113, "snaplen/linktype");
-	T_CHECK(le32(d + 32) == 40 && le32(d + 36) == 1500, "cut lens");
-	T_CHECK(le32(d + 80 + 8) == 0 && le32(d + 80 + 12) == 0, "empty lens");
-	T_CHECK(le32(d + 96 + 8) == 64 && le32(d + 96 + 12) == 100, "snaplen cut lens");
+	T_CHECK(ld_le32(d + 16) == 64 && ld_le32(d + 20) == 113, "snaplen/linktype");
+	T_CHECK(ld_le32(d + 32) == 40 && ld_le32(d + 36) == 1500, "cut lens");
+	T_CHECK(ld_le32(d + 80 + 8) == 0 && ld_le32(d + 80 + 12) == 0, "empty lens");
+	T_CHECK(ld_le32(d + 96 + 8) == 64 && ld_le32(d + 96 + 12) == 100, "snaplen cut lens");
 	free(d);
 }
 

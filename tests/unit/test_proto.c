@@ -64,13 +64,13 @@ static void test_exec_malformed(void)
 	buf[2] = 0x80;
 	T_CHECK(proto_exec_decode(buf, (uint32_t)n, &d, vec, ARRAY_SIZE(vec)) == -EPROTO, "flags");
 	n = encode_basic();
-	proto_put32(buf + 16, 0);
+	st_le32(buf + 16, 0);
 	T_CHECK(proto_exec_decode(buf, (uint32_t)n, &d, vec, ARRAY_SIZE(vec)) == -EPROTO, "argc 0");
 	n = encode_basic();
-	proto_put32(buf + 16, 0xffffffff);
+	st_le32(buf + 16, 0xffffffff);
 	T_CHECK(proto_exec_decode(buf, (uint32_t)n, &d, vec, ARRAY_SIZE(vec)) == -EPROTO, "huge argc");
 	n = encode_basic();
-	proto_put32(buf + 20, 0xfffffffe);
+	st_le32(buf + 20, 0xfffffffe);
 	T_CHECK(proto_exec_decode(buf, (uint32_t)n, &d, vec, ARRAY_SIZE(vec)) == -EPROTO, "argc+envc wrap");
 	n = encode_basic();
 	T_CHECK(proto_exec_decode(buf, (uint32_t)n, &d, vec, 4) == -E2BIG, "small vec");
@@ -119,7 +119,7 @@ static void test_rx_frames(void)
 			if (got == 0)
 				T_CHECK(m.type == PT_STDOUT && m.len == 5 && !memcmp(m.data, "hello", 5), "f1");
 			else
-				T_CHECK(m.type == PT_EXIT && m.len == 8 && proto_get32(m.data) == 3, "f2");
+				T_CHECK(m.type == PT_EXIT && m.len == 8 && ld_le32(m.data) == 3, "f2");
 			got++;
 		}
 	}
@@ -159,7 +159,7 @@ static int wait_frame(int fd, int want, uint32_t *code)
 		int r = proto_rx_next(&rx, &m);
 		if (r == 1) {
 			if (m.type == want || m.type == PT_ERROR) {
-				*code = m.len >= 4 ? proto_get32(m.data) : 0;
+				*code = m.len >= 4 ? ld_le32(m.data) : 0;
 				ret = m.type;
 				break;
 			}

@@ -89,10 +89,10 @@ static size_t mk_ip(uint8_t *f, uint8_t proto, const char *dst, const void *l4, 
 
 	memcpy(f, gwmac, 6);
 	memcpy(f + 6, gmac, 6);
-	wr16(f + 12, 0x0800);
+	st_be16(f + 12, 0x0800);
 	memset(f + 14, 0, 20);
 	f[14] = 0x45;
-	wr16(f + 16, (uint16_t)(20 + l4len));
+	st_be16(f + 16, (uint16_t)(20 + l4len));
 	f[22] = 64;
 	f[23] = proto;
 	memcpy(f + 26, &src, 4);
@@ -154,7 +154,7 @@ static void test_bad_frames_counted(void)
 	slirp_input(&r.s, f, 10);
 	T_CHECK(r.s.stats[SLIRP_STAT_DROP_SHORT] == 1, "short");
 	n = mk_ip(f, IPPROTO_ICMP, "10.0.2.2", icmp, sizeof(icmp));
-	wr16(f + 12, 0x86dd);
+	st_be16(f + 12, 0x86dd);
 	slirp_input(&r.s, f, n);
 	T_CHECK(r.s.stats[SLIRP_STAT_DROP_IPV6] == 1, "ipv6");
 	n = mk_ip(f, IPPROTO_ICMP, "10.0.2.2", icmp, sizeof(icmp));
@@ -232,7 +232,7 @@ static void test_policy_refusals(void)
 	n = mk_ip(f, IPPROTO_TCP, "203.0.113.9", syn, sizeof(syn));
 	slirp_input(&r.s, f, n);
 	T_CHECK(r.cap.n == 2 && r.cap.f[1][23] == IPPROTO_TCP && (r.cap.f[1][47] & 0x04) &&
-		rd32(r.cap.f[1] + 42) == 2, "tcp: RST acking the SYN");
+		ld_be32(r.cap.f[1] + 42) == 2, "tcp: RST acking the SYN");
 	n = mk_ip(f, IPPROTO_TCP, "169.254.169.254", syn, sizeof(syn));
 	slirp_input(&r.s, f, n);
 	n = mk_ip(f, IPPROTO_TCP, "10.0.2.2", syn, sizeof(syn));
@@ -297,13 +297,13 @@ static size_t mk_tcp(uint8_t *f, uint16_t dport, uint32_t seq, uint32_t ack, uin
 	uint32_t src = inet_addr("10.0.2.15"), dst = inet_addr("10.0.2.2");
 	uint16_t c;
 
-	wr16(seg, 40000);
-	wr16(seg + 2, dport);
-	wr32(seg + 4, seq);
-	wr32(seg + 8, ack);
+	st_be16(seg, 40000);
+	st_be16(seg + 2, dport);
+	st_be32(seg + 4, seq);
+	st_be32(seg + 8, ack);
 	seg[12] = 5 << 4;
 	seg[13] = flags;
-	wr16(seg + 14, 65535);
+	st_be16(seg + 14, 65535);
 	if (len)
 		memcpy(seg + 20, data, len);
 	c = csum_l4(src, dst, IPPROTO_TCP, seg, 20 + len);
@@ -344,9 +344,9 @@ static const char *tcp_rig_connect(struct tcp_rig *t)
 		return "init";
 	slirp_input(&t->r.s, f, mk_tcp(f, t->port, 999, 0, 0x02, NULL, 0));
 	PUMP(&t->r, t->r.cap.n > 0);
-	if (t->r.cap.n != 1 || t->r.cap.f[0][47] != 0x12 || rd32(t->r.cap.f[0] + 42) != 1000)
+	if (t->r.cap.n != 1 || t->r.cap.f[0][47] != 0x12 || ld_be32(t->r.cap.f[0] + 42) != 1000)
 		return "SYN-ACK only after connect";
-	t->isn = rd32(t->r.cap.f[0] + 38);
+	t->isn = ld_be32(t->r.cap.f[0] + 38);
 	slirp_input(&t->r.s, f, mk_tcp(f, t->port, 1000, t->isn + 1, 0x10, NULL, 0));
 	t->cfd = accept(t->lfd, NULL, NULL);
 	return t->cfd < 0 ? "accept" : NULL;
@@ -386,12 +386,12 @@ static void test_tcp_nobuf_hold_resume(void)
 	next = isn + 1;
 	for (unsigned i = first; i < r->cap.n; i++) {
 		const uint8_t *fr = r->cap.f[i];
-		size_t plen = rd16(fr + 16) - 40;
+		size_t plen = ld_be16(fr + 16) - 40;
 		uint32_t ipsrc, ipdst;
 
 		memcpy(&ipsrc, fr + 26, 4);
 		memcpy(&ipdst, fr + 30, 4);
-		T_CHECK(rd32(fr + 38) == next, "segment %u at seq %u, want %u", i, rd32(fr + 38), next);
+		T_CHECK(ld_be32(fr + 38) == next, "segment %u at seq %u, want %u", i, ld_be32(fr + 38), next);
 		T_CHECK(csum_l4(ipsrc, ipdst, IPPROTO_TCP, fr + 34,
 				plen + 20) == 0, "tcp checksum");
 		if (have + plen <= sizeof(got))
@@ -428,23 +428,23 @@ static void test_tcp_guest_segments(void)
 	T_CHECK(read(tr.cfd, buf, sizeof(buf)) == (ssize_t)sizeof(msg) && !memcmp(buf, msg, 100),
 		"data to the host");
 	last = r->cap.f[r->cap.n - 1];
-	T_CHECK(r->cap.n == n0 + 1 && rd32(last + 42) == 1100, "acknowledged");
+	T_CHECK(r->cap.n == n0 + 1 && ld_be32(last + 42) == 1100, "acknowledged");
 	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1100 + 5000, tr.isn + 1, 0x18, msg, 10));
 	T_CHECK(r->s.stats[SLIRP_STAT_DROP_TCP_OOO] == 1, "out of order counted");
 	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1100 + 100000000, tr.isn + 1, 0x18, msg, 10));
 	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1100, tr.isn + 1000000, 0x10, NULL, 0));
 	T_CHECK(r->s.stats[SLIRP_STAT_DROP_TCP_WINDOW] == 2, "out of window counted: %llu",
 		(unsigned long long)r->s.stats[SLIRP_STAT_DROP_TCP_WINDOW]);
-	T_CHECK(rd32(r->cap.f[r->cap.n - 1] + 42) == 1100, "dup ACK for the gap");
+	T_CHECK(ld_be32(r->cap.f[r->cap.n - 1] + 42) == 1100, "dup ACK for the gap");
 	/* Host data the guest never acknowledges comes again. */
 	T_REQUIRE(write(tr.cfd, "hello", 5) == 5, "host write");
 	n0 = r->cap.n;
 	PUMP(r, r->cap.n > n0);
 	T_REQUIRE(r->cap.n > n0, "data to the guest");
-	seq = rd32(r->cap.f[n0] + 38);
+	seq = ld_be32(r->cap.f[n0] + 38);
 	PUMP(r, r->s.stats[SLIRP_STAT_TCP_RETRANS] > 0);
 	last = r->cap.f[r->cap.n - 1];
-	T_CHECK(r->s.stats[SLIRP_STAT_TCP_RETRANS] > 0 && rd32(last + 38) == seq &&
+	T_CHECK(r->s.stats[SLIRP_STAT_TCP_RETRANS] > 0 && ld_be32(last + 38) == seq &&
 		!memcmp(last + 54, "hello", 5), "retransmitted");
 	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1100, seq + 5, 0x11, NULL, 0));
 	T_CHECK(read(tr.cfd, buf, sizeof(buf)) == 0, "guest FIN: host sees EOF");
@@ -483,9 +483,9 @@ static void test_random_frames(void)
 	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
 	r.s.icmp_ok = false;
 	/* Templates: SYN, UDP, DNS query, echo, ARP request. */
-	wr16(l4, 40000); wr16(l4 + 2, 80); l4[12] = 0x50; l4[13] = 0x02;
+	st_be16(l4, 40000); st_be16(l4 + 2, 80); l4[12] = 0x50; l4[13] = 0x02;
 	tlen[0] = mk_tcp(tpl[0], 80, 1, 0, 0x02, NULL, 0);
-	wr16(l4 + 2, 53); wr16(l4 + 4, 8 + 17); l4[8 + 5] = 1; l4[8 + 12] = 1; l4[8 + 13] = 'a';
+	st_be16(l4 + 2, 53); st_be16(l4 + 4, 8 + 17); l4[8 + 5] = 1; l4[8 + 12] = 1; l4[8 + 13] = 'a';
 	tlen[1] = mk_ip(tpl[1], IPPROTO_UDP, "198.51.100.9", l4, 8 + 17);
 	tlen[2] = mk_ip(tpl[2], IPPROTO_UDP, "10.0.2.3", l4, 8 + 17);
 	memset(l4, 0, sizeof(l4)); l4[0] = 8;
@@ -536,11 +536,11 @@ static void test_dns_servfail_huge_query(void)
 	cfg.dns_explicit = true;
 	T_REQUIRE(rig_start(&r, &cfg) == 0, "init");
 	memset(l4, 0, sizeof(l4));
-	wr16(l4, 40000);
-	wr16(l4 + 2, 53);
-	wr16(l4 + 4, (uint16_t)(8 + qlen));
-	wr16(q, 0x1234);
-	wr16(q + 4, 1); /* one question */
+	st_be16(l4, 40000);
+	st_be16(l4 + 2, 53);
+	st_be16(l4 + 4, (uint16_t)(8 + qlen));
+	st_be16(q, 0x1234);
+	st_be16(q + 4, 1); /* one question */
 	while (p + 64 <= qlen - 5 - 18) { /* labels of 63 bytes ... */
 		q[p] = 63;
 		memset(q + p + 1, 'a', 63);
@@ -564,9 +564,9 @@ static size_t mk_udp(uint8_t *f, const char *dst, uint16_t sport, uint16_t dport
 {
 	uint8_t l4[1600] = { 0 };
 
-	wr16(l4, sport);
-	wr16(l4 + 2, dport);
-	wr16(l4 + 4, (uint16_t)(8 + len));
+	st_be16(l4, sport);
+	st_be16(l4 + 2, dport);
+	st_be16(l4 + 4, (uint16_t)(8 + len));
 	if (len)
 		memcpy(l4 + 8, data, len);
 	return mk_ip(f, IPPROTO_UDP, dst, l4, 8 + len);
@@ -781,15 +781,15 @@ static void test_hostile_dns_id(void)
 	T_REQUIRE(poll(&pf, 1, 2000) == 1, "no query upstream");
 	n = recvfrom(ufd, up, sizeof(up), 0, (struct sockaddr *)&from, &fl);
 	T_REQUIRE(n == 20 && !memcmp(up + 2, q + 2, 18), "query upstream: %zd bytes", n);
-	up_id = rd16(up);
+	up_id = ld_be16(up);
 	memcpy(ans, up, 20);
 	ans[2] = 0x81; /* QR, RD */
 	ans[3] = 0x80;
 	/* forged: any other ID */
-	wr16(ans, (uint16_t)(up_id ^ 0x5a5a));
+	st_be16(ans, (uint16_t)(up_id ^ 0x5a5a));
 	sendto(ufd, ans, 20, 0, (struct sockaddr *)&from, fl);
 	/* not an answer at all (QR clear), with the right ID */
-	wr16(ans, up_id);
+	st_be16(ans, up_id);
 	ans[2] = 0x01;
 	sendto(ufd, ans, 20, 0, (struct sockaddr *)&from, fl);
 	/* the real one, then its duplicate */
@@ -800,8 +800,8 @@ static void test_hostile_dns_id(void)
 	for (int i = 0; i < 20; i++)
 		loop_once(&r.loop, 10);
 	T_CHECK(r.cap.n == 1, "%u answers reached the guest, want 1", r.cap.n);
-	T_CHECK(r.cap.n < 1 || (r.cap.len[0] == 42 + 20 && rd16(r.cap.f[0] + 42) == 0x1234 &&
-				 rd16(r.cap.f[0] + 36) == 5000),
+	T_CHECK(r.cap.n < 1 || (r.cap.len[0] == 42 + 20 && ld_be16(r.cap.f[0] + 42) == 0x1234 &&
+				 ld_be16(r.cap.f[0] + 36) == 5000),
 		"the answer does not carry the guest's ID 0x1234");
 	rig_stop(&r);
 	close(ufd);
