@@ -2,7 +2,7 @@
  * argv (short and long forms, '--', stopping at the first operand),
  * defaults, ranges, repeatable lists, includes and their checks, the one
  * line each mistake gets, the generated --help (every option once, lines
- * within 79 columns) and the table checker. */
+ * within 79 columns), the table checker, and run's real table. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/opts.h"
+#include "run/run.h"
 #include "t.h"
 
 struct sub {
@@ -405,6 +406,43 @@ static void test_help(void)
 	free(txt);
 }
 
+/* run's own table: well formed, every option in --help once, --attach
+ * refuses what shapes a VM. */
+static void test_run_table(void)
+{
+	char why[256], *txt;
+	struct run_opts o;
+
+	txt = help_text(&run_opts_spec);
+	T_REQUIRE(txt, "no help");
+	T_CHECK(opts_spec_check(&run_opts_spec, why, sizeof(why)) == 0, "%s", why);
+	help_has_all(txt, run_opts_spec.table, true);
+	/* the counting itself: a name that is a prefix of others, a prefix */
+	T_CHECK(entries(txt, "net") == 1 && entries(txt, "ne") == 0 && entries(txt, "dns") == 1,
+		"entries() miscounts");
+	T_CHECK(strstr(txt, "\n  -v, --volume HOST:GUEST") && strstr(txt, "\n      --verbose "),
+		"-v is --volume, --verbose has no letter");
+	lines_fit(txt);
+	free(txt);
+	opts_init(run_opts_spec.table, &o, sizeof(o));
+	T_CHECK(o.cpus == 1 && o.mem_bytes == 512ULL << 20 && o.uid == 1000 && o.gid == 1000 &&
+			!strcmp(o.vmm, "auto") && o.boot_timeout_s == 120 && o.net.mode == NET_SLIRP &&
+			o.net.layout.mtu == 65520,
+		"run's defaults");
+	T_CHECK(parse_with(&run_opts_spec, &o,
+			   (char *[]){ "run", "-e", "A=B", "-w", "/w", "-u", "0", "--timeout", "5",
+				       "--attach", "unix:x", "-i", "-t", "--verbose", "--", "true",
+				       NULL }) == OPTS_GO_ON &&
+			!res.marked && res.next == 15,
+		"attach's own options marked %s", res.marked ? res.marked->name : "-");
+	T_CHECK(parse_with(&run_opts_spec, &o,
+			   (char *[]){ "run", "-e", "A=B", "--mtu", "1500", "-c", "2", "true", NULL }) ==
+				OPTS_GO_ON &&
+			res.marked && !strcmp(res.marked->name, "mtu") && o.cpus == 2 &&
+			o.net.layout.mtu == 1500,
+		"--mtu marked");
+}
+
 /* Specs with one mistake each, refused by opts_spec_check. */
 static void test_spec_check(void)
 {
@@ -463,6 +501,7 @@ int main(void)
 	T_RUN(test_repeatable);
 	T_RUN(test_mistakes_one_line);
 	T_RUN(test_help);
+	T_RUN(test_run_table);
 	T_RUN(test_spec_check);
 	T_EXIT();
 }
