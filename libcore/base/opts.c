@@ -237,9 +237,9 @@ static int apply_named(const struct flat *f, void *obj, const char *arg, char *m
 {
 	char why[384], shown[ARG_SHOWN + 4];
 
+	shown_arg(arg ? arg : "", shown, sizeof(shown)); /* before a parser edits it */
 	if (!apply(f->o, (char *)obj + f->base, arg, why, sizeof(why)))
 		return 0;
-	shown_arg(arg ? arg : "", shown, sizeof(shown));
 	snprintf(msg, len, "--%s '%s': %s", f->o->name, shown, why);
 	return -EINVAL;
 }
