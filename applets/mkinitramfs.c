@@ -157,4 +157,4 @@ static int mkinitramfs_main(int argc, char **argv)
 	return 0;
 }
 
-APPLET(mkinitramfs, mkinitramfs_main, "build, list or extract the guest's initramfs", NULL);
+APPLET(mkinitramfs, mkinitramfs_main, "build, list or extract the guest's initramfs");

@@ -296,5 +296,4 @@ static int pcap_main(int argc, char **argv)
 	return rc;
 }
 
-APPLET(pcap, pcap_main, "decode a pcap capture like tcpdump -nr, filter it, count flows",
-       NULL);
+APPLET(pcap, pcap_main, "decode a pcap capture like tcpdump -nr, filter it, count flows");

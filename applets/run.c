@@ -28,4 +28,4 @@ static int run_main(int argc, char **argv)
 	return o.attach ? run_attach(&o) : run_vm(&o);
 }
 
-APPLET(run, run_main, "run a command in a fresh microVM", NULL);
+APPLET(run, run_main, "run a command in a fresh microVM");

@@ -65,7 +65,7 @@ letters() {
 	done | sort
 }
 
-for a in run; do
+for a in run mkinitramfs pcap agent; do
 	"$VOIDBOX" $a --help >"$TMP/help" 2>"$TMP/help.err"; rc=$?
 	if [ $rc != 0 ] || [ -s "$TMP/help.err" ]; then
 		fail "opts_help_$a" "rc $rc: $(head -n 1 "$TMP/help.err")"; continue
@@ -92,13 +92,15 @@ for a in run; do
 	# the first entry with a value, the first without
 	arg=$(sed -En 's/^  (-[A-Za-z0-9], |    )--([a-z0-9-]+) [^ ].*/\2/p' "$TMP/help" | head -n 1)
 	flag=$(sed -En 's/^  (-[A-Za-z0-9], |    )--([a-z0-9-]+)(  .*)?$/\2/p' "$TMP/help" | head -n 1)
-	for m in "--frobnicate:unknown option --frobnicate (see voidbox $a --help)" \
-		"--$arg:option --$arg needs a value" "--$flag=1:option --$flag takes no value"; do
+	for m in "unknown:--frobnicate:unknown option --frobnicate (see voidbox $a --help)" \
+		"missing_value:--$arg:option --$arg needs a value" \
+		"flag_value:--$flag=1:option --$flag takes no value"; do
+		n=${m%%:*}; m=${m#*:}
 		"$VOIDBOX" $a "${m%%:*}" >"$TMP/m.out" 2>"$TMP/m.err" </dev/null; rc=$?
 		if [ $rc = 2 ] && [ "$(cat "$TMP/m.err")" = "voidbox $a: ${m#*:}" ] && [ ! -s "$TMP/m.out" ]; then
-			pass "opts_mistake_${a}_${m%%:*}"
+			pass "opts_mistake_${a}_$n"
 		else
-			fail "opts_mistake_${a}_${m%%:*}" "rc $rc: $(tr '\n' '|' <"$TMP/m.err")"
+			fail "opts_mistake_${a}_$n" "${m%%:*}: rc $rc: $(tr '\n' '|' <"$TMP/m.err")"
 		fi
 	done
 done
