@@ -134,6 +134,26 @@ static void range_text(const struct opt *o, char *buf, size_t len)
 	}
 }
 
+/* The reason for a value o->parse refused with err and no words:
+ * "expected META" (META "a|b" read as "a or b"), or for -ENOSPC "too many
+ * given". */
+static void call_reason(const struct opt *o, int err, char *why, size_t len)
+{
+	char w[160];
+
+	if (err == -ENOSPC) {
+		snprintf(why, len, "too many given");
+		return;
+	}
+	if (o->meta && !o->meta[strspn(o->meta, "abcdefghijklmnopqrstuvwxyz0123456789-|")] &&
+	    strchr(o->meta, '|')) {
+		words_text(o->meta, w, sizeof(w));
+		snprintf(why, len, "expected %s", w);
+		return;
+	}
+	snprintf(why, len, "expected %s", o->meta ? o->meta : "something else");
+}
+
 /* Applies arg to option o of the struct at obj. Returns 0, or -EINVAL with
  * the reason (not naming the option) in why. */
 static int apply(const struct opt *o, void *obj, const char *arg, char *why, size_t len)
@@ -200,12 +220,10 @@ static int apply(const struct opt *o, void *obj, const char *arg, char *why, siz
 	}
 	case OPT_CALL:
 		why[0] = 0;
-		if (o->parse(o, obj, arg, why, len)) {
-			if (!why[0])
-				snprintf(why, len, "not accepted");
-			return -EINVAL;
-		}
-		return 0;
+		i = o->parse(o, obj, arg, why, len);
+		if (i && !why[0])
+			call_reason(o, i, why, len);
+		return i ? -EINVAL : 0;
 	case OPT_END:
 	case OPT_INCLUDE:
 		break;

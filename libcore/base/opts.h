@@ -58,8 +58,10 @@ struct opt {
 	const char *(*check)(const char *arg);
 	/* OPT_CALL: applies arg to obj (the table's struct; o->off and
 	 * o->size name a field when the entry gives one, so one parser serves
-	 * several options). Returns 0, or -EINVAL with the reason (without
-	 * the option's name) in why. */
+	 * several options). Returns 0, or -errno with the reason (without
+	 * the option's name) in why; left empty, the reason is "expected
+	 * META" ("expected open or public" for "open|public"), or "too many
+	 * given" for -ENOSPC. */
 	int (*parse)(const struct opt *o, void *obj, const char *arg, char *why, size_t len);
 	/* Writes the default for --help from an initialised obj, when it is
 	 * not a def string (e.g. the network layout's addresses). */

@@ -56,6 +56,14 @@ static int pair_parse(const struct opt *o, void *obj, const char *arg, char *why
 	return 0;
 }
 
+/* --tag one|two; "full" is refused as no room left. No reasons given. */
+static int tag_parse(const struct opt *o, void *obj, const char *arg, char *why, size_t len)
+{
+	if (!strcmp(arg, "full"))
+		return -ENOSPC;
+	return strcmp(arg, "one") && strcmp(arg, "two") ? -EINVAL : 0;
+}
+
 static void pair_show(const struct opt *o, const void *obj, char *buf, size_t len)
 {
 	const struct topts *t = obj;
@@ -108,6 +116,7 @@ static const struct opt t_list[] = {
 	  .help = "an item" },
 	{ "pair", 0, OPT_CALL, .parse = pair_parse, .show = pair_show, .meta = "A:B",
 	  .help = "two numbers" },
+	{ "tag", 0, OPT_CALL, .parse = tag_parse, .meta = "one|two", .help = "a tag" },
 	OPT_INCLUDE_AT(struct topts, sub, &sub_table),
 	{ .kind = OPT_END },
 };
@@ -258,6 +267,12 @@ static void test_ranges(void)
 		"check: %.200s", err_text);
 	T_CHECK(PARSE(&o, "--pair", "1") == 125 && strstr(err_text, "--pair '1': expected A:B"),
 		"call: %.200s", err_text);
+	T_CHECK(PARSE(&o, "--tag", "one") == OPTS_GO_ON, "tag");
+	T_CHECK(PARSE(&o, "--tag", "three") == 125 &&
+			strstr(err_text, "--tag 'three': expected one or two\n"),
+		"call without a reason: %.200s", err_text);
+	T_CHECK(PARSE(&o, "--tag", "full") == 125 && strstr(err_text, "--tag 'full': too many given\n"),
+		"call full: %.200s", err_text);
 	T_CHECK(PARSE(&o, "-l", "13", "-q") == 125 && lines(err_text) == 1 &&
 			strstr(err_text, "--level 13 and --quiet together"),
 		"table check: %.200s", err_text);
