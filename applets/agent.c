@@ -8,7 +8,6 @@
  * PATH, each printing its exit status on the console. Not as PID 1,
  * `--listen unix:PATH` serves on a Unix socket (for tests on the host). */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -19,21 +18,43 @@
 #include "agent/serve.h"
 #include "base/usock.h"
 #include "base/applet.h"
+#include "base/opts.h"
 #include "base/util.h"
 #include "proto/proto.h"
 
-static const char usage[] =
-	"usage: voidbox agent   (runs as PID 1 inside the guest, from the initramfs)\n"
-	"Mounts /proc /sys /dev /dev/pts /dev/shm /tmp /run, loads the modules listed in\n"
-	"/etc/voidbox/modules.load (parameters from the kernel command line, as\n"
-	"modprobe passes them), waits for the network interfaces and prints\n"
-	"  voidbox-agent: ready: interfaces: lo eth0\n"
-	"on the console; then, from the kernel command line: voidbox.serve=PORT serves\n"
-	"commands on that vsock port (voidbox run), voidbox.cmd=CMD runs sh -c CMD,\n"
-	"voidbox.exec=PATH runs PATH; then it powers the machine off.\n"
-	"  -l, --listen unix:PATH   not as PID 1: serve commands on a Unix socket\n"
-	"                           until a client asks for power-off\n"
-	"  -h, --help               this text\n";
+struct agent_opts {
+	const char *listen; /* --listen unix:PATH, or NULL */
+};
+
+static const char *listen_bad(const char *arg)
+{
+	return strncmp(arg, "unix:", 5) || !arg[5] ? "expected unix:PATH" : NULL;
+}
+
+static const struct opt agent_opt_list[] = {
+	{ "listen", 'l', OPT_STR, OPT_AT(struct agent_opts, listen), .check = listen_bad,
+	  .meta = "unix:PATH",
+	  .help = "not as PID 1: serve commands on a Unix socket until a client asks for "
+		  "power-off" },
+	{ .kind = OPT_END },
+};
+
+static const struct opts_table agent_table = { .opts = agent_opt_list };
+
+static const struct opts_spec agent_spec = {
+	.applet = "agent",
+	.usage = "  (runs as PID 1 inside the guest, from the initramfs)",
+	.about = "Mounts /proc /sys /dev /dev/pts /dev/shm /tmp /run, loads the modules listed in\n"
+		 "/etc/voidbox/modules.load (parameters from the kernel command line, as\n"
+		 "modprobe passes them), waits for the network interfaces and prints\n"
+		 "  voidbox-agent: ready: interfaces: lo eth0\n"
+		 "on the console; then, from the kernel command line: voidbox.serve=PORT serves\n"
+		 "commands on that vsock port (voidbox run), voidbox.cmd=CMD runs sh -c CMD,\n"
+		 "voidbox.exec=PATH runs PATH; then it powers the machine off.\n",
+	.bad_value_exit = 2,
+	.size = sizeof(struct agent_opts),
+	.table = &agent_table,
+};
 
 /* Runs argv and waits for it; reports how it ended as "voidbox-agent:
  * what: exit N" (or "signal N") on the console. */
@@ -87,15 +108,11 @@ static void serve_vsock(const char *port_s, const struct agent_boot *b)
 	close(fd);
 }
 
-/* --listen unix:PATH: the command server on the host, for tests. */
+/* --listen unix:PATH (checked): the command server on the host, for tests. */
 static int listen_unix(const char *spec)
 {
 	int fd, r;
 
-	if (strncmp(spec, "unix:", 5) || !spec[5]) {
-		vb_err("agent", 0, "--listen %s: expected unix:PATH", spec);
-		return 2;
-	}
 	fd = usock_listen(spec + 5, 16);
 	if (fd < 0) {
 		vb_err("agent", fd, "listening on %s", spec + 5);
@@ -113,27 +130,16 @@ static int listen_unix(const char *spec)
 
 static int agent_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ 0 },
-	};
+	struct agent_opts o;
+	struct opts_result res;
 	struct agent_boot b;
 	char exec_path[512], cmd[4096], port[16];
-	const char *listen = NULL;
-	int c;
+	int rc = opts_parse(&agent_spec, &o, argc, argv, &res);
 
-	while ((c = getopt_long(argc, argv, "hl:", opts, NULL)) != -1) {
-		if (c == 'h')
-			return applet_help("agent");
-		if (c == 'l') {
-			listen = optarg;
-			continue;
-		}
-		return 2;
-	}
-	if (listen)
-		return listen_unix(listen);
+	if (rc != OPTS_GO_ON)
+		return rc;
+	if (o.listen)
+		return listen_unix(o.listen);
 	if (getpid() != 1) {
 		vb_err("agent", 0, "must run as PID 1, the guest's init (voidbox mkinitramfs "
 		       "puts voidbox at /init)");
@@ -164,4 +170,4 @@ static int agent_main(int argc, char **argv)
 	agent_poweroff();
 }
 
-APPLET(agent, agent_main, "the guest's init: boot steps, ready line, poweroff", usage);
+APPLET(agent, agent_main, "the guest's init: boot steps, ready line, poweroff");

@@ -21,15 +21,6 @@ static const struct applet *applet_find(const char *name)
 	return NULL;
 }
 
-int applet_help(const char *name)
-{
-	const struct applet *a = applet_find(name);
-
-	if (a)
-		fputs(a->usage, stdout);
-	return 0;
-}
-
 static int cmp_applet(const void *x, const void *y)
 {
 	return strcmp((*(const struct applet *const *)x)->name,

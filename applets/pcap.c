@@ -1,11 +1,11 @@
 /* `voidbox pcap`: reads a pcap capture (a file or - for stdin) and prints
  * one tcpdump-style line per frame, per-flow statistics (--stats), or a
- * copy of the frames that pass the filters (-w). The applet only parses
- * options and wires libcore's pcap reader, decoder, relative-sequence
+ * copy of the frames that pass the filters (-w). The applet only declares
+ * its options (base/opts.h, which also gives --help) and wires libcore's pcap reader, decoder, relative-sequence
  * table, filter, flow table and writer together. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/applet.h"
+#include "base/opts.h"
 #include "base/util.h"
 #include "pcap/decode.h"
 #include "pcap/filter.h"
@@ -21,145 +22,142 @@
 #include "pcap/tcpseq.h"
 #include "pcap/writer.h"
 
-#define PCAP_USAGE                                                                      \
-	"usage: voidbox pcap [OPTIONS] FILE|-\n"                                        \
-	"Prints each frame of a pcap capture on one line, as tcpdump -n -r does, or\n"  \
-	"per-flow statistics, or copies the frames that pass the filters.\n\n"          \
-	"  -c, --count N       stop after N matching frames\n"                          \
-	"      --proto NAME    only arp, ip, ip6, tcp, udp, icmp or dns frames\n"       \
-	"                      (repeat to allow several)\n"                             \
-	"      --host IP       only frames from or to IP (IPv4 or IPv6; ARP too)\n"     \
-	"      --port N        only TCP/UDP frames from or to port N\n"                 \
-	"      --dns-port N    also decode port N as DNS (53 always is; up to 7 more)\n" \
-	"      --stats         per-flow packets, bytes, duration, TCP retransmissions\n" \
-	"                      and resets instead of frame lines\n"                     \
-	"  -w, --write OUT     copy the frames that pass the filters to the pcap OUT\n" \
-	"                      (- for stdout) instead of printing them; after a\n"     \
-	"                      damaged frame, the frames before it are kept\n"         \
-	"  -e, --link          print MAC addresses and the ethertype\n"                 \
-	"  -S, --absolute      absolute TCP sequence numbers (default: relative to\n"  \
-	"                      the conversation's first, as tcpdump)\n"              \
-	"      --time FMT      timestamps: local (default), utc or epoch\n"             \
-	"  -h, --help          this text\n"                                             \
-	"Filters combine with and. Exit status: 0, 1 for an unreadable or corrupt\n"     \
-	"file (the error names the frame), 2 for bad usage.\n"
-
-enum { OPT_PROTO = 256, OPT_HOST, OPT_PORT, OPT_DNS_PORT, OPT_STATS, OPT_TIME };
-
 struct pcap_opts {
 	struct pcap_decode_cfg cfg;
 	struct pcap_filter filter;
 	uint64_t count; /* 0: all */
-	int stats;
-	int absolute;   /* -S */
-	char time_mode;
+	bool stats;
+	bool absolute;  /* -S */
+	const char *time;
+	char time_mode; /* time's first letter */
 	const char *path;
 	const char *write_path; /* -w */
 };
 
-/* Parses the command line into o. Returns 0, 1 after --help, or 2. */
+static void pcap_opts_init(void *obj)
+{
+	pcap_decode_cfg_init(&((struct pcap_opts *)obj)->cfg);
+}
+
+/* A port number, 0 to 65535. Returns 0 or -EINVAL (why). */
+static int port_of(const char *arg, uint16_t *port, char *why, size_t len)
+{
+	uint64_t v;
+
+	if (parse_uint(arg, 0, 65535, &v)) {
+		snprintf(why, len, "expected a number from 0 to 65535");
+		return -EINVAL;
+	}
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static int port_parse(const struct opt *opt, void *obj, const char *arg, char *why, size_t len)
+{
+	struct pcap_opts *o = obj;
+
+	if (port_of(arg, &o->filter.port, why, len))
+		return -EINVAL;
+	o->filter.have_port = 1;
+	return 0;
+}
+
+/* --dns-port N: one more port decoded as DNS (53 is the first). */
+static int dns_port_parse(const struct opt *opt, void *obj, const char *arg, char *why, size_t len)
+{
+	struct pcap_decode_cfg *c = &((struct pcap_opts *)obj)->cfg;
+
+	if (c->n_dns_ports == PCAP_DNS_PORTS_MAX) {
+		snprintf(why, len, "more than %u given", PCAP_DNS_PORTS_MAX - 1);
+		return -EINVAL;
+	}
+	if (port_of(arg, &c->dns_ports[c->n_dns_ports], why, len))
+		return -EINVAL;
+	c->n_dns_ports++;
+	return 0;
+}
+
+static int proto_parse(const struct opt *opt, void *obj, const char *arg, char *why, size_t len)
+{
+	if (pcap_filter_add_proto(&((struct pcap_opts *)obj)->filter, arg)) {
+		snprintf(why, len, "expected arp, ip, ip6, tcp, udp, icmp or dns");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int host_parse(const struct opt *opt, void *obj, const char *arg, char *why, size_t len)
+{
+	if (pcap_filter_set_host(&((struct pcap_opts *)obj)->filter, arg)) {
+		snprintf(why, len, "expected an IPv4 or IPv6 address");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+#define P(field) OPT_AT(struct pcap_opts, field)
+static const struct opt pcap_opt_list[] = {
+	{ "count", 'c', OPT_UINT, P(count), .min = 1, .max = UINT64_MAX, .meta = "N",
+	  .help = "stop after N matching frames" },
+	{ "proto", 0, OPT_CALL, .parse = proto_parse, .flags = OPT_REPEAT, .meta = "NAME",
+	  .help = "only arp, ip, ip6, tcp, udp, icmp or dns frames; several allow each" },
+	{ "host", 0, OPT_CALL, .parse = host_parse, .meta = "IP",
+	  .help = "only frames from or to IP (IPv4 or IPv6; ARP too)" },
+	{ "port", 0, OPT_CALL, .parse = port_parse, .meta = "N",
+	  .help = "only TCP/UDP frames from or to port N" },
+	{ "dns-port", 0, OPT_CALL, .parse = dns_port_parse, .flags = OPT_REPEAT, .meta = "N",
+	  .help = "also decode port N as DNS (53 always is; up to 7 more)" },
+	{ "stats", 0, OPT_FLAG, P(stats),
+	  .help = "per-flow packets, bytes, duration, TCP retransmissions and resets instead of "
+		  "frame lines" },
+	{ "write", 'w', OPT_STR, P(write_path), .meta = "OUT",
+	  .help = "copy the frames that pass the filters to the pcap OUT (- for stdout) instead "
+		  "of printing them; after a damaged frame, the frames before it are kept" },
+	{ "link", 'e', OPT_FLAG, P(cfg.link), .help = "print MAC addresses and the ethertype" },
+	{ "absolute", 'S', OPT_FLAG, P(absolute),
+	  .help = "absolute TCP sequence numbers (default: relative to the conversation's first, "
+		  "as tcpdump)" },
+	{ "time", 0, OPT_WORD, P(time), .words = "local|utc|epoch", .def = "local",
+	  .help = "timestamps" },
+	{ .kind = OPT_END },
+};
+#undef P
+
+static const struct opts_table pcap_table = { .init = pcap_opts_init, .opts = pcap_opt_list };
+
+static const struct opts_spec pcap_spec = {
+	.applet = "pcap",
+	.usage = "[OPTIONS] FILE|-",
+	.about = "Prints each frame of a pcap capture on one line, as tcpdump -n -r does, or\n"
+		 "per-flow statistics, or copies the frames that pass the filters.\n",
+	.footer = "Filters combine with and. Exit status: 0, 1 for an unreadable or corrupt\n"
+		  "file (the error names the frame), 2 for bad usage.\n",
+	.bad_value_exit = 2,
+	.size = sizeof(struct pcap_opts),
+	.table = &pcap_table,
+};
+
+/* Parses the command line into o. Returns OPTS_GO_ON, or the exit status
+ * (0 after --help, 2 after one line). */
 static int parse_args(int argc, char **argv, struct pcap_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "count", required_argument, NULL, 'c' },
-		{ "proto", required_argument, NULL, OPT_PROTO },
-		{ "host", required_argument, NULL, OPT_HOST },
-		{ "port", required_argument, NULL, OPT_PORT },
-		{ "dns-port", required_argument, NULL, OPT_DNS_PORT },
-		{ "stats", no_argument, NULL, OPT_STATS },
-		{ "link", no_argument, NULL, 'e' },
-		{ "absolute", no_argument, NULL, 'S' },
-		{ "time", required_argument, NULL, OPT_TIME },
-		{ "write", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	uint64_t v;
-	int c;
+	struct opts_result r;
+	int rc = opts_parse(&pcap_spec, o, argc, argv, &r);
 
-	memset(o, 0, sizeof(*o));
-	pcap_decode_cfg_init(&o->cfg);
-	o->time_mode = 'l';
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:ehSw:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			if (parse_uint(optarg, 1, UINT64_MAX, &o->count)) {
-				vb_err("pcap", 0, "bad --count '%s': want a number from 1", optarg);
-				return 2;
-			}
-			break;
-		case OPT_PROTO:
-			if (pcap_filter_add_proto(&o->filter, optarg)) {
-				vb_err("pcap", 0, "bad --proto '%s': want arp, ip, ip6, tcp, udp, icmp or dns",
-				       optarg);
-				return 2;
-			}
-			break;
-		case OPT_HOST:
-			if (pcap_filter_set_host(&o->filter, optarg)) {
-				vb_err("pcap", 0, "bad --host '%s': want an IPv4 or IPv6 address", optarg);
-				return 2;
-			}
-			break;
-		case OPT_PORT:
-		case OPT_DNS_PORT:
-			if (parse_uint(optarg, 0, 65535, &v)) {
-				vb_err("pcap", 0, "bad port '%s': want 0-65535", optarg);
-				return 2;
-			}
-			if (c == OPT_PORT) {
-				o->filter.have_port = 1;
-				o->filter.port = (uint16_t)v;
-			} else if (o->cfg.n_dns_ports == PCAP_DNS_PORTS_MAX) {
-				vb_err("pcap", 0, "too many --dns-port (at most %u)", PCAP_DNS_PORTS_MAX - 1);
-				return 2;
-			} else {
-				o->cfg.dns_ports[o->cfg.n_dns_ports++] = (uint16_t)v;
-			}
-			break;
-		case OPT_STATS:
-			o->stats = 1;
-			break;
-		case 'e':
-			o->cfg.link = 1;
-			break;
-		case 'S':
-			o->absolute = 1;
-			break;
-		case OPT_TIME:
-			if (strcmp(optarg, "local") && strcmp(optarg, "utc") && strcmp(optarg, "epoch")) {
-				vb_err("pcap", 0, "bad --time '%s': want local, utc or epoch", optarg);
-				return 2;
-			}
-			o->time_mode = optarg[0];
-			break;
-		case 'w':
-			o->write_path = optarg;
-			break;
-		case 'h':
-			applet_help("pcap");
-			return 1;
-		default:
-			if (optopt && optopt < 256)
-				vb_err("pcap", 0, "bad option '-%c' or its missing argument (see --help)", optopt);
-			else
-				vb_err("pcap", 0, "bad option '%s' or its missing argument (see --help)",
-				       argv[optind - 1]);
-			return 2;
-		}
-	}
-	if (optind != argc - 1) {
-		vb_err("pcap", 0, optind == argc ? "no capture file given (FILE or - for stdin)"
+	if (rc != OPTS_GO_ON)
+		return rc;
+	if (r.next != argc - 1) {
+		vb_err("pcap", 0, r.next == argc ? "no capture file given (FILE or - for stdin)"
 						 : "one capture file at a time");
 		return 2;
 	}
-	o->path = argv[optind];
+	o->path = argv[r.next];
+	o->time_mode = o->time[0];
 	if (o->write_path && o->stats && !strcmp(o->write_path, "-")) {
 		vb_err("pcap", 0, "--stats and -w - both want stdout");
 		return 2;
 	}
-	return 0;
+	return OPTS_GO_ON;
 }
 
 /* Opens -w OUT for frames read by r: same resolution and link type, the
@@ -255,8 +253,8 @@ static int pcap_main(int argc, char **argv)
 	int fd, rc, err;
 
 	rc = parse_args(argc, argv, &o);
-	if (rc)
-		return rc == 1 ? 0 : 2;
+	if (rc != OPTS_GO_ON)
+		return rc;
 	fd = strcmp(o.path, "-") ? open(o.path, O_RDONLY | O_CLOEXEC) : 0;
 	if (fd < 0) {
 		vb_err("pcap", -errno, "%s", o.path);
@@ -298,5 +296,4 @@ static int pcap_main(int argc, char **argv)
 	return rc;
 }
 
-APPLET(pcap, pcap_main, "decode a pcap capture like tcpdump -nr, filter it, count flows",
-       PCAP_USAGE);
+APPLET(pcap, pcap_main, "decode a pcap capture like tcpdump -nr, filter it, count flows");

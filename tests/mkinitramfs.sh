@@ -251,10 +251,10 @@ bad mkinitramfs_bad_busybox "busybox.*not an ELF" 1 --kernel "$K" --busybox /etc
 bad mkinitramfs_bad_modules_dir "modules directory" 1 --kernel "$K" --modules-dir "$TMP/nomods" -o "$O"
 bad mkinitramfs_bad_kver "no modules for kernel 0.0-none" 1 --kver 0.0-none -o "$O"
 bad mkinitramfs_bad_kver_mismatch "but --kver says" 1 --kernel "$K" --kver 1.2.3 -o "$O"
-bad mkinitramfs_bad_level "want 0 to 9" 2 --kernel "$K" --level 10 -o "$O"
+bad mkinitramfs_bad_level "--level .10.: expected a number from 0 to 9" 2 --kernel "$K" --level 10 -o "$O"
 bad mkinitramfs_bad_no_output "no output" 2 --kernel "$K"
 bad mkinitramfs_bad_no_kernel "no kernel" 2 -o "$O"
-bad mkinitramfs_bad_option "unrecognized option" 2 --frobnicate
+bad mkinitramfs_bad_option "unknown option --frobnicate" 2 --frobnicate
 bad mkinitramfs_bad_output_dir "$TMP/o/nodir" 1 --kernel "$K" -o "$TMP/o/nodir/img"
 rm -rf "$TMP/o"; mkdir "$TMP/o"
 SOURCE_DATE_EPOCH=yesterday $MK --kernel "$K" -o "$O" 2>"$TMP/o.err"

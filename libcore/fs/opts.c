@@ -1,5 +1,6 @@
-/* Parsing of run's shared-folder options; see fs/opts.h. Only the text is
- * checked here (the folders are opened when the VM is set up, fs/vm.c). */
+/* Run's shared-folder options (fs/opts.h): their table and parsers, and
+ * the kernel parameters they become. Only the text is checked here (the
+ * folders are opened when the VM is set up, fs/vm.c). */
 #include "fs/opts.h"
 
 #include <errno.h>
@@ -8,11 +9,6 @@
 #include <string.h>
 
 #include "base/util.h"
-
-void fs_opts_init(struct fs_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-}
 
 bool fs_opts_any(const struct fs_opts *o)
 {
@@ -60,7 +56,7 @@ static int parse_volume(struct fs_volume *v, const char *arg, char *why, size_t 
 	size_t n = strlen(arg);
 
 	if (n >= sizeof(buf)) {
-		snprintf(why, len, "--volume: too long");
+		snprintf(why, len, "too long");
 		return -EINVAL;
 	}
 	memcpy(buf, arg, n + 1);
@@ -74,16 +70,16 @@ static int parse_volume(struct fs_volume *v, const char *arg, char *why, size_t 
 	for (char *p = strstr(buf, ":/"); p; p = strstr(p + 1, ":/"))
 		g = p;
 	if (!g || g == buf) {
-		snprintf(why, len, "--volume %s: expected HOST:GUEST[:ro] with GUEST absolute", arg);
+		snprintf(why, len, "expected HOST:GUEST[:ro] with GUEST absolute");
 		return -EINVAL;
 	}
 	*g++ = 0;
 	if ((bad = guest_path_bad(g))) {
-		snprintf(why, len, "--volume %s: %s", arg, bad);
+		snprintf(why, len, "%s", bad);
 		return -EINVAL;
 	}
 	if (strlen(buf) >= sizeof(v->host)) {
-		snprintf(why, len, "--volume %s: HOST is too long", arg);
+		snprintf(why, len, "HOST is too long");
 		return -EINVAL;
 	}
 	strcpy(v->host, buf);
@@ -91,46 +87,73 @@ static int parse_volume(struct fs_volume *v, const char *arg, char *why, size_t 
 	return 0;
 }
 
-int fs_opts_parse(struct fs_opts *o, int code, const char *arg, char *why, size_t len)
+/* Refuses a share beyond FS_MAX_SHARES. Returns 0 or -EINVAL (why). */
+static int room_for_share(const struct fs_opts *o, char *why, size_t len)
 {
-	unsigned used = o->n_vol + !!o->rootfs[0];
-	size_t n;
-
-	if (code != FS_OPT_VOLUME && code != FS_OPT_ROOTFS)
+	if (o->n_vol + !!o->rootfs[0] < FS_MAX_SHARES)
 		return 0;
-	if (used == FS_MAX_SHARES) {
-		snprintf(why, len, "--%s %s: at most %d shared folders (--volume and --rootfs together)",
-			 code == FS_OPT_VOLUME ? "volume" : "rootfs", arg, FS_MAX_SHARES);
+	snprintf(why, len, "at most %d shared folders (--volume and --rootfs together)",
+		 FS_MAX_SHARES);
+	return -EINVAL;
+}
+
+/* -v, --volume HOST:GUEST[:ro|:rw]. */
+static int volume_parse(const struct opt *opt, void *obj, const char *arg, char *why, size_t len)
+{
+	struct fs_opts *o = obj;
+	struct fs_volume *v = &o->vol[o->n_vol];
+
+	if (room_for_share(o, why, len) || parse_volume(v, arg, why, len))
 		return -EINVAL;
-	}
-	if (code == FS_OPT_VOLUME) {
-		struct fs_volume *v = &o->vol[o->n_vol];
-		if (parse_volume(v, arg, why, len))
+	for (unsigned i = 0; i < o->n_vol; i++)
+		if (!strcmp(o->vol[i].guest, v->guest)) {
+			snprintf(why, len, "%s is mounted twice", v->guest);
 			return -EINVAL;
-		for (unsigned i = 0; i < o->n_vol; i++)
-			if (!strcmp(o->vol[i].guest, v->guest)) {
-				snprintf(why, len, "--volume %s: %s is mounted twice", arg, v->guest);
-				return -EINVAL;
-			}
-		o->n_vol++;
-		return 1;
-	}
+		}
+	o->n_vol++;
+	return 0;
+}
+
+/* --rootfs DIR[:rw]. */
+static int rootfs_parse(const struct opt *opt, void *obj, const char *arg, char *why, size_t len)
+{
+	struct fs_opts *o = obj;
+	size_t n = strlen(arg);
+
+	if (room_for_share(o, why, len))
+		return -EINVAL;
 	if (o->rootfs[0]) {
-		snprintf(why, len, "--rootfs %s: given twice", arg);
+		snprintf(why, len, "given twice");
 		return -EINVAL;
 	}
-	n = strlen(arg);
 	o->rootfs_rw = n > 3 && !strcmp(arg + n - 3, ":rw");
 	if (o->rootfs_rw)
 		n -= 3;
 	if (n == 0 || n >= sizeof(o->rootfs)) {
-		snprintf(why, len, "--rootfs %s: expected DIR[:rw]", arg);
+		snprintf(why, len, "expected DIR[:rw]");
 		return -EINVAL;
 	}
 	memcpy(o->rootfs, arg, n);
 	o->rootfs[n] = 0;
-	return 1;
+	return 0;
 }
+
+/* Both shape a new VM (OPT_MARK: --attach refuses them). */
+static const struct opt fs_opt_list[] = {
+	{ "volume", 'v', OPT_CALL, .parse = volume_parse, .flags = OPT_MARK | OPT_REPEAT,
+	  .meta = "HOST:GUEST[:ro]",
+	  .help = "mount the host folder HOST at GUEST before CMD starts; :ro refuses every "
+		  "write" },
+	{ "rootfs", 0, OPT_CALL, .parse = rootfs_parse, .flags = OPT_MARK, .meta = "DIR[:rw]",
+	  .help = "boot with DIR as the guest's root: read-only with a tmpfs overlay for "
+		  "writes, or written directly (:rw)" },
+	{ .kind = OPT_END },
+};
+
+const struct opts_table fs_opts_table = {
+	.heading = "Shared folders (virtio-fs served by voidbox; see docs/fs.md):",
+	.opts = fs_opt_list,
+};
 
 /* Appends printf-formatted text at *off of buf (size len). Returns 0 or
  * -ENOSPC (buf cut back to *off). */

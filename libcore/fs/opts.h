@@ -1,7 +1,6 @@
-/* The shared-folder options of `voidbox run`, declared once here like the
- * network's (run's option table includes FS_OPTS_LONG, "v:" goes in the
- * short string, and every option run does not know is offered to
- * fs_opts_parse()):
+/* The shared-folder options of `voidbox run`, declared once in
+ * fs_opts_table (fs/opts.c, base/opts.h), which run's option table
+ * includes:
  *   -v, --volume HOST:GUEST[:ro|:rw]   HOST mounted at GUEST (repeatable)
  *   --rootfs DIR[:rw]                  DIR is the guest's root: read-only
  *                                      with a tmpfs overlay for writes, or
@@ -13,30 +12,17 @@
 #ifndef VOIDBOX_FS_OPTS_H
 #define VOIDBOX_FS_OPTS_H
 
-#include <getopt.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "base/opts.h"
 
 #define FS_MAX_SHARES 6         /* microvm has 8 virtio-mmio slots; vsock and net take 2 */
 #define FS_GUEST_PATH_MAX 256   /* a guest mount point, bytes */
 #define FS_CMDLINE_MAX 1024     /* kernel parameter bytes all shares may take */
 #define FS_ROOT_TAG "vbroot"
 #define FS_TAG_PREFIX "vbfs"
-
-enum { FS_OPT_VOLUME = 'v', FS_OPT_ROOTFS = 0x4600 };
-
-#define FS_OPTS_SHORT "v:"
-#define FS_OPTS_LONG                                                       \
-	{ "volume", required_argument, NULL, FS_OPT_VOLUME },              \
-	{ "rootfs", required_argument, NULL, FS_OPT_ROOTFS }
-
-#define FS_OPTS_USAGE                                                                       \
-	"Shared folders (virtio-fs served by voidbox; see docs/fs.md):\n"                    \
-	"  -v, --volume HOST:GUEST[:ro]  mount the host folder HOST at GUEST before CMD\n"   \
-	"                            starts (repeatable; :ro refuses every write)\n"        \
-	"  --rootfs DIR[:rw]         boot with DIR as the guest's root: read-only with a\n" \
-	"                            tmpfs overlay for writes, or written directly (:rw)\n"
 
 struct fs_volume {
 	char host[PATH_MAX];
@@ -51,11 +37,8 @@ struct fs_opts {
 	bool rootfs_rw;
 };
 
-void fs_opts_init(struct fs_opts *o);
-/* Handles one option code from getopt_long. Returns 1 when it was a
- * shared-folder option and was taken, 0 when it is not one, -EINVAL when
- * its argument is bad (why filled). */
-int fs_opts_parse(struct fs_opts *o, int code, const char *arg, char *why, size_t len);
+/* -v/--volume and --rootfs (defaults: none). */
+extern const struct opts_table fs_opts_table;
 /* Whether any share is asked for. */
 bool fs_opts_any(const struct fs_opts *o);
 /* Appends the kernel parameters for o to cmdline (size len, NUL

@@ -171,7 +171,7 @@ int initramfs_parse_add(char *buf, struct initramfs_add *add, char *err, size_t 
 
 	add->mode = -1;
 	if (!c1 || c1 == buf) {
-		snprintf(err, errlen, "--add %s: want SRC:DST[:MODE]", buf);
+		snprintf(err, errlen, "want SRC:DST[:MODE]");
 		return -EINVAL;
 	}
 	*c1 = 0;
@@ -185,14 +185,13 @@ int initramfs_parse_add(char *buf, struct initramfs_add *add, char *err, size_t 
 		errno = 0;
 		m = strtol(c2 + 1, &end, 8);
 		if (!c2[1] || *end || errno || m < 0 || m > 07777) {
-			snprintf(err, errlen, "--add %s:%s:%s: MODE must be octal, 0 to 7777",
-				 buf, c1 + 1, c2 + 1);
+			snprintf(err, errlen, "MODE must be octal, 0 to 7777");
 			return -EINVAL;
 		}
 		add->mode = (int)m;
 	}
 	if (add->dst[0] != '/') {
-		snprintf(err, errlen, "--add %s:%s: DST must be an absolute path", buf, add->dst);
+		snprintf(err, errlen, "DST must be an absolute path");
 		return -EINVAL;
 	}
 	return 0;

@@ -41,7 +41,8 @@ struct initramfs_spec {
 /* Fills spec with the defaults: level 6, mtime -1, everything else empty. */
 void initramfs_spec_init(struct initramfs_spec *spec);
 /* Parses "SRC:DST[:MODE]" (MODE octal) into add, pointing into buf, which
- * it modifies. Returns 0 or -EINVAL with a reason in err. */
+ * it modifies. Returns 0 or -EINVAL with the reason in err ("want
+ * SRC:DST[:MODE]"; the caller names the option). */
 int initramfs_parse_add(char *buf, struct initramfs_add *add, char *err, size_t errlen);
 /* Picks the modules tree for kver: spec->modules_dir (or its <kver>
  * subdirectory), else modules/<kver> beside spec->kernel, else

@@ -1,118 +1,191 @@
-/* Parsing and checking of run's network options; see net/opts.h. The
- * layout flags edit net_layout (the one source of the guest's addresses,
- * copied into the SLIRP configuration when the stack starts); DNS, policy
- * and forwards go straight to SLIRP's configuration parsers. */
+/* Run's network options (net/opts.h): their table and parsers, and the
+ * checks of the whole. The layout options edit net_layout (the one source
+ * of the guest's addresses, copied into the SLIRP configuration when the
+ * stack starts); DNS, policy and forwards go straight to SLIRP's
+ * configuration parsers. */
 #include "net/opts.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/util.h"
 
-void net_opts_init(struct net_opts *o)
+/* Starts from the default layout and SLIRP configuration (the host's
+ * resolvers); the table's defs then set the rest. */
+static void net_init(void *obj)
 {
-	memset(o, 0, sizeof(*o));
-	o->mode = NET_SLIRP;
+	struct net_opts *o = obj;
+
 	net_layout_default(&o->layout);
-	/* SLIRP terminates every flow, so the guest link can be as large as
-	 * SLIRP allows: fewer, larger frames (MRG_RXBUF carries them). */
-	o->layout.mtu = NET_MTU_RUN_DEFAULT;
 	slirp_cfg_default(&o->slirp);
 }
 
-/* Fills why with "--NAME: what" and returns -EINVAL. */
-static int opt_bad(char *why, size_t len, const char *name, const char *what, const char *arg)
+void net_opts_init(struct net_opts *o)
 {
-	snprintf(why, len, "--%s: %s: '%s'", name, what, arg);
-	return -EINVAL;
+	opts_init(&net_opts_table, o, sizeof(*o));
 }
 
-int net_opts_parse(struct net_opts *o, int code, const char *arg, char *why, size_t len)
+/* --gateway, --dns-ip: an IPv4 address into the uint32_t at o->off. */
+static int ip4_parse(const struct opt *o, void *obj, const char *arg, char *why, size_t len)
 {
-	struct net_layout *l = &o->layout;
-	uint64_t v;
-
-	switch (code) {
-	case NET_OPT_NET:
-		if (!strcmp(arg, "none"))
-			o->mode = NET_NONE;
-		else if (!strcmp(arg, "slirp"))
-			o->mode = NET_SLIRP;
-		else
-			return opt_bad(why, len, "net", "expected none or slirp", arg);
-		return 1;
-	case NET_OPT_DNS:
-		if (slirp_cfg_add_dns(&o->slirp, arg))
-			return opt_bad(why, len, "dns", "expected IP[:PORT] (at most 4)", arg);
-		return 1;
-	case NET_OPT_GUEST_IP: {
-		char ip[INET_ADDRSTRLEN + 4];
-		const char *slash = strchr(arg, '/');
-		size_t n = slash ? (size_t)(slash - arg) : strlen(arg);
-		if (n >= sizeof(ip))
-			return opt_bad(why, len, "guest-ip", "expected IP[/PREFIX]", arg);
-		memcpy(ip, arg, n);
-		ip[n] = 0;
-		if (net_parse_ip4(ip, &l->guest))
-			return opt_bad(why, len, "guest-ip", "expected IP[/PREFIX]", arg);
-		if (slash) {
-			if (parse_uint(slash + 1, 8, 30, &v))
-				return opt_bad(why, len, "guest-ip", "prefix must be 8..30", arg);
-			l->prefix = (uint8_t)v;
-		}
-		return 1;
-	}
-	case NET_OPT_GATEWAY:
-		if (net_parse_ip4(arg, &l->gw))
-			return opt_bad(why, len, "gateway", "expected an IPv4 address", arg);
-		return 1;
-	case NET_OPT_DNS_IP:
-		if (net_parse_ip4(arg, &l->dns))
-			return opt_bad(why, len, "dns-ip", "expected an IPv4 address", arg);
-		return 1;
-	case NET_OPT_MAC:
-		if (net_parse_mac(arg, l->mac))
-			return opt_bad(why, len, "mac", "expected xx:xx:xx:xx:xx:xx", arg);
-		return 1;
-	case NET_OPT_GATEWAY_MAC:
-		if (net_parse_mac(arg, l->gw_mac))
-			return opt_bad(why, len, "gateway-mac", "expected xx:xx:xx:xx:xx:xx", arg);
-		return 1;
-	case NET_OPT_MTU:
-		if (parse_uint(arg, 576, NET_MTU_MAX, &v))
-			return opt_bad(why, len, "mtu", "must be 576..65520", arg);
-		l->mtu = (uint16_t)v;
-		return 1;
-	case NET_OPT_ALLOW_LOOPBACK:
-		o->slirp.allow_host_loopback = true;
-		return 1;
-	case NET_OPT_ALLOW_NET:
-	case NET_OPT_DENY_NET:
-		if (slirp_cfg_add_rule(&o->slirp, code == NET_OPT_ALLOW_NET, arg))
-			return opt_bad(why, len, code == NET_OPT_ALLOW_NET ? "allow-net" : "deny-net",
-				       "expected CIDR[:PORT]", arg);
-		return 1;
-	case NET_OPT_POLICY:
-		if (slirp_cfg_policy(&o->slirp, arg))
-			return opt_bad(why, len, "net-policy", "expected open or public", arg);
-		return 1;
-	case NET_OPT_PUBLISH:
-		if (slirp_cfg_add_fwd(&o->slirp, arg))
-			return opt_bad(why, len, "publish",
-				       "expected [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]", arg);
-		return 1;
-	case NET_OPT_PCAP:
-		if (!*arg)
-			return opt_bad(why, len, "pcap", "expected a file name", arg);
-		o->pcap_path = arg;
-		return 1;
-	case NET_OPT_STATS:
-		o->stats = true;
-		return 1;
+	if (net_parse_ip4(arg, (uint32_t *)((char *)obj + o->off))) {
+		snprintf(why, len, "expected an IPv4 address");
+		return -EINVAL;
 	}
 	return 0;
 }
+
+static void ip4_show(const struct opt *o, const void *obj, char *buf, size_t len)
+{
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, (const char *)obj + o->off, a, sizeof(a));
+	snprintf(buf, len, "%s", a);
+}
+
+/* --guest-ip IP[/PREFIX]: the guest's address and prefix length. */
+static int guest_ip_parse(const struct opt *opt, void *obj, const char *arg, char *why, size_t len)
+{
+	struct net_layout *l = &((struct net_opts *)obj)->layout;
+	char ip[INET_ADDRSTRLEN + 4];
+	const char *slash = strchr(arg, '/');
+	size_t n = slash ? (size_t)(slash - arg) : strlen(arg);
+	uint64_t v;
+
+	snprintf(why, len, "expected IP[/PREFIX]");
+	if (n >= sizeof(ip))
+		return -EINVAL;
+	memcpy(ip, arg, n);
+	ip[n] = 0;
+	if (net_parse_ip4(ip, &l->guest))
+		return -EINVAL;
+	if (slash) {
+		if (parse_uint(slash + 1, 8, 30, &v)) {
+			snprintf(why, len, "prefix must be 8..30");
+			return -EINVAL;
+		}
+		l->prefix = (uint8_t)v;
+	}
+	return 0;
+}
+
+static void guest_ip_show(const struct opt *opt, const void *obj, char *buf, size_t len)
+{
+	const struct net_layout *l = &((const struct net_opts *)obj)->layout;
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &l->guest, a, sizeof(a));
+	snprintf(buf, len, "%s/%u", a, l->prefix);
+}
+
+/* --mac, --gateway-mac: into the uint8_t[6] at o->off. */
+static int mac_parse(const struct opt *o, void *obj, const char *arg, char *why, size_t len)
+{
+	if (net_parse_mac(arg, (uint8_t *)obj + o->off)) {
+		snprintf(why, len, "expected xx:xx:xx:xx:xx:xx");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void mac_show(const struct opt *o, const void *obj, char *buf, size_t len)
+{
+	const uint8_t *m = (const uint8_t *)obj + o->off;
+
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+/* The parsers below are SLIRP's; a refused value reads "expected META"
+ * (base/opts.h). */
+static int dns_parse(const struct opt *o, void *obj, const char *arg, char *why, size_t len)
+{
+	return slirp_cfg_add_dns(&((struct net_opts *)obj)->slirp, arg);
+}
+
+/* --allow-net, --deny-net (told apart by name). */
+static int rule_parse(const struct opt *o, void *obj, const char *arg, char *why, size_t len)
+{
+	return slirp_cfg_add_rule(&((struct net_opts *)obj)->slirp, !strcmp(o->name, "allow-net"),
+				  arg);
+}
+
+static int policy_parse(const struct opt *o, void *obj, const char *arg, char *why, size_t len)
+{
+	return slirp_cfg_policy(&((struct net_opts *)obj)->slirp, arg);
+}
+
+static int publish_parse(const struct opt *o, void *obj, const char *arg, char *why, size_t len)
+{
+	return slirp_cfg_add_fwd(&((struct net_opts *)obj)->slirp, arg);
+}
+
+static const char *pcap_bad(const char *arg)
+{
+	return arg[0] ? NULL : "expected a file name";
+}
+
+static int net_check(const void *obj, char *why, size_t len)
+{
+	return net_opts_check(obj, why, len);
+}
+
+#define N(field) OPT_AT(struct net_opts, field)
+/* Every network option shapes a new VM (OPT_MARK: --attach refuses it). */
+static const struct opt net_opt_list[] = {
+	{ "net", 0, OPT_ENUM, N(mode), .words = "none|slirp", .def = "slirp", .flags = OPT_MARK,
+	  .help = "no network, or SLIRP user-mode networking" },
+	{ "dns", 0, OPT_CALL, .parse = dns_parse, .flags = OPT_MARK | OPT_REPEAT,
+	  .meta = "IP[:PORT]",
+	  .help = "upstream DNS server, tried in order; without one, the host's "
+		  "/etc/resolv.conf nameservers" },
+	{ "guest-ip", 0, OPT_CALL, .parse = guest_ip_parse, .show = guest_ip_show,
+	  .flags = OPT_MARK, .meta = "IP[/PREFIX]", .help = "the guest's address" },
+	{ "gateway", 0, OPT_CALL, N(layout.gw), .parse = ip4_parse, .show = ip4_show,
+	  .flags = OPT_MARK, .meta = "IP", .help = "the gateway's address" },
+	{ "dns-ip", 0, OPT_CALL, N(layout.dns), .parse = ip4_parse, .show = ip4_show,
+	  .flags = OPT_MARK, .meta = "IP", .help = "the guest's resolver address" },
+	{ "mac", 0, OPT_CALL, N(layout.mac), .parse = mac_parse, .show = mac_show,
+	  .flags = OPT_MARK, .meta = "MAC", .help = "the guest's MAC" },
+	{ "gateway-mac", 0, OPT_CALL, N(layout.gw_mac), .parse = mac_parse, .show = mac_show,
+	  .flags = OPT_MARK, .meta = "MAC", .help = "the gateway's MAC" },
+	/* SLIRP terminates every flow, so the guest link can be as large as
+	 * SLIRP allows: fewer, larger frames (MRG_RXBUF carries them). */
+	{ "mtu", 0, OPT_UINT, N(layout.mtu), .min = 576, .max = NET_MTU_MAX,
+	  .def = OPT_NUM(NET_MTU_MAX), .flags = OPT_MARK, .meta = "N", .help = "the guest's MTU" },
+	{ "allow-host-loopback", 0, OPT_FLAG, N(slirp.allow_host_loopback), .flags = OPT_MARK,
+	  .help = "the gateway address reaches the host's loopback" },
+	{ "allow-net", 0, OPT_CALL, .parse = rule_parse, .flags = OPT_MARK | OPT_REPEAT,
+	  .meta = "CIDR[:PORT]", .help = "allow egress to CIDR" },
+	{ "deny-net", 0, OPT_CALL, .parse = rule_parse, .flags = OPT_MARK | OPT_REPEAT,
+	  .meta = "CIDR[:PORT]", .help = "deny egress to CIDR" },
+	{ "net-policy", 0, OPT_CALL, .parse = policy_parse, .def = "open", .flags = OPT_MARK,
+	  .meta = "open|public",
+	  .help = "what the guest may reach besides those rules\n"
+		  "open: everything except the host's loopback (see --allow-host-loopback) and "
+		  "169.254/16 (link-local, cloud metadata); the host's other addresses and "
+		  "private ranges ARE reachable.\n"
+		  "public: the internet only; also closed: 10/8, 172.16/12, 192.168/16, "
+		  "100.64/10, 168.63.129.16 and the host's own addresses. A closed range "
+		  "reopens only for an --allow-net inside it (not 0.0.0.0/0)" },
+	{ "publish", 'p', OPT_CALL, .parse = publish_parse, .flags = OPT_MARK | OPT_REPEAT,
+	  .meta = "[HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]",
+	  .help = "forward a host port into the guest" },
+	{ "pcap", 0, OPT_STR, N(pcap_path), .check = pcap_bad, .flags = OPT_MARK, .meta = "FILE",
+	  .help = "capture every frame crossing virtio-net" },
+	{ "net-stats", 0, OPT_FLAG, N(stats), .flags = OPT_MARK,
+	  .help = "print network counters at exit" },
+	{ .kind = OPT_END },
+};
+#undef N
+
+const struct opts_table net_opts_table = {
+	.heading = "Network (SLIRP user-mode networking is on by default; see docs/net.md):",
+	.init = net_init,
+	.check = net_check,
+	.opts = net_opt_list,
+};
 
 int net_opts_check(const struct net_opts *o, char *why, size_t len)
 {

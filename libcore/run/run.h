@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/opts.h"
 #include "fs/opts.h"
 #include "net/opts.h"
 #include "run/end.h"
@@ -38,13 +39,14 @@ struct run_opts {
 	bool interactive;        /* -i: forward stdin (always on without -t) */
 	bool tty;                /* -t: a pty in the guest */
 	const char *attach;      /* unix:PATH or vsock:PATH, NULL: boot a VM */
-	int vm_only_opt;         /* the first option given that shapes a new VM
-				    (refused with --attach), 0 if none */
 	struct net_opts net;     /* the guest's network (net/opts.h) */
 	struct fs_opts fs;       /* shared folders (fs/opts.h) */
 	char **argv;             /* the command */
 	int argc;
 };
+
+/* run's options (run/opts.c): OPT_MARK on those that shape a new VM. */
+extern const struct opts_spec run_opts_spec;
 
 /* Parses --user: sandbox, root, UID or UID:GID. Returns 0 or -EINVAL. */
 int run_parse_user(const char *s, uint32_t *uid, uint32_t *gid);

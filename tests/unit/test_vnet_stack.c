@@ -15,6 +15,9 @@
 #include "t.h"
 #include "vnet_fake.h"
 
+/* Applies one network option by name, as run's command line would. */
+#define SET(name, arg) opts_set(&net_opts_table, &o, name, arg, why, sizeof(why))
+
 static void test_opts_parse(void)
 {
 	struct net_opts o;
@@ -24,27 +27,27 @@ static void test_opts_parse(void)
 	net_opts_init(&o);
 	T_CHECK(o.mode == NET_SLIRP, "slirp is not the default");
 	T_CHECK(o.layout.mtu == 65520, "run's default MTU %u", o.layout.mtu);
-	T_CHECK(net_opts_parse(&o, 'x', "1", why, sizeof(why)) == 0, "foreign option taken");
-	T_CHECK(net_opts_parse(&o, NET_OPT_GUEST_IP, "10.9.0.5/16", why, sizeof(why)) == 1 &&
+	T_CHECK(opts_set(&net_opts_table, &o, "x", "1", why, sizeof(why)) == -ENOENT, "foreign option taken");
+	T_CHECK(SET("guest-ip", "10.9.0.5/16") == 0 &&
 			o.layout.guest == htonl(0x0a090005) && o.layout.prefix == 16,
 		"guest-ip");
-	T_CHECK(net_opts_parse(&o, NET_OPT_GATEWAY, "10.9.0.1", why, sizeof(why)) == 1, "gateway");
-	T_CHECK(net_opts_parse(&o, NET_OPT_DNS_IP, "10.9.0.3", why, sizeof(why)) == 1, "dns-ip");
-	T_CHECK(net_opts_parse(&o, NET_OPT_MTU, "1400", why, sizeof(why)) == 1 && o.layout.mtu == 1400, "mtu");
-	T_CHECK(net_opts_parse(&o, NET_OPT_MAC, "02:00:00:00:00:09", why, sizeof(why)) == 1, "mac");
-	T_CHECK(net_opts_parse(&o, NET_OPT_DNS, "127.0.0.1:5353", why, sizeof(why)) == 1 &&
+	T_CHECK(SET("gateway", "10.9.0.1") == 0, "gateway");
+	T_CHECK(SET("dns-ip", "10.9.0.3") == 0, "dns-ip");
+	T_CHECK(SET("mtu", "1400") == 0 && o.layout.mtu == 1400, "mtu");
+	T_CHECK(SET("mac", "02:00:00:00:00:09") == 0, "mac");
+	T_CHECK(SET("dns", "127.0.0.1:5353") == 0 &&
 			o.slirp.n_dns == 1 && o.slirp.dns[0].sin_port == htons(5353),
 		"dns");
-	T_CHECK(net_opts_parse(&o, NET_OPT_DENY_NET, "198.51.100.0/24:80", why, sizeof(why)) == 1 &&
+	T_CHECK(SET("deny-net", "198.51.100.0/24:80") == 0 &&
 			o.slirp.n_rules == 1 && !o.slirp.rules[0].allow,
 		"deny-net");
-	T_CHECK(net_opts_parse(&o, NET_OPT_PUBLISH, "127.0.0.1:8080:80/tcp", why, sizeof(why)) == 1 &&
+	T_CHECK(SET("publish", "127.0.0.1:8080:80/tcp") == 0 &&
 			o.slirp.n_fwd == 1,
 		"publish");
-	T_CHECK(net_opts_parse(&o, NET_OPT_ALLOW_LOOPBACK, NULL, why, sizeof(why)) == 1 &&
+	T_CHECK(SET("allow-host-loopback", NULL) == 0 &&
 			o.slirp.allow_host_loopback,
 		"allow-host-loopback");
-	T_CHECK(net_opts_parse(&o, NET_OPT_POLICY, "public", why, sizeof(why)) == 1 &&
+	T_CHECK(SET("net-policy", "public") == 0 &&
 			o.slirp.net_policy == SLIRP_POLICY_PUBLIC,
 		"net-policy");
 	T_REQUIRE(net_opts_check(&o, why, sizeof(why)) == 0, "check: %s", why);
@@ -52,28 +55,28 @@ static void test_opts_parse(void)
 	T_CHECK(!strcmp(cmd, "console=ttyS0 quiet voidbox.net=ip=10.9.0.5/16,gw=10.9.0.1,"
 			     "dns=10.9.0.3,mtu=1400,mac=02:00:00:00:00:09 ipv6.disable=1"),
 		"cmdline '%.200s'", cmd);
-	/* Bad arguments: refused with a reason naming the flag. */
-	T_CHECK(net_opts_parse(&o, NET_OPT_NET, "tap", why, sizeof(why)) == -EINVAL &&
-			strstr(why, "--net"),
+	/* Bad arguments: refused with a reason naming the flag and the value. */
+	T_CHECK(SET("net", "tap") == -EINVAL &&
+			strstr(why, "--net 'tap': "),
 		"--net tap: %s", why);
-	T_CHECK(net_opts_parse(&o, NET_OPT_MTU, "70000", why, sizeof(why)) == -EINVAL, "mtu 70000");
-	T_CHECK(net_opts_parse(&o, NET_OPT_GUEST_IP, "10.0.0.1/40", why, sizeof(why)) == -EINVAL, "prefix 40");
-	T_CHECK(net_opts_parse(&o, NET_OPT_PUBLISH, "99999:1", why, sizeof(why)) == -EINVAL, "bad publish");
-	T_CHECK(net_opts_parse(&o, NET_OPT_MAC, "zz", why, sizeof(why)) == -EINVAL, "bad mac");
-	T_CHECK(net_opts_parse(&o, NET_OPT_POLICY, "closed", why, sizeof(why)) == -EINVAL &&
+	T_CHECK(SET("mtu", "70000") == -EINVAL, "mtu 70000");
+	T_CHECK(SET("guest-ip", "10.0.0.1/40") == -EINVAL, "prefix 40");
+	T_CHECK(SET("publish", "99999:1") == -EINVAL, "bad publish");
+	T_CHECK(SET("mac", "zz") == -EINVAL, "bad mac");
+	T_CHECK(SET("net-policy", "closed") == -EINVAL &&
 			strstr(why, "--net-policy"),
 		"--net-policy closed: %s", why);
 	/* A gateway outside the guest's network is refused as a whole. */
-	T_CHECK(net_opts_parse(&o, NET_OPT_GATEWAY, "10.10.0.1", why, sizeof(why)) == 1, "gateway 2");
+	T_CHECK(SET("gateway", "10.10.0.1") == 0, "gateway 2");
 	T_CHECK(net_opts_check(&o, why, sizeof(why)) == -EINVAL, "gateway outside accepted");
 	/* --net none: no capture or forwards, and the guest is told. */
 	net_opts_init(&o);
-	net_opts_parse(&o, NET_OPT_NET, "none", why, sizeof(why));
+	SET("net", "none");
 	cmd[0] = 0;
 	T_CHECK(net_opts_cmdline(&o, cmd, sizeof(cmd)) == 0 &&
 			!strcmp(cmd, "voidbox.net=none ipv6.disable=1"),
 		"none cmdline '%.200s'", cmd);
-	net_opts_parse(&o, NET_OPT_PCAP, "/tmp/x", why, sizeof(why));
+	SET("pcap", "/tmp/x");
 	T_CHECK(net_opts_check(&o, why, sizeof(why)) == -EINVAL, "--pcap with --net none accepted");
 }
 
