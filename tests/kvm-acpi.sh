@@ -90,8 +90,10 @@ bad() { # name expect-substring kernel dir [cpus memory windows initrd]
 	if [ "$_rc" -eq 125 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q "$_w" "$TMP/err"; then pass "$_n"
 	else fail "$_n" "rc $_rc: $(head -c 300 "$TMP/err")"; fi
 }
-head -c 100000 /bin/sh >"$TMP/notbz"
+yes 'not a kernel' | head -c 100000 >"$TMP/notbz"
 bad kvm-bad-not-bzimage "no Linux boot header" "$TMP/notbz" "$TMP/x"
+head -c 100000 /bin/sh >"$TMP/notvmlinux"
+bad kvm-bad-elf-not-vmlinux "not an x86-64 executable ELF" "$TMP/notvmlinux" "$TMP/x"
 head -c 1000 "$K" >"$TMP/short"
 bad kvm-bad-truncated "kernel:" "$TMP/short" "$TMP/x"
 bad kvm-bad-small-memory "kernel too large for --memory" "$K" "$TMP/x" 1 64M
