@@ -1,7 +1,7 @@
 /* The agent's network set-up, over rtnetlink (no `ip` binary in the guest):
  * lo up; the guest interface up with its MTU, address and a default route
  * through the gateway; /etc/resolv.conf and /etc/hosts written to match.
- * The layout comes from the kernel command line (net/layout.h). Call it
+ * The layout comes from the kernel command line (base/net_layout.h). Call it
  * only once the virtio_net module is loaded and the interface exists (the
  * agent waits for it by event first): on a missing interface this fails
  * with -ENODEV instead of silently configuring nothing. */
@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "net/layout.h"
+#include "base/net_layout.h"
 
 /* Brings lo up and, when l->enabled, configures ifname per l. Returns 0 or
  * -errno with a one-line reason in why. */

@@ -1,7 +1,7 @@
 /* Formatting, parsing and checking of the guest's network layout; see
- * net/layout.h. The parser is strict: a malformed value is an error with a
+ * base/net_layout.h. The parser is strict: a malformed value is an error with a
  * reason, never a half-applied layout. */
-#include "net/layout.h"
+#include "base/net_layout.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,7 +69,7 @@ int net_layout_check(const struct net_layout *l, char *why, size_t len)
 		return 0;
 	if (l->prefix < 8 || l->prefix > 30)
 		return bad(why, len, "prefix length must be 8..30", "");
-	if (l->mtu < 576 || l->mtu > NET_MTU_MAX)
+	if (l->mtu < NET_MTU_MIN || l->mtu > NET_MTU_MAX)
 		return bad(why, len, "MTU must be 576..65520", "");
 	if ((l->mac[0] & 1))
 		return bad(why, len, "guest MAC is a multicast address", "");
@@ -125,7 +125,7 @@ static int parse_field(char *f, struct net_layout *l, char *why, size_t len)
 			*slash++ = 0;
 			errno = 0;
 			u = strtoull(slash, &end, 10);
-			if (!*slash || *end || errno || u < 8 || u > 30)
+			if (!*slash || *end || errno || u > 32)
 				return bad(why, len, "bad prefix length", slash);
 			l->prefix = (uint8_t)u;
 		}
@@ -140,7 +140,7 @@ static int parse_field(char *f, struct net_layout *l, char *why, size_t len)
 	} else if (!strcmp(f, "mtu")) {
 		errno = 0;
 		u = strtoull(v, &end, 10);
-		if (!*v || *end || errno || u < 576 || u > NET_MTU_MAX)
+		if (!*v || *end || errno || u > UINT16_MAX)
 			return bad(why, len, "bad mtu", v);
 		l->mtu = (uint16_t)u;
 	} else if (!strcmp(f, "mac")) {

@@ -1,11 +1,14 @@
-/* The guest's network layout, as both sides see it: the host (voidbox run)
+/* The guest's network layout, the one description of the guest's network that
+ * every part takes (SLIRP embeds it in its slirp_cfg, virtio-net takes its MAC
+ * and MTU, the agent configures eth0 from it, run formats it), checked in
+ * one place (net_layout_check). As both sides see it: the host (voidbox run)
  * builds it from defaults and flags, serves the matching SLIRP stack and
  * passes it to the guest on the kernel command line as one parameter,
  *   voidbox.net=ip=10.0.2.15/24,gw=10.0.2.2,dns=10.0.2.3,mtu=1500,mac=52:54:00:12:34:56
  * or voidbox.net=none, and the agent parses it back to configure eth0
  * (agent/netcfg.h). Addresses are IPv4, kept in network byte order. */
-#ifndef VOIDBOX_NET_LAYOUT_H
-#define VOIDBOX_NET_LAYOUT_H
+#ifndef VOIDBOX_BASE_NET_LAYOUT_H
+#define VOIDBOX_BASE_NET_LAYOUT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,6 +16,7 @@
 
 #define NET_LAYOUT_PARAM "voidbox.net="
 #define NET_LAYOUT_MAXLEN 160 /* longest formatted parameter, with its name */
+#define NET_MTU_MIN 576       /* the IPv4 minimum datagram every host accepts */
 #define NET_MTU_MAX 65520     /* SLIRP's limit; frames above 1514 need MRG_RXBUF */
 
 struct net_layout {
@@ -21,7 +25,7 @@ struct net_layout {
 	uint8_t prefix;     /* its prefix length, 8..30 */
 	uint32_t gw;        /* default gateway (SLIRP's host side) */
 	uint32_t dns;       /* the resolver the guest uses (SLIRP's forwarder) */
-	uint16_t mtu;       /* eth0's MTU, 576..NET_MTU_MAX */
+	uint16_t mtu;       /* eth0's MTU, NET_MTU_MIN..NET_MTU_MAX */
 	uint8_t mac[6];     /* the guest's MAC */
 	uint8_t gw_mac[6];  /* the gateway's MAC (host side only; not passed) */
 };

@@ -1,7 +1,8 @@
 /* Run's network options (net/opts.h): their table and parsers, and the
- * checks of the whole. The layout options edit net_layout (the one source
- * of the guest's addresses, copied into the SLIRP configuration when the
- * stack starts); DNS, policy and forwards go straight to SLIRP's
+ * checks of the whole. The layout options edit the SLIRP configuration's
+ * net_layout (slirp.net: the one description of the guest's network, which
+ * the stack serves, virtio-net takes its MAC from and the guest gets on its
+ * command line); DNS, policy and forwards go straight to SLIRP's
  * configuration parsers. */
 #include "net/opts.h"
 
@@ -18,7 +19,6 @@ static void net_init(void *obj)
 {
 	struct net_opts *o = obj;
 
-	net_layout_default(&o->layout);
 	slirp_cfg_default(&o->slirp);
 }
 
@@ -48,7 +48,7 @@ static void ip4_show(const struct opt *o, const void *obj, char *buf, size_t len
 /* --guest-ip IP[/PREFIX]: the guest's address and prefix length. */
 static int guest_ip_parse(const struct opt *opt, void *obj, const char *arg, char *why, size_t len)
 {
-	struct net_layout *l = &((struct net_opts *)obj)->layout;
+	struct net_layout *l = &((struct net_opts *)obj)->slirp.net;
 	char ip[INET_ADDRSTRLEN + 4];
 	const char *slash = strchr(arg, '/');
 	size_t n = slash ? (size_t)(slash - arg) : strlen(arg);
@@ -73,7 +73,7 @@ static int guest_ip_parse(const struct opt *opt, void *obj, const char *arg, cha
 
 static void guest_ip_show(const struct opt *opt, const void *obj, char *buf, size_t len)
 {
-	const struct net_layout *l = &((const struct net_opts *)obj)->layout;
+	const struct net_layout *l = &((const struct net_opts *)obj)->slirp.net;
 	char a[INET_ADDRSTRLEN];
 
 	inet_ntop(AF_INET, &l->guest, a, sizeof(a));
@@ -142,17 +142,17 @@ static const struct opt net_opt_list[] = {
 		  "/etc/resolv.conf nameservers" },
 	{ "guest-ip", 0, OPT_CALL, .parse = guest_ip_parse, .show = guest_ip_show,
 	  .flags = OPT_MARK, .meta = "IP[/PREFIX]", .help = "the guest's address" },
-	{ "gateway", 0, OPT_CALL, N(layout.gw), .parse = ip4_parse, .show = ip4_show,
+	{ "gateway", 0, OPT_CALL, N(slirp.net.gw), .parse = ip4_parse, .show = ip4_show,
 	  .flags = OPT_MARK, .meta = "IP", .help = "the gateway's address" },
-	{ "dns-ip", 0, OPT_CALL, N(layout.dns), .parse = ip4_parse, .show = ip4_show,
+	{ "dns-ip", 0, OPT_CALL, N(slirp.net.dns), .parse = ip4_parse, .show = ip4_show,
 	  .flags = OPT_MARK, .meta = "IP", .help = "the guest's resolver address" },
-	{ "mac", 0, OPT_CALL, N(layout.mac), .parse = mac_parse, .show = mac_show,
+	{ "mac", 0, OPT_CALL, N(slirp.net.mac), .parse = mac_parse, .show = mac_show,
 	  .flags = OPT_MARK, .meta = "MAC", .help = "the guest's MAC" },
-	{ "gateway-mac", 0, OPT_CALL, N(layout.gw_mac), .parse = mac_parse, .show = mac_show,
+	{ "gateway-mac", 0, OPT_CALL, N(slirp.net.gw_mac), .parse = mac_parse, .show = mac_show,
 	  .flags = OPT_MARK, .meta = "MAC", .help = "the gateway's MAC" },
 	/* SLIRP terminates every flow, so the guest link can be as large as
 	 * SLIRP allows: fewer, larger frames (MRG_RXBUF carries them). */
-	{ "mtu", 0, OPT_UINT, N(layout.mtu), .min = 576, .max = NET_MTU_MAX,
+	{ "mtu", 0, OPT_UINT, N(slirp.net.mtu), .min = NET_MTU_MIN, .max = NET_MTU_MAX,
 	  .def = OPT_NUM(NET_MTU_MAX), .flags = OPT_MARK, .meta = "N", .help = "the guest's MTU" },
 	{ "allow-host-loopback", 0, OPT_FLAG, N(slirp.allow_host_loopback), .flags = OPT_MARK,
 	  .help = "the gateway address reaches the host's loopback" },
@@ -199,7 +199,7 @@ int net_opts_check(const struct net_opts *o, char *why, size_t len)
 		}
 		return 0;
 	}
-	if (net_layout_check(&o->layout, w, sizeof(w))) {
+	if (net_layout_check(&o->slirp.net, w, sizeof(w))) {
 		snprintf(why, len, "network layout: %s", w);
 		return -EINVAL;
 	}
@@ -208,7 +208,7 @@ int net_opts_check(const struct net_opts *o, char *why, size_t len)
 
 int net_opts_cmdline(const struct net_opts *o, char *cmdline, size_t len)
 {
-	struct net_layout l = o->layout;
+	struct net_layout l = o->slirp.net;
 	size_t used = strnlen(cmdline, len);
 	int n;
 
@@ -226,10 +226,3 @@ int net_opts_cmdline(const struct net_opts *o, char *cmdline, size_t len)
 	return n < 0 || (size_t)n >= len - used ? -ENOSPC : 0;
 }
 
-const char *net_opts_qemu_dev(const struct net_opts *o, char *buf, size_t len)
-{
-	const uint8_t *m = o->layout.mac;
-
-	snprintf(buf, len, ",mac=%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-	return buf;
-}

@@ -11,15 +11,15 @@
 #include <stddef.h>
 
 #include "base/opts.h"
-#include "net/layout.h"
 #include "slirp/slirp.h"
 
 enum net_mode { NET_NONE, NET_SLIRP }; /* in --net's word order */
 
 struct net_opts {
 	enum net_mode mode;
-	struct net_layout layout;
-	struct slirp_cfg slirp;   /* upstream DNS, policy, forwards, loopback */
+	struct slirp_cfg slirp;   /* the layout (slirp.net: the one description of
+				   * the guest's network), upstream DNS, policy,
+				   * forwards, loopback */
 	const char *pcap_path;    /* NULL: no capture */
 	bool stats;
 };
@@ -35,7 +35,5 @@ int net_opts_check(const struct net_opts *o, char *why, size_t len);
 /* Appends the guest kernel parameters for o to cmdline (of size len, NUL
  * terminated): voidbox.net=... and ipv6.disable=1. Returns 0 or -ENOSPC. */
 int net_opts_cmdline(const struct net_opts *o, char *cmdline, size_t len);
-/* The qemu -device suffix carrying the MAC (",mac=..."), into buf. */
-const char *net_opts_qemu_dev(const struct net_opts *o, char *buf, size_t len);
 
 #endif

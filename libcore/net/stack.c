@@ -83,7 +83,7 @@ static const struct slirp_ops slirp_ops = {
 int net_stack_init(struct net_stack *s, const struct net_opts *o, struct loop *l, char *why,
 		   size_t len)
 {
-	const struct net_layout *nl = &o->layout;
+	const struct net_layout *nl = &o->slirp.net;
 	struct slirp_cfg c = o->slirp;
 	struct vnet_cfg vc = { .mtu = 0 };
 	int r;
@@ -105,13 +105,6 @@ int net_stack_init(struct net_stack *s, const struct net_opts *o, struct loop *l
 		}
 		s->pcap_on = true;
 	}
-	c.guest_ip.s_addr = nl->guest;
-	c.gw_ip.s_addr = nl->gw;
-	c.dns_ip.s_addr = nl->dns;
-	c.prefix = nl->prefix;
-	c.mtu = nl->mtu;
-	memcpy(c.guest_mac, nl->mac, 6);
-	memcpy(c.gw_mac, nl->gw_mac, 6);
 	c.budget = s->budget;
 	r = slirp_init(&s->slirp, &c, l, &slirp_ops, s);
 	if (r) {

@@ -1,5 +1,5 @@
-/* SLIRP configuration: the default layout (10.0.2.0/24, gateway .2, DNS .3,
- * guest .15), the upstream nameservers of resolv.conf, and the parsers for
+/* SLIRP configuration: the default layout (net_layout_default: 10.0.2.0/24,
+ * gateway .2, DNS .3, guest .15), the upstream nameservers of resolv.conf, and the parsers for
  * the textual forms front ends take on their command lines: "IP[:PORT]"
  * DNS servers, "CIDR[:PORT]" egress rules and
  * "[HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]" port forwards. */
@@ -12,19 +12,10 @@
 
 #include "base/util.h"
 
-static const uint8_t default_guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-static const uint8_t default_gw_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x01 };
-
 void slirp_cfg_default(struct slirp_cfg *c)
 {
 	memset(c, 0, sizeof(*c));
-	inet_pton(AF_INET, "10.0.2.15", &c->guest_ip);
-	inet_pton(AF_INET, "10.0.2.2", &c->gw_ip);
-	inet_pton(AF_INET, "10.0.2.3", &c->dns_ip);
-	c->prefix = 24;
-	memcpy(c->guest_mac, default_guest_mac, 6);
-	memcpy(c->gw_mac, default_gw_mac, 6);
-	c->mtu = 1500;
+	net_layout_default(&c->net);
 	c->max_flows = 16384;
 	slirp_cfg_resolv(c, "/etc/resolv.conf");
 }

@@ -36,7 +36,7 @@ static void dns_servfail(struct slirp *s, uint16_t gport, uint16_t guest_id, con
 			 size_t len)
 {
 	uint8_t *r = s->tx + OFF_L4 + UDP_HLEN;
-	size_t end = DNS_HLEN, room = s->cfg.mtu - IP_HLEN - UDP_HLEN;
+	size_t end = DNS_HLEN, room = (size_t)s->cfg.net.mtu - IP_HLEN - UDP_HLEN;
 	struct cursor c = cur_init(q, len);
 	const uint8_t *h = cur_take(&c, DNS_HLEN), *b;
 
@@ -55,7 +55,7 @@ static void dns_servfail(struct slirp *s, uint16_t gport, uint16_t guest_id, con
 	st_be16(r + 4, end > DNS_HLEN ? 1 : 0);
 	memset(r + 6, 0, 6);
 	stat_inc(s, SLIRP_STAT_DNS_SERVFAIL);
-	udp_send_guest(s, s->tx, s->cfg.dns_ip.s_addr, 53, gport, end);
+	udp_send_guest(s, s->tx, s->cfg.net.dns, 53, gport, end);
 }
 
 /* A fresh upstream ID for a query of flow d: unpredictable (SipHash of a
@@ -116,7 +116,7 @@ static void dns_failover(struct slirp_flow *f)
 
 static struct slirp_flow *dns_flow_new(struct slirp *s, uint16_t sport)
 {
-	struct slirp_flow *f = flow_new(s, FLOW_DNS, IPPROTO_UDP, sport, s->cfg.dns_ip.s_addr, 53);
+	struct slirp_flow *f = flow_new(s, FLOW_DNS, IPPROTO_UDP, sport, s->cfg.net.dns, 53);
 	int fd;
 
 	if (!f)
@@ -200,7 +200,7 @@ void dns_sock_event(struct slirp_flow *f, uint32_t events)
 	struct slirp *s = f->s;
 	struct dns_flow *d = f->dns;
 	uint8_t *r = s->tx + OFF_L4 + UDP_HLEN;
-	size_t room = s->cfg.mtu - IP_HLEN - UDP_HLEN;
+	size_t room = (size_t)s->cfg.net.mtu - IP_HLEN - UDP_HLEN;
 
 	for (int i = 0; i < 16; i++) {
 		ssize_t n = recv(f->w.fd, r, room, MSG_DONTWAIT | MSG_TRUNC);
@@ -233,7 +233,7 @@ void dns_sock_event(struct slirp_flow *f, uint32_t events)
 		s->dns_cur = d->server;
 		d->tries = 0;
 		d->deadline = more ? s->now + DNS_TRY_NS : 0;
-		udp_send_guest(s, s->tx, s->cfg.dns_ip.s_addr, 53, f->gport, (size_t)n);
+		udp_send_guest(s, s->tx, s->cfg.net.dns, 53, f->gport, (size_t)n);
 	}
 }
 

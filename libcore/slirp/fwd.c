@@ -77,7 +77,7 @@ uint16_t fwd_port(struct slirp *s, uint8_t proto, uint16_t gport)
 		uint16_t p = s->next_port;
 
 		s->next_port = p == 65535 ? 49152 : (uint16_t)(p + 1);
-		if (!flow_find(s, proto, gport, s->cfg.gw_ip.s_addr, p))
+		if (!flow_find(s, proto, gport, s->cfg.net.gw, p))
 			return p;
 	}
 	return s->next_port; /* all taken: the flow limit stops us first */

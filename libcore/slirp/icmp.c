@@ -30,7 +30,7 @@ bool icmp_probe(void)
  * to the guest, filling in the checksum. */
 static void icmp_send(struct slirp *s, uint32_t src, size_t l4len)
 {
-	uint8_t *l4 = ip_build(s, s->tx, IPPROTO_ICMP, src, s->cfg.guest_ip.s_addr, l4len);
+	uint8_t *l4 = ip_build(s, s->tx, IPPROTO_ICMP, src, s->cfg.net.guest, l4len);
 	uint16_t c;
 
 	st_be16(l4 + 2, 0);
@@ -63,7 +63,7 @@ void icmp_unreach_flow(struct slirp *s, const struct slirp_flow *f, uint8_t code
 	st_be16(orig + 6, 0x4000);
 	orig[8] = 64;
 	orig[9] = f->proto;
-	memcpy(orig + 12, &s->cfg.guest_ip.s_addr, 4);
+	memcpy(orig + 12, &s->cfg.net.guest, 4);
 	memcpy(orig + 16, &f->rip, 4);
 	c = csum_fold(csum_partial(orig, IP_HLEN, 0));
 	memcpy(orig + 10, &c, 2);
@@ -81,13 +81,13 @@ void icmp_input(struct slirp *s, const struct ip_pkt *p)
 	uint16_t id;
 
 	if (!h || csum_fold(csum_partial(p->l4, p->l4len, 0)) != 0 || h[0] != ICMP_ECHO_ ||
-	    p->l4len > s->cfg.mtu - IP_HLEN) {
+	    p->l4len > (size_t)s->cfg.net.mtu - IP_HLEN) {
 		stat_inc(s, SLIRP_STAT_DROP_ICMP);
 		return;
 	}
 	id = ld_be16(h + 4);
 	stat_inc(s, SLIRP_STAT_ICMP_ECHOS);
-	if (p->dst == s->cfg.gw_ip.s_addr || p->dst == s->cfg.dns_ip.s_addr) {
+	if (p->dst == s->cfg.net.gw || p->dst == s->cfg.net.dns) {
 		memmove(s->tx + OFF_L4, p->l4, p->l4len);
 		s->tx[OFF_L4] = ICMP_ECHOREPLY_;
 		icmp_send(s, p->dst, p->l4len);
@@ -111,7 +111,7 @@ void icmp_sock_event(struct slirp_flow *f, uint32_t events)
 	uint8_t *l4 = s->tx + OFF_L4;
 
 	for (int i = 0; i < 32; i++) {
-		ssize_t n = recv(f->w.fd, l4, s->cfg.mtu - IP_HLEN, MSG_DONTWAIT | MSG_TRUNC);
+		ssize_t n = recv(f->w.fd, l4, (size_t)s->cfg.net.mtu - IP_HLEN, MSG_DONTWAIT | MSG_TRUNC);
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -120,7 +120,7 @@ void icmp_sock_event(struct slirp_flow *f, uint32_t events)
 				return;
 			continue;
 		}
-		if (n < ICMP_HLEN || (size_t)n > s->cfg.mtu - IP_HLEN || l4[0] != ICMP_ECHOREPLY_) {
+		if (n < ICMP_HLEN || (size_t)n > (size_t)s->cfg.net.mtu - IP_HLEN || l4[0] != ICMP_ECHOREPLY_) {
 			stat_inc(s, SLIRP_STAT_DROP_ICMP);
 			continue;
 		}

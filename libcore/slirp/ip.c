@@ -82,8 +82,8 @@ uint8_t *ip_build(struct slirp *s, uint8_t *buf, uint8_t proto, uint32_t src,
 	uint8_t *ip = buf + OFF_IP;
 	uint16_t c;
 
-	memcpy(buf, s->cfg.guest_mac, 6);
-	memcpy(buf + 6, s->cfg.gw_mac, 6);
+	memcpy(buf, s->cfg.net.mac, 6);
+	memcpy(buf + 6, s->cfg.net.gw_mac, 6);
 	st_be16(buf + 12, ETHTYPE_IP);
 	ip[0] = 0x45;
 	ip[1] = 0;
@@ -131,12 +131,12 @@ void ip_input(struct slirp *s, const uint8_t *eth, struct cursor l3)
 	}
 	memcpy(&p.src, ip + 12, 4);
 	memcpy(&p.dst, ip + 16, 4);
-	if (p.src != s->cfg.guest_ip.s_addr) {
+	if (p.src != s->cfg.net.guest) {
 		stat_inc(s, SLIRP_STAT_DROP_IP_SRC);
 		return;
 	}
-	if (memcmp(eth + 6, s->cfg.guest_mac, 6)) /* replies go where it is */
-		memcpy(s->cfg.guest_mac, eth + 6, 6);
+	if (memcmp(eth + 6, s->cfg.net.mac, 6)) /* replies go where it is */
+		memcpy(s->cfg.net.mac, eth + 6, 6);
 	p.ip = ip;
 	p.l4len = tot - hlen;
 	p.proto = ip[9];

@@ -122,13 +122,13 @@ int policy_host_addrs(struct slirp *s)
 int policy_map(struct slirp *s, uint32_t dst, uint16_t dport, struct sockaddr_in *to)
 {
 	const struct slirp_cfg *c = &s->cfg;
-	uint32_t mask = htonl(~0u << (32 - c->prefix)), h = ntohl(dst);
+	uint32_t mask = htonl(~0u << (32 - c->net.prefix)), h = ntohl(dst);
 	bool any_allow = false, allowed = false;
 
 	memset(to, 0, sizeof(*to));
 	to->sin_family = AF_INET;
 	to->sin_port = htons(dport);
-	if (dst == c->gw_ip.s_addr) {
+	if (dst == c->net.gw) {
 		if (!c->allow_host_loopback)
 			return SLIRP_STAT_DROP_HOST_LOOPBACK;
 		/* --allow-host-loopback is the allow; deny rules still apply,
@@ -138,7 +138,7 @@ int policy_map(struct slirp *s, uint32_t dst, uint16_t dport, struct sockaddr_in
 		to->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		return 0;
 	}
-	if ((dst & mask) == (c->guest_ip.s_addr & mask) || (h >> 24) == 127 || (h >> 24) == 0 ||
+	if ((dst & mask) == (c->net.guest & mask) || (h >> 24) == 127 || (h >> 24) == 0 ||
 	    h >= 0xe0000000u)
 		return SLIRP_STAT_DROP_IP_DST;
 	if (denied(c, dst, dport))

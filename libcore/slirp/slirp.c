@@ -105,7 +105,7 @@ void slirp_input(struct slirp *s, const uint8_t *frame, size_t len)
 		stat_inc(s, SLIRP_STAT_DROP_IPV6);
 		return;
 	}
-	if (memcmp(eth, s->cfg.gw_mac, 6) && memcmp(eth, bcast, 6)) {
+	if (memcmp(eth, s->cfg.net.gw_mac, 6) && memcmp(eth, bcast, 6)) {
 		stat_inc(s, SLIRP_STAT_DROP_ETH_DST);
 		return;
 	}
@@ -213,7 +213,7 @@ static int timer_init(struct slirp *s)
 int slirp_init(struct slirp *s, const struct slirp_cfg *c, struct loop *l,
 	       const struct slirp_ops *ops, void *ctx)
 {
-	size_t frame = ETH_HLEN_ + SLIRP_MTU_MAX;
+	size_t frame = ETH_HLEN_ + NET_MTU_MAX;
 	int err;
 
 	memset(s, 0, sizeof(*s));
@@ -221,14 +221,14 @@ int slirp_init(struct slirp *s, const struct slirp_cfg *c, struct loop *l,
 	s->spare_fd = -1;
 	for (unsigned i = 0; i < SLIRP_MAX_FWD; i++)
 		s->fwd_watch[i].fd = -1;
-	if (c->mtu < SLIRP_MTU_MIN || c->mtu > SLIRP_MTU_MAX || c->prefix < 8 || c->prefix > 30 ||
-	    !c->max_flows || !ops || !ops->output)
+	if (!c->net.enabled || net_layout_check(&c->net, NULL, 0) || !c->max_flows || !ops ||
+	    !ops->output)
 		return -EINVAL;
 	s->cfg = *c;
 	s->loop = l;
 	s->ops = ops;
 	s->ctx = ctx;
-	s->seg_size = ETH_HLEN_ + c->mtu;
+	s->seg_size = ETH_HLEN_ + c->net.mtu;
 	s->n_seg = (unsigned)MIN(64, MAX(8, (1u << 20) / s->seg_size));
 	s->discard_size = 4u << 20;
 	s->tx = malloc(frame);

@@ -19,14 +19,13 @@
 
 #include "base/budget.h"
 #include "base/loop.h"
+#include "base/net_layout.h"
 #include "base/siphash.h"
 
 #define SLIRP_MAX_DNS 4
 #define SLIRP_MAX_RULES 32
 #define SLIRP_MAX_FWD 16
 #define SLIRP_MAX_HOST_ADDRS 32
-#define SLIRP_MTU_MIN 576
-#define SLIRP_MTU_MAX 65520
 
 /* An egress rule: destination network/prefix and optional port (0 = any). */
 struct slirp_rule {
@@ -51,14 +50,11 @@ struct slirp_fwd {
 };
 
 struct slirp_cfg {
-	struct in_addr guest_ip, gw_ip, dns_ip; /* defaults 10.0.2.15/.2/.3 */
-	uint8_t prefix;                         /* default 24 */
-	uint8_t guest_mac[6], gw_mac[6];
-	unsigned mtu;                           /* IP MTU, default 1500 */
+	struct net_layout net;                  /* addresses, MACs, MTU (net_layout_default) */
 	struct sockaddr_in dns[SLIRP_MAX_DNS];  /* upstream, tried in order */
 	unsigned n_dns;
 	bool dns_explicit;                      /* set by slirp_cfg_add_dns */
-	bool allow_host_loopback;               /* gw_ip -> 127.0.0.1 */
+	bool allow_host_loopback;               /* net.gw -> 127.0.0.1 */
 	enum slirp_policy net_policy;           /* preset, default OPEN */
 	struct slirp_rule rules[SLIRP_MAX_RULES];
 	unsigned n_rules;
@@ -195,7 +191,7 @@ struct slirp {
 	uint32_t isn_base;
 };
 
-/* Fills c with the defaults (the layout above, MTU 1500, no rules) and the
+/* Fills c with the defaults (net_layout_default's layout, no rules) and the
  * nameservers of /etc/resolv.conf. Returns 0 (resolv.conf is optional). */
 void slirp_cfg_default(struct slirp_cfg *c);
 /* Appends the upstream nameservers of a resolv.conf-style file (IPv4 only).

@@ -77,7 +77,7 @@ static size_t tcp_build(struct slirp *s, uint8_t *frame, uint32_t src, uint16_t 
 			const uint8_t *opts, size_t optlen, size_t plen)
 {
 	size_t hl = TCP_HLEN + optlen;
-	uint32_t dst = s->cfg.guest_ip.s_addr;
+	uint32_t dst = s->cfg.net.guest;
 	uint8_t *l4 = ip_build(s, frame, IPPROTO_TCP, src, dst, hl + plen);
 	uint16_t c;
 
@@ -148,7 +148,7 @@ static void tcp_send_syn(struct slirp_flow *f, uint8_t flags)
 {
 	struct slirp *s = f->s;
 	struct tcp_flow *t = &f->tcp;
-	uint16_t mss = (uint16_t)(s->cfg.mtu - IP_HLEN - TCP_HLEN);
+	uint16_t mss = (uint16_t)(s->cfg.net.mtu - IP_HLEN - TCP_HLEN);
 	uint8_t opts[8] = { 2, 4, (uint8_t)(mss >> 8), (uint8_t)mss, 1, 3, 3, TCP_WS_OURS };
 	bool ws = (flags & TH_ACK) ? (t->flags & TF_WS) != 0 : true;
 
@@ -328,7 +328,7 @@ static void tcp_connected(struct slirp_flow *f)
 		tcp_events(f);
 		return;
 	}
-	if (f->rip == s->cfg.dns_ip.s_addr && dns_upstream(s, ++t->dns_try, &to)) {
+	if (f->rip == s->cfg.net.dns && dns_upstream(s, ++t->dns_try, &to)) {
 		stat_inc(s, SLIRP_STAT_DNS_FAILOVERS);
 		flow_unwatch(f);
 		close(f->w.fd);
@@ -348,7 +348,7 @@ static void tcp_conn_new(struct slirp *s, const struct ip_pkt *p, const struct t
 	struct tcp_flow *t;
 	int why = 0, err;
 
-	if (p->dst == s->cfg.dns_ip.s_addr)
+	if (p->dst == s->cfg.net.dns)
 		why = g->dport != 53 ? SLIRP_STAT_DROP_IP_DST
 				     : !dns_upstream(s, 0, &to) ? SLIRP_STAT_DROP_DNS : 0;
 	else
@@ -364,7 +364,7 @@ static void tcp_conn_new(struct slirp *s, const struct ip_pkt *p, const struct t
 		return;
 	}
 	t = &f->tcp;
-	tcp_parse_opts(t, g, s->cfg.mtu);
+	tcp_parse_opts(t, g, s->cfg.net.mtu);
 	t->rcv_nxt = g->seq + 1;
 	t->isn = tcp_isn(s, f);
 	t->snd_una = t->isn;
@@ -672,7 +672,7 @@ static void tcp_syn_sent_input(struct slirp_flow *f, const struct tcp_seg *g)
 		stat_inc(f->s, SLIRP_STAT_DROP_TCP_STATE);
 		return;
 	}
-	tcp_parse_opts(t, g, f->s->cfg.mtu); /* our SYN offered window scaling */
+	tcp_parse_opts(t, g, f->s->cfg.net.mtu); /* our SYN offered window scaling */
 	t->rcv_nxt = g->seq + 1;
 	t->snd_una = g->ack;
 	t->wnd = g->win; /* unscaled in a SYN */
@@ -905,7 +905,7 @@ void tcp_fwd_accept(struct slirp *s, int idx)
 		}
 		if (fd < 0)
 			return;
-		f = flow_new(s, FLOW_TCP, IPPROTO_TCP, fw->guest_port, s->cfg.gw_ip.s_addr,
+		f = flow_new(s, FLOW_TCP, IPPROTO_TCP, fw->guest_port, s->cfg.net.gw,
 			     fwd_port(s, IPPROTO_TCP, fw->guest_port));
 		if (!f) {
 			close(fd);

@@ -18,7 +18,7 @@
 int udp_send_guest(struct slirp *s, uint8_t *buf, uint32_t src, uint16_t sport,
 		   uint16_t dport, size_t plen)
 {
-	uint8_t *l4 = ip_build(s, buf, IPPROTO_UDP, src, s->cfg.guest_ip.s_addr, UDP_HLEN + plen);
+	uint8_t *l4 = ip_build(s, buf, IPPROTO_UDP, src, s->cfg.net.guest, UDP_HLEN + plen);
 	uint16_t c;
 
 	st_be16(l4, sport);
@@ -26,9 +26,9 @@ int udp_send_guest(struct slirp *s, uint8_t *buf, uint32_t src, uint16_t sport,
 	st_be16(l4 + 4, (uint16_t)(UDP_HLEN + plen));
 	st_be16(l4 + 6, 0);
 	if (s->cfg.csum_offload) {
-		c = csum_l4_partial(src, s->cfg.guest_ip.s_addr, IPPROTO_UDP, UDP_HLEN + plen);
+		c = csum_l4_partial(src, s->cfg.net.guest, IPPROTO_UDP, UDP_HLEN + plen);
 	} else {
-		c = csum_l4(src, s->cfg.guest_ip.s_addr, IPPROTO_UDP, l4, UDP_HLEN + plen);
+		c = csum_l4(src, s->cfg.net.guest, IPPROTO_UDP, l4, UDP_HLEN + plen);
 		if (c == 0)
 			c = 0xffff;
 	}
@@ -55,7 +55,7 @@ void udp_input(struct slirp *s, const struct ip_pkt *p)
 	}
 	sport = ld_be16(h);
 	dport = ld_be16(h + 2);
-	if (p->dst == s->cfg.dns_ip.s_addr) {
+	if (p->dst == s->cfg.net.dns) {
 		if (dport == 53) {
 			dns_input(s, p, sport, cur_sub(&c, 0, ulen - UDP_HLEN));
 		} else {
@@ -87,7 +87,7 @@ void udp_input(struct slirp *s, const struct ip_pkt *p)
 void udp_sock_event(struct slirp_flow *f, uint32_t events)
 {
 	struct slirp *s = f->s;
-	size_t room = s->cfg.mtu - IP_HLEN - UDP_HLEN;
+	size_t room = (size_t)s->cfg.net.mtu - IP_HLEN - UDP_HLEN;
 
 	for (int i = 0; i < UDP_BATCH; i++) {
 		ssize_t n = recv(f->w.fd, s->tx + OFF_L4 + UDP_HLEN, room, MSG_DONTWAIT | MSG_TRUNC);
@@ -119,7 +119,7 @@ static struct slirp_flow *udp_fwd_flow(struct slirp *s, int idx, const struct so
 		    f->peer.sin_addr.s_addr == peer->sin_addr.s_addr &&
 		    f->peer.sin_port == peer->sin_port)
 			return f;
-	f = flow_new(s, FLOW_UDP_FWD, IPPROTO_UDP, fw->guest_port, s->cfg.gw_ip.s_addr,
+	f = flow_new(s, FLOW_UDP_FWD, IPPROTO_UDP, fw->guest_port, s->cfg.net.gw,
 		     fwd_port(s, IPPROTO_UDP, fw->guest_port));
 	if (f) {
 		f->peer = *peer;
@@ -131,7 +131,7 @@ static struct slirp_flow *udp_fwd_flow(struct slirp *s, int idx, const struct so
 
 void udp_fwd_event(struct slirp *s, int idx)
 {
-	size_t room = s->cfg.mtu - IP_HLEN - UDP_HLEN;
+	size_t room = (size_t)s->cfg.net.mtu - IP_HLEN - UDP_HLEN;
 
 	for (int i = 0; i < UDP_BATCH; i++) {
 		struct sockaddr_in peer;

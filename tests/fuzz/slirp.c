@@ -132,7 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(flags & 2))
 		o.nobuf = 0;
 	slirp_cfg_default(&cfg);
-	cfg.mtu = SLIRP_MTU_MIN + mtu % (SLIRP_MTU_MAX - SLIRP_MTU_MIN + 1);
+	cfg.net.mtu = NET_MTU_MIN + mtu % (NET_MTU_MAX - NET_MTU_MIN + 1);
 	cfg.csum_offload = flags & 1;
 	cfg.max_flows = 32;
 	cfg.n_dns = 0;

@@ -44,7 +44,7 @@ struct harness {
 	bool tap_out; /* waiting for EPOLLOUT after -ENOBUFS */
 	bool vnet;    /* frames carry a virtio_net_hdr (--offload) */
 	const char *stats;
-	uint8_t buf[14 + SLIRP_MTU_MAX + 64];
+	uint8_t buf[14 + NET_MTU_MAX + 64];
 };
 
 static const char usage[] =
@@ -251,8 +251,8 @@ int main(int argc, char **argv)
 		case 'n': ns = optarg; break;
 		case 't': tap = optarg; break;
 		case 'm':
-			err = parse_uint(optarg, SLIRP_MTU_MIN, SLIRP_MTU_MAX, &v);
-			cfg.mtu = (unsigned)v;
+			err = parse_uint(optarg, NET_MTU_MIN, NET_MTU_MAX, &v);
+			cfg.net.mtu = (uint16_t)v;
 			break;
 		case 'L': cfg.allow_host_loopback = true; break;
 		case 'a': err = slirp_cfg_add_rule(&cfg, true, optarg); break;

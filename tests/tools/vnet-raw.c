@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
-#include "net/layout.h"
+#include "base/net_layout.h"
 
 /* Builds an Ethernet + IPv6 + ICMPv6 echo request frame. Returns its length. */
 static size_t ipv6_frame(uint8_t *f, const uint8_t dst[6], const uint8_t src[6])

@@ -442,7 +442,7 @@ static void test_run_table(void)
 	opts_init(run_opts_spec.table, &o, sizeof(o));
 	T_CHECK(o.cpus == 1 && o.mem_bytes == 512ULL << 20 && o.uid == 1000 && o.gid == 1000 &&
 			!strcmp(o.vmm, "auto") && o.boot_timeout_s == 120 && o.net.mode == NET_SLIRP &&
-			o.net.layout.mtu == 65520,
+			o.net.slirp.net.mtu == 65520,
 		"run's defaults");
 	T_CHECK(parse_with(&run_opts_spec, &o,
 			   (char *[]){ "run", "-e", "A=B", "-w", "/w", "-u", "0", "--timeout", "5",
@@ -454,7 +454,7 @@ static void test_run_table(void)
 			   (char *[]){ "run", "-e", "A=B", "--mtu", "1500", "-c", "2", "true", NULL }) ==
 				OPTS_GO_ON &&
 			res.marked && !strcmp(res.marked->name, "mtu") && o.cpus == 2 &&
-			o.net.layout.mtu == 1500,
+			o.net.slirp.net.mtu == 1500,
 		"--mtu marked");
 }
 

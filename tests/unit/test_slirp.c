@@ -268,7 +268,7 @@ static void test_cfg_parsers(void)
 	struct slirp_cfg c;
 
 	slirp_cfg_default(&c);
-	T_CHECK(c.mtu == 1500 && c.prefix == 24 && c.guest_ip.s_addr == inet_addr("10.0.2.15"),
+	T_CHECK(c.net.mtu == 1500 && c.net.prefix == 24 && c.net.guest == inet_addr("10.0.2.15"),
 		"defaults");
 	T_CHECK(slirp_cfg_add_dns(&c, "127.0.0.1:5353") == 0 && c.n_dns == 1 &&
 		c.dns[0].sin_port == htons(5353), "dns with port");
@@ -553,8 +553,8 @@ static void test_dns_servfail_huge_query(void)
 	n = mk_ip(f, IPPROTO_UDP, "10.0.2.3", l4, 8 + qlen);
 	slirp_input(&r.s, f, n);
 	T_CHECK(r.s.stats[SLIRP_STAT_DNS_SERVFAIL] == 1, "no SERVFAIL");
-	T_CHECK(r.cap.n == 1 && r.cap.len[0] <= 14 + cfg.mtu, "reply of %zu bytes (MTU %u)",
-		r.cap.n ? r.cap.len[0] : 0, cfg.mtu);
+	T_CHECK(r.cap.n == 1 && r.cap.len[0] <= 14 + (size_t)cfg.net.mtu, "reply of %zu bytes (MTU %u)",
+		r.cap.n ? r.cap.len[0] : 0, cfg.net.mtu);
 	rig_stop(&r);
 }
 

@@ -18,7 +18,7 @@
 
 #include "agent/netcfg.h"
 #include "base/util.h"
-#include "net/layout.h"
+#include "base/net_layout.h"
 #include "t.h"
 
 static void test_layout_roundtrip(void)

@@ -26,14 +26,14 @@ static void test_opts_parse(void)
 
 	net_opts_init(&o);
 	T_CHECK(o.mode == NET_SLIRP, "slirp is not the default");
-	T_CHECK(o.layout.mtu == 65520, "run's default MTU %u", o.layout.mtu);
+	T_CHECK(o.slirp.net.mtu == 65520, "run's default MTU %u", o.slirp.net.mtu);
 	T_CHECK(opts_set(&net_opts_table, &o, "x", "1", why, sizeof(why)) == -ENOENT, "foreign option taken");
 	T_CHECK(SET("guest-ip", "10.9.0.5/16") == 0 &&
-			o.layout.guest == htonl(0x0a090005) && o.layout.prefix == 16,
+			o.slirp.net.guest == htonl(0x0a090005) && o.slirp.net.prefix == 16,
 		"guest-ip");
 	T_CHECK(SET("gateway", "10.9.0.1") == 0, "gateway");
 	T_CHECK(SET("dns-ip", "10.9.0.3") == 0, "dns-ip");
-	T_CHECK(SET("mtu", "1400") == 0 && o.layout.mtu == 1400, "mtu");
+	T_CHECK(SET("mtu", "1400") == 0 && o.slirp.net.mtu == 1400, "mtu");
 	T_CHECK(SET("mac", "02:00:00:00:00:09") == 0, "mac");
 	T_CHECK(SET("dns", "127.0.0.1:5353") == 0 &&
 			o.slirp.n_dns == 1 && o.slirp.dns[0].sin_port == htons(5353),
