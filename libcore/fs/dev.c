@@ -68,8 +68,9 @@ static unsigned chain_iov(const struct vq_chain *c, unsigned first, unsigned cou
 
 /* Answers one chain: the request in its readable part, the reply into its
  * writable part. */
-static void fs_one(struct fs_dev *f, struct vq *q, const struct vq_chain *c)
+static void fs_one(void *ctx, struct vq *q, const struct vq_chain *c)
 {
+	struct fs_dev *f = ctx;
 	struct iovec wv[FS_IOV_MAX], rv[FS_IOV_MAX];
 	struct fuse_out_header oh;
 	struct fs_req r;
@@ -147,27 +148,22 @@ static void fs_run(struct fs_dev *f, unsigned qi)
 	if (!f->dev.started || f->dev.failed || !q->ready)
 		return;
 	for (;;) {
-		int r = 0;
+		bool more;
+		int r = vq_serve_round(q, &f->chain, budget, fs_one, f, &more);
 
-		vq_set_notify(q, false);
-		while (budget && (r = vq_pop(q, &f->chain)) == 1) {
-			fs_one(f, q, &f->chain);
-			budget--;
-		}
 		if (r < 0) {
 			f->st.bad_chains++;
 			fs_signal(f, qi);
 			vdev_fail(&f->dev, "fs: malformed descriptor chain");
 			return;
 		}
+		budget -= (unsigned)r;
 		fs_signal(f, qi);
 		if (!budget) {
 			vq_kick_again(q);
 			return;
 		}
-		vq_set_notify(q, true);
-		/* a chain added while notifications were off brings no kick */
-		if (!vq_has_avail(q))
+		if (!more)
 			return;
 	}
 }

@@ -125,8 +125,9 @@ static int vnet_csum_complete(uint8_t *f, uint32_t len, uint32_t start, uint32_t
 
 /* Handles one TX chain: copies the frame out, returns the chain, then
  * hands the frame on. */
-static void vnet_tx_one(struct vnet *n, struct vq *q, const struct vq_chain *c)
+static void vnet_tx_one(void *ctx, struct vq *q, const struct vq_chain *c)
 {
+	struct vnet *n = ctx;
 	uint8_t h[VNET_HDR_LEN];
 	uint32_t flen;
 
@@ -174,25 +175,16 @@ void vnet_tx_process(struct vnet *n)
 	if (n->ops->tx_batch)
 		n->ops->tx_batch(n->ctx, true);
 	for (unsigned pass = 0;; pass++) {
-		unsigned budget = VNET_TX_BATCH;
-		int r = 0;
+		bool more;
+		int r = vq_serve_round(q, &n->txc, VNET_TX_BATCH, vnet_tx_one, n, &more);
 
-		vq_set_notify(q, false);
-		while (budget && (r = vq_pop(q, &n->txc)) == 1) {
-			vnet_tx_one(n, q, &n->txc);
-			budget--;
-		}
 		if (r < 0) {
 			vnet_bad_chain(n, "net: malformed TX descriptor chain");
 			break;
 		}
 		vnet_signal(n, VNET_TXQ, &n->tx_pending);
 		vnet_signal(n, VNET_RXQ, &n->rx_pending);
-		if (budget)
-			vq_set_notify(q, true);
-		/* Re-check after re-enabling: the guest may have added a chain
-		 * while notifications were off, and will not kick for it. */
-		if (!vq_has_avail(q))
+		if (!more)
 			break;
 		if (pass + 1 == VNET_TX_PASSES) {
 			/* a guest refilling as fast as we drain: let the loop

@@ -89,6 +89,32 @@ void vq_set_notify(struct vq *q, bool enable);
 /* Kicks q again through its kick fd (if any), so a back end that stopped
  * a pass with chains left is called back after the loop served others. */
 void vq_kick_again(struct vq *q);
+/* One round of a back end's service of q: with the driver's kicks off, pops
+ * up to max chains into *c and hands each to one(ctx, q, c). When the ring
+ * ran dry first, kicks are turned back on. Either way *more then says whether
+ * chains are waiting (one added while kicks were off brings no kick, so the
+ * caller serves another round, or defers with vq_kick_again). Returns the
+ * number of chains served, or -EINVAL when the driver broke the ring
+ * (q->broken is set). Inline so that one() is inlined into the loop. */
+static inline int vq_serve_round(struct vq *q, struct vq_chain *c, unsigned max,
+				 void (*one)(void *ctx, struct vq *q, const struct vq_chain *c),
+				 void *ctx, bool *more)
+{
+	unsigned n = 0;
+	int r = 0;
+
+	vq_set_notify(q, false);
+	while (n < max && (r = vq_pop(q, c)) == 1) {
+		one(ctx, q, c);
+		n++;
+	}
+	if (r < 0)
+		return r;
+	if (n < max)
+		vq_set_notify(q, true);
+	*more = vq_has_avail(q);
+	return (int)n;
+}
 /* Copies len bytes from the chain's readable segments at offset off into
  * dst. Returns bytes copied. */
 uint32_t vq_chain_read(const struct vq_chain *c, uint32_t off, void *dst, uint32_t len);
