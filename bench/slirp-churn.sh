@@ -27,7 +27,6 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-wait_file() { _i=0; while ! [ -e "$1" ]; do _i=$((_i + 1)); [ $_i -gt 200 ] && return 1; sleep 0.05; done; }
 ip netns add $H && ip netns add $G || { echo "FAIL slirp-churn: cannot create namespaces"; exit 1; }
 ip -n $H link set lo up; ip -n $G link set lo up
 # a routable interface pasta needs (its gateway 203.0.113.254 maps to loopback)

@@ -44,20 +44,13 @@ musl-gcc -std=gnu11 -D_GNU_SOURCE -Ilibcore -isystem "$B/include" -I"$B/zlib/inc
 	-Wl,--whole-archive "$B/musl/libcore.a" -Wl,--no-whole-archive -lz ||
 	{ echo "FAIL slirp-profile: cannot build an unstripped slirp-tap"; exit 1; }
 
-wait_file() { _i=0; while ! [ -e "$1" ]; do _i=$((_i + 1)); [ $_i -gt 200 ] && return 1; sleep 0.05; done; }
-wait_port() {
-	_i=0
-	while ! ip netns exec $H ss -ltnH "sport = :$1" | grep -q .; do
-		_i=$((_i + 1)); [ $_i -gt 200 ] && return 1; sleep 0.05
-	done
-}
 ip netns add $H && ip netns add $G || { echo "FAIL slirp-profile: namespaces"; exit 1; }
 ip -n $H link set lo up; ip -n $G link set lo up
 ip netns exec $H iperf3 -s -B 127.0.0.1 -p 5201 >/dev/null 2>&1 & PIDS="$PIDS $!"
 ip netns exec $H $PEER server 127.0.0.1 9101 echo >/dev/null 2>&1 & PIDS="$PIDS $!"
 ip netns exec $H "$TMP/slirp-tap" --netns /run/netns/$G --tap vbtap0 --mtu 65520 --allow-host-loopback \
 	$OFF --ready "$TMP/ready" >/dev/null 2>&1 & TAP=$!; PIDS="$PIDS $TAP"
-wait_file "$TMP/ready" && wait_port 5201 && wait_port 9101 || { echo "FAIL slirp-profile: set-up"; exit 1; }
+wait_file "$TMP/ready" && wait_port $H 5201 && wait_port $H 9101 || { echo "FAIL slirp-profile: set-up"; exit 1; }
 ip -n $G link set vbtap0 address 52:54:00:12:34:56 mtu 65520 up
 ip -n $G addr add 10.0.2.15/24 dev vbtap0
 ip -n $G route add default via 10.0.2.2

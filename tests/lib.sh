@@ -37,6 +37,18 @@ need_cmd() {
 	command -v "$2" >/dev/null 2>&1 && return 0
 	skip "$1" "$2 not installed (run make deps)"; return 1
 }
+# wait_file FILE: bounded poll (10 s) for FILE to appear.
+wait_file() { _i=0; while ! [ -e "$1" ]; do _i=$((_i + 1)); [ $_i -gt 200 ] && return 1; sleep 0.05; done; }
+# wait_port NS PORT [u]: bounded poll (10 s) for a TCP (or, with u, UDP)
+# listener on PORT in network namespace NS.
+wait_port() {
+	_i=0
+	while ! ip netns exec "$1" ss -ln${3:-t}H "sport = :$2" | grep -q .; do
+		_i=$((_i + 1)); [ $_i -gt 200 ] && return 1
+		sleep 0.05
+	done
+}
+
 # host_tsc_khz: the host's TSC rate in kHz, for tsc_early_khz= (microvm under
 # TCG hangs in ~4 of 10 boots without it; see shared/guest-kernel.md).
 host_tsc_khz() {

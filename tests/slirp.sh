@@ -55,15 +55,6 @@ wait_for() {
 		sleep 0.05
 	done
 }
-wait_file() { _i=0; while ! [ -e "$1" ]; do _i=$((_i + 1)); [ $_i -gt 200 ] && return 1; sleep 0.05; done; }
-# wait_port NS PORT [u]: bounded poll for a listener in namespace NS.
-wait_port() {
-	_i=0
-	while ! ip netns exec "$1" ss -ln${3:-t}H "sport = :$2" | grep -q .; do
-		_i=$((_i + 1)); [ $_i -gt 200 ] && return 1
-		sleep 0.05
-	done
-}
 # csum_errors NS: TCP+UDP+ICMP checksum errors the namespace's kernel saw
 csum_errors() {
 	ip netns exec "$1" cat /proc/net/snmp | awk '$1 ~ /^(Tcp|Udp|Icmp):$/ {
