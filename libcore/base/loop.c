@@ -4,12 +4,15 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "base/util.h"
+
 int loop_init(struct loop *l)
 {
 	l->stop = false;
 	l->exit_code = 0;
 	l->batch = NULL;
 	l->batch_n = 0;
+	l->defer = NULL;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	return l->epfd < 0 ? -errno : 0;
 }
@@ -46,12 +49,72 @@ void loop_del(struct loop *l, struct loop_watch *w)
 			l->batch[i].data.ptr = NULL;
 }
 
+void loop_defer(struct loop *l, struct loop_defer *d, uint64_t delay_ns)
+{
+	if (d->armed)
+		return;
+	d->due = now_ns() + delay_ns;
+	d->armed = true;
+	d->next = l->defer;
+	l->defer = d;
+}
+
+void loop_defer_cancel(struct loop *l, struct loop_defer *d)
+{
+	struct loop_defer **p = &l->defer;
+
+	if (!d->armed)
+		return;
+	while (*p && *p != d)
+		p = &(*p)->next;
+	if (*p)
+		*p = d->next;
+	d->armed = false;
+}
+
+/* The wait that lets the nearest deferral run on time: timeout_ms, or less
+ * (rounded up to whole milliseconds, as epoll counts). */
+static int defer_timeout(const struct loop *l, int timeout_ms)
+{
+	uint64_t now = now_ns(), first = UINT64_MAX, ms;
+
+	for (const struct loop_defer *d = l->defer; d; d = d->next)
+		first = MIN(first, d->due);
+	ms = first <= now ? 0 : (first - now + 999999) / 1000000;
+	return timeout_ms >= 0 && (uint64_t)timeout_ms < ms ? timeout_ms : (int)MIN(ms, 60000);
+}
+
+/* Runs (and disarms) the deferrals whose deadline has passed; their
+ * callbacks may arm or cancel others. Returns how many ran. */
+static int defer_run(struct loop *l)
+{
+	uint64_t now = now_ns();
+	int ran = 0;
+
+	for (struct loop_defer **p = &l->defer; *p;) {
+		struct loop_defer *d = *p;
+
+		if (d->due > now) {
+			p = &d->next;
+			continue;
+		}
+		*p = d->next;
+		d->armed = false;
+		d->cb(d);
+		ran++;
+		p = &l->defer; /* the callback may have changed the list */
+	}
+	return ran;
+}
+
 int loop_once(struct loop *l, int timeout_ms)
 {
 	struct epoll_event ev[64], *outer = l->batch;
-	int outer_n = l->batch_n;
-	int n = epoll_wait(l->epfd, ev, 64, timeout_ms);
+	int outer_n = l->batch_n, n;
 
+	if (l->defer)
+		timeout_ms = defer_timeout(l, timeout_ms);
+	n = epoll_wait(l->epfd, ev, 64, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	l->batch = ev;
@@ -63,6 +126,8 @@ int loop_once(struct loop *l, int timeout_ms)
 	}
 	l->batch = outer;
 	l->batch_n = outer_n;
+	if (l->defer)
+		n += defer_run(l);
 	return n;
 }
 

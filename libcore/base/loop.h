@@ -19,6 +19,18 @@ struct loop_watch {
 	void *ctx;
 };
 
+/* Work put off for a short while: it runs once its deadline has passed,
+ * after the events that came in the meantime (which may have made it moot:
+ * its owner then cancels it). The loop's wait is shortened to the nearest
+ * deadline, so no timer fd or system call is spent on it. */
+struct loop_defer {
+	void (*cb)(struct loop_defer *d);
+	void *ctx;
+	uint64_t due;             /* CLOCK_MONOTONIC ns */
+	struct loop_defer *next;  /* l->defer, while armed */
+	bool armed;
+};
+
 struct loop {
 	int epfd;
 	bool stop;
@@ -27,6 +39,7 @@ struct loop {
 	 * watch's pending event before its owner frees it */
 	struct epoll_event *batch;
 	int batch_n;
+	struct loop_defer *defer; /* armed deferrals, unordered */
 };
 
 /* Creates the epoll instance. Returns 0 or -errno. */
@@ -39,6 +52,10 @@ int loop_mod(struct loop *l, struct loop_watch *w, uint32_t events);
  * pending in the dispatch in progress is dropped, so a callback may delete
  * and free other watches. */
 void loop_del(struct loop *l, struct loop_watch *w);
+/* Runs d->cb about delay_ns from now, unless it is armed already (the
+ * earlier deadline stands) or cancelled first. */
+void loop_defer(struct loop *l, struct loop_defer *d, uint64_t delay_ns);
+void loop_defer_cancel(struct loop *l, struct loop_defer *d);
 /* Waits up to timeout_ms (-1: forever) and dispatches what fired.
  * Returns the number of callbacks run, or -errno. */
 int loop_once(struct loop *l, int timeout_ms);

@@ -11,6 +11,7 @@
 #include "base/siphash.h"
 #include "base/termsafe.h"
 #include "base/util.h"
+#include "base/util.h"
 #include "guest/mem.h"
 #include "t.h"
 
@@ -84,6 +85,39 @@ static void test_loop(void)
 /* A callback that deletes and frees another watch whose event is pending
  * in the same batch: the freed watch must not be called (ASan would catch
  * the use after free; the count catches it without ASan). */
+static int defer_runs;
+
+static void on_defer(struct loop_defer *d)
+{
+	defer_runs++;
+}
+
+/* Deferrals: a loop_once() with nothing to do waits only until the nearest
+ * deadline (not its full timeout), runs what is due once, keeps what is
+ * not; a cancelled one never runs; arming twice keeps the first deadline. */
+static void test_loop_defer(void)
+{
+	struct loop l;
+	struct loop_defer a = { .cb = on_defer }, b = { .cb = on_defer }, c = { .cb = on_defer };
+	uint64_t t0;
+
+	T_REQUIRE(loop_init(&l) == 0, "loop_init");
+	defer_runs = 0;
+	loop_defer(&l, &a, 2 * 1000000ULL);
+	loop_defer(&l, &a, 10 * 1000000000ULL); /* armed: stays at 2 ms */
+	loop_defer(&l, &b, 10 * 1000000000ULL);
+	loop_defer(&l, &c, 1000000ULL);
+	loop_defer_cancel(&l, &c);
+	t0 = now_ns();
+	T_CHECK(loop_once(&l, 5000) == 1 && defer_runs == 1 && !a.armed && b.armed,
+		"the due one ran (%d)", defer_runs);
+	T_CHECK(now_ns() - t0 < 1000000000ULL, "waited for the deadline, not the timeout");
+	T_CHECK(loop_once(&l, 0) == 0 && defer_runs == 1, "not again; cancelled never");
+	loop_defer_cancel(&l, &b);
+	T_CHECK(!l.defer && !b.armed, "list empty");
+	loop_fini(&l);
+}
+
 static struct loop *del_loop;
 static int del_calls;
 
@@ -229,6 +263,7 @@ int main(void)
 	T_RUN(test_gmem_bounds);
 	T_RUN(test_loop);
 	T_RUN(test_loop_del_pending);
+	T_RUN(test_loop_defer);
 	T_RUN(test_siphash);
 	T_RUN(test_budget);
 	T_RUN(test_termsafe);
