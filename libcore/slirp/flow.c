@@ -283,6 +283,7 @@ void flow_kill(struct slirp_flow *f)
 			*q = f->pnext;
 		f->pending = false;
 	}
+	slirp_ack_paid(s, f);
 	flow_unwatch(f);
 	if (f->w.fd >= 0)
 		close(f->w.fd);

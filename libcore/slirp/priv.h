@@ -24,6 +24,9 @@
 #define NS_PER_MS 1000000ULL
 #define NS_PER_S 1000000000ULL
 #define TIMER_TICK_MS 50
+/* How long an ACK for a small guest segment may wait for the host's reply
+ * to carry it (a request/response exchange then costs one frame less). */
+#define ACK_DELAY_NS (1 * NS_PER_MS)
 
 /* Header offsets in a frame this stack builds: Ethernet, then IPv4 without
  * options, then the L4 header. */
@@ -84,6 +87,7 @@ struct tcp_flow {
 	uint32_t wnd;        /* the guest's window, bytes */
 	uint32_t wnd_adv;    /* the last window we advertised, bytes */
 	uint32_t sndbuf;     /* payload the host socket's send buffer holds */
+	uint32_t outq_hi;    /* at least what is queued in it, bytes */
 	uint64_t rto_at;     /* retransmit (or SYN/connect give-up) deadline */
 	uint64_t sent_at;    /* when the oldest unacknowledged data went out */
 	uint32_t srtt_us, rttvar_us; /* the guest's ACK delay, smoothed */
@@ -118,10 +122,12 @@ struct slirp_flow {
 	struct slirp_flow *hnext;  /* hash chain */
 	struct slirp_flow *next, *prev; /* s->flows, or a dead list (next) */
 	struct slirp_flow *pnext;  /* s->pending */
+	struct slirp_flow *anext;  /* s->ackq */
 	struct slirp_flow *lnext, *lprev; /* f->lru's list */
 	struct flow_lru *lru;      /* the recycling list f is on, or NULL */
 	int8_t slot;               /* budget kind of the fd f holds, or -1 */
 	bool pending, dead;
+	bool ack_queued, ack_owed; /* on s->ackq; an ACK is due to the guest */
 	uint8_t kind;
 	uint8_t proto;             /* IPPROTO_TCP/UDP/ICMP */
 	uint16_t gport;            /* guest port (ICMP: echo id) */
@@ -148,6 +154,11 @@ static inline void stat_inc(struct slirp *s, enum slirp_stat st)
 int slirp_out(struct slirp *s, const uint8_t *frame, size_t len);
 /* Queues f to be resumed by slirp_rx_ready(). */
 void slirp_hold(struct slirp *s, struct slirp_flow *f);
+/* Notes that f owes the guest an ACK, to go out on its own within
+ * ACK_DELAY_NS unless a segment carries it first (slirp_ack_paid). */
+void slirp_ack_owe(struct slirp *s, struct slirp_flow *f);
+/* A segment that acknowledges everything went out on f (or f died). */
+void slirp_ack_paid(struct slirp *s, struct slirp_flow *f);
 /* Calls ops->flush if anything was output since the last flush. */
 void slirp_flush(struct slirp *s);
 
@@ -204,6 +215,8 @@ void tcp_input(struct slirp *s, const struct ip_pkt *p);
 void tcp_sock_event(struct slirp_flow *f, uint32_t events);
 void tcp_timer(struct slirp_flow *f);
 void tcp_resume(struct slirp_flow *f);
+/* Sends the ACK f owes the guest. */
+void tcp_ack_now(struct slirp_flow *f);
 void tcp_fwd_accept(struct slirp *s, int idx);
 /* Whether this kernel keeps a peek offset on TCP sockets (SO_PEEK_OFF). */
 bool tcp_peek_off_probe(void);

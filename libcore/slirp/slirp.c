@@ -55,6 +55,58 @@ void slirp_hold(struct slirp *s, struct slirp_flow *f)
 	s->pending = f;
 }
 
+void slirp_ack_owe(struct slirp *s, struct slirp_flow *f)
+{
+	if (f->ack_owed)
+		return;
+	f->ack_owed = true;
+	s->acks_owed++;
+	if (!f->ack_queued) {
+		f->ack_queued = true;
+		f->anext = s->ackq;
+		s->ackq = f;
+	}
+	loop_defer(s->loop, &s->ack_defer, ACK_DELAY_NS);
+}
+
+void slirp_ack_paid(struct slirp *s, struct slirp_flow *f)
+{
+	if (!f->ack_owed)
+		return;
+	f->ack_owed = false;
+	if (--s->acks_owed)
+		return;
+	/* nothing owed: the queue goes (it must not outlive its flows) */
+	loop_defer_cancel(s->loop, &s->ack_defer);
+	for (struct slirp_flow *q = s->ackq; q; q = q->anext)
+		q->ack_queued = false;
+	s->ackq = NULL;
+}
+
+/* Sends every ACK still owed (the deferral's deadline, or a timer tick). */
+static void acks_send(struct slirp *s)
+{
+	struct slirp_flow *f = s->ackq;
+
+	loop_defer_cancel(s->loop, &s->ack_defer);
+	s->ackq = NULL;
+	s->now = now_ns();
+	while (f) {
+		struct slirp_flow *next = f->anext;
+
+		f->ack_queued = false;
+		if (f->ack_owed)
+			tcp_ack_now(f);
+		f = next;
+	}
+	slirp_flush(s);
+}
+
+static void ack_defer_event(struct loop_defer *d)
+{
+	acks_send(d->ctx);
+}
+
 void slirp_rx_ready(struct slirp *s)
 {
 	struct slirp_flow *f = s->pending;
@@ -166,6 +218,8 @@ static void timer_event(struct loop_watch *w, uint32_t events)
 
 	if (read(w->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return;
+	if (s->ackq)
+		acks_send(s); /* before flow_reap frees what the queue names */
 	s->now = now_ns();
 	flow_reap(s);
 	for (f = s->flows; f; f = next) {
@@ -228,6 +282,8 @@ int slirp_init(struct slirp *s, const struct slirp_cfg *c, struct loop *l,
 	s->loop = l;
 	s->ops = ops;
 	s->ctx = ctx;
+	s->ack_defer.cb = ack_defer_event;
+	s->ack_defer.ctx = s;
 	s->seg_size = ETH_HLEN_ + c->net.mtu;
 	s->n_seg = (unsigned)MIN(64, MAX(8, (1u << 20) / s->seg_size));
 	s->discard_size = 4u << 20;
@@ -270,6 +326,8 @@ fail:
 
 void slirp_fini(struct slirp *s)
 {
+	loop_defer_cancel(s->loop, &s->ack_defer);
+	s->ackq = NULL;
 	fwd_fini(s);
 	flow_table_fini(s);
 	if (s->timer.fd >= 0) {

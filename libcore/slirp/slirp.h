@@ -160,6 +160,9 @@ struct slirp {
 	struct siphash_key hash_key; /* random per run: guests cannot aim */
 	struct slirp_flow *flows;    /* every live flow (timer scan) */
 	struct slirp_flow *pending;  /* flows waiting for slirp_rx_ready() */
+	struct slirp_flow *ackq;     /* flows that may owe the guest an ACK */
+	unsigned acks_owed;          /* how many of them do */
+	struct loop_defer ack_defer; /* sends the owed ACKs */
 	struct slirp_flow *dead[2];  /* freed two timer ticks after death */
 	unsigned n_flows;
 	/* Flows that may be recycled, oldest at the tail: UDP and DNS, ICMP
@@ -189,6 +192,7 @@ struct slirp {
 	uint32_t host_addrs[SLIRP_MAX_HOST_ADDRS]; /* the host's own (PUBLIC) */
 	unsigned n_host_addrs;
 	uint32_t isn_base;
+	int sndbuf;                  /* a TCP socket's SO_SNDBUF (0: not read yet) */
 };
 
 /* Fills c with the defaults (net_layout_default's layout, no rules) and the

@@ -6,6 +6,8 @@
  * host socket; only the bytes the socket took are acknowledged, and the
  * window we advertise is the room left in the socket's send buffer, so
  * nothing acknowledged can be lost and nothing unacknowledged needs keeping.
+ * A small segment's ACK waits a moment (ACK_DELAY_NS) for the reply to carry
+ * it.
  *
  * Host -> guest: data stays in the host socket until the guest acknowledges
  * it. We MSG_PEEK up to the guest's window (from the peek offset, so each
@@ -103,15 +105,28 @@ static uint32_t tcp_max_wnd(const struct tcp_flow *t)
 	return MIN(t->flags & TF_WS ? 65535u << t->ws_ours : 65535u, t->sndbuf);
 }
 
-/* The window we advertise: room in the host socket's send buffer. */
+/* The window we advertise: room in the host socket's send buffer. The
+ * queue is measured (TIOCOUTQ) only when its upper bound (what was queued
+ * when last measured, plus what we wrote since) would leave less than half
+ * the largest window: advertising less room than there is is harmless, and
+ * the right edge never moves back, since each byte written moves rcv_nxt as
+ * far as it moves the bound. */
 static uint32_t tcp_rcv_wnd(struct slirp_flow *f)
 {
+	struct tcp_flow *t = &f->tcp;
+	uint32_t max = tcp_max_wnd(t);
 	int outq = 0;
 
-	if (f->w.fd < 0 || ioctl(f->w.fd, TIOCOUTQ, &outq) < 0 || outq < 0 ||
-	    (uint32_t)outq >= f->tcp.sndbuf)
+	if (f->w.fd < 0)
 		return 0;
-	return MIN(f->tcp.sndbuf - (uint32_t)outq, tcp_max_wnd(&f->tcp));
+	if (t->outq_hi < t->sndbuf && t->sndbuf - t->outq_hi >= max / 2)
+		return MIN(t->sndbuf - t->outq_hi, max);
+	if (ioctl(f->w.fd, TIOCOUTQ, &outq) < 0 || outq < 0)
+		return 0;
+	t->outq_hi = (uint32_t)outq;
+	if (t->outq_hi >= t->sndbuf)
+		return 0;
+	return MIN(t->sndbuf - t->outq_hi, max);
 }
 
 /* Whether the last advertised window is small enough that the guest should
@@ -141,6 +156,13 @@ static void tcp_send_ctl(struct slirp_flow *f, uint8_t flags)
 
 	if (slirp_out(s, s->tx, len) < 0)
 		stat_inc(s, SLIRP_STAT_DROP_GUEST_NOBUF);
+	else if (flags & TH_ACK)
+		slirp_ack_paid(s, f);
+}
+
+void tcp_ack_now(struct slirp_flow *f)
+{
+	tcp_send_ctl(f, TH_ACK);
 }
 
 /* Sends our SYN (forward) or SYN-ACK with MSS and window-scale options. */
@@ -277,47 +299,71 @@ static void tcp_sock_setup(struct slirp_flow *f, int fd)
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) < 0 || sndbuf < 2 * 65536)
-		sndbuf = 2 * 65536;
-	f->tcp.sndbuf = (uint32_t)MIN(sndbuf / 2, TCP_SNDBUF);
+	/* what the kernel made of the request is the same for every socket */
+	if (!f->s->sndbuf) {
+		if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) < 0 || sndbuf < 2 * 65536)
+			sndbuf = 2 * 65536;
+		f->s->sndbuf = sndbuf;
+	}
+	f->tcp.sndbuf = (uint32_t)MIN(f->s->sndbuf / 2, TCP_SNDBUF);
+	f->tcp.outq_hi = 0;
 	if (f->s->peek_off)
 		setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
 }
 
-/* Opens the host socket of f and starts connecting it to *to. Returns 0
+static void tcp_connect_done(struct slirp_flow *f, int err);
+
+/* Opens the host socket of f and connects it to *to. A connect the kernel
+ * finishes at once (loopback does, inside the call: a second connect()
+ * says so) is answered now, without a trip through epoll. Returns 0
  * (connected or in progress) or -errno. */
 static int tcp_connect(struct slirp_flow *f, const struct sockaddr_in *to)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), err;
+	bool done = true;
 
 	if (fd < 0)
 		return -errno;
 	tcp_sock_setup(f, fd);
-	if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0 && errno != EINPROGRESS) {
-		err = -errno;
-		close(fd);
-		return err;
+	if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0) {
+		if (errno != EINPROGRESS) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+		done = connect(fd, (const struct sockaddr *)to, sizeof(*to)) == 0;
 	}
-	err = flow_watch(f, fd, EPOLLOUT);
+	/* SYN_RCVD's interest is edge-only (see tcp_events) */
+	err = flow_watch(f, fd, done ? EPOLLET : EPOLLOUT);
 	if (err < 0) {
 		close(fd);
 		f->w.fd = -1;
+		return err;
 	}
-	return err;
+	if (done)
+		tcp_connect_done(f, 0);
+	return 0;
 }
 
-/* The host connect() finished: SYN-ACK to the guest, or the next DNS
- * upstream, or RST. */
+/* The host connect() finished (EPOLLOUT): its result. */
 static void tcp_connected(struct slirp_flow *f)
 {
-	struct slirp *s = f->s;
-	struct tcp_flow *t = &f->tcp;
 	int err = 0;
 	socklen_t sl = sizeof(err);
-	struct sockaddr_in to;
 
 	if (getsockopt(f->w.fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
 		err = errno;
+	tcp_connect_done(f, err);
+}
+
+/* The host connect() ended with err (0: connected): SYN-ACK to the guest,
+ * or the next DNS upstream, or RST. */
+static void tcp_connect_done(struct slirp_flow *f, int err)
+{
+	struct slirp *s = f->s;
+	struct tcp_flow *t = &f->tcp;
+	struct sockaddr_in to;
+
 	if (err == ECONNRESET) /* connected, then reset: its data comes first */
 		t->flags |= TF_HOST_RST | TF_HOST_EOF;
 	if (err == 0 || err == ECONNRESET) {
@@ -518,6 +564,7 @@ static void tcp_to_guest(struct slirp_flow *f)
 				slirp_hold(s, f);
 				return;
 			}
+			slirp_ack_paid(s, f);
 			t->snd_nxt += (uint32_t)plen;
 			if (seq_lt(t->snd_max, t->snd_nxt))
 				t->snd_max = t->snd_nxt;
@@ -613,6 +660,7 @@ static void tcp_from_guest(struct slirp_flow *f, const struct tcp_seg *g)
 		}
 		n = MAX(n, 0);
 		t->rcv_nxt += (uint32_t)n;
+		t->outq_hi += (uint32_t)n;
 		if ((size_t)n < len)
 			t->flags |= TF_PARTIAL | TF_WANT_OUT;
 	}
@@ -620,6 +668,14 @@ static void tcp_from_guest(struct slirp_flow *f, const struct tcp_seg *g)
 		shutdown(f->w.fd, SHUT_WR);
 		t->rcv_nxt++;
 		t->flags |= TF_GUEST_FIN;
+	}
+	/* One small segment (or FIN) taken whole, while we may still send: its
+	 * ACK waits a moment for the host's reply (or FIN) to carry it. A
+	 * full-sized one, a second one, or a refusal is acknowledged at once
+	 * (the guest's sending depends on it). */
+	if ((size_t)n == len && len < t->mss && !f->ack_owed && !(t->flags & TF_FIN_SENT)) {
+		slirp_ack_owe(f->s, f);
+		return;
 	}
 	tcp_send_ctl(f, TH_ACK);
 	if (tcp_wnd_low(t))

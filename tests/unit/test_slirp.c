@@ -427,8 +427,13 @@ static void test_tcp_guest_segments(void)
 	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1000, tr.isn + 1, 0x18, msg, sizeof(msg)));
 	T_CHECK(read(tr.cfd, buf, sizeof(buf)) == (ssize_t)sizeof(msg) && !memcmp(buf, msg, 100),
 		"data to the host");
+	/* A small segment's ACK waits (ACK_DELAY_NS) for a reply to carry it,
+	 * then goes on its own. */
+	T_CHECK(r->cap.n == n0 && r->s.acks_owed == 1, "small segment: ACK deferred");
+	PUMP(r, r->cap.n > n0);
 	last = r->cap.f[r->cap.n - 1];
-	T_CHECK(r->cap.n == n0 + 1 && ld_be32(last + 42) == 1100, "acknowledged");
+	T_CHECK(r->cap.n == n0 + 1 && ld_be32(last + 42) == 1100 && r->s.acks_owed == 0,
+		"acknowledged");
 	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1100 + 5000, tr.isn + 1, 0x18, msg, 10));
 	T_CHECK(r->s.stats[SLIRP_STAT_DROP_TCP_OOO] == 1, "out of order counted");
 	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1100 + 100000000, tr.isn + 1, 0x18, msg, 10));
@@ -459,6 +464,57 @@ static void test_tcp_guest_segments(void)
 		T_CHECK(err == EPIPE || err == ECONNRESET, "guest RST: host reset (%d)", err);
 	}
 	T_CHECK(r->s.stats[SLIRP_STAT_TCP_RST_TO_HOST] == 1, "counted");
+	tcp_rig_stop(&tr);
+}
+
+/* Request/response: the host's reply carries the ACK of the guest's small
+ * request (no frame of its own); a second small segment before any reply,
+ * or a full-sized one, is acknowledged at once. */
+static void test_tcp_delayed_ack(void)
+{
+	static struct tcp_rig tr;
+	static uint8_t f[2048];
+	struct rig *r = &tr.r;
+	const char *why = tcp_rig_connect(&tr);
+	uint8_t buf[2048], msg[1460];
+	const uint8_t *fr;
+	unsigned n0;
+
+	T_REQUIRE(!why, "%s", why);
+	memset(msg, 'q', sizeof(msg));
+	n0 = r->cap.n;
+	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1000, tr.isn + 1, 0x18, msg, 10));
+	T_REQUIRE(read(tr.cfd, buf, sizeof(buf)) == 10, "request to the host");
+	T_REQUIRE(write(tr.cfd, "reply", 5) == 5, "host reply");
+	PUMP(r, r->cap.n > n0);
+	T_REQUIRE(r->cap.n > n0, "reply to the guest");
+	fr = r->cap.f[n0];
+	T_CHECK(r->cap.n == n0 + 1 && ld_be32(fr + 42) == 1010 && !memcmp(fr + 54, "reply", 5),
+		"the reply carries the ACK (%u frames)", r->cap.n - n0);
+	for (int i = 0; i < 5; i++)
+		loop_once(&r->loop, 1);
+	T_CHECK(r->cap.n == n0 + 1 && r->s.acks_owed == 0, "no ACK of its own later");
+	/* two small segments: the second is acknowledged at once */
+	n0 = r->cap.n;
+	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1010, tr.isn + 6, 0x18, msg, 10));
+	T_CHECK(r->cap.n == n0, "first deferred");
+	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1020, tr.isn + 6, 0x18, msg, 10));
+	T_CHECK(r->cap.n == n0 + 1 && ld_be32(r->cap.f[n0] + 42) == 1030 && r->s.acks_owed == 0,
+		"second acknowledged at once");
+	/* more than the guest's MSS (536: its SYN had no option): at once */
+	n0 = r->cap.n;
+	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1030, tr.isn + 6, 0x18, msg, 1460));
+	T_CHECK(r->cap.n == n0 + 1 && ld_be32(r->cap.f[n0] + 42) == 1030 + 1460,
+		"full-sized segment acknowledged at once");
+	/* owed when the flow dies: nothing is sent for it, nothing left owed */
+	slirp_input(&r->s, f, mk_tcp(f, tr.port, 2490, tr.isn + 6, 0x18, msg, 10));
+	T_CHECK(r->s.acks_owed == 1, "owed again");
+	slirp_input(&r->s, f, mk_tcp(f, tr.port, 2500, tr.isn + 6, 0x04, NULL, 0));
+	T_CHECK(r->s.acks_owed == 0 && !r->s.ackq, "a reset flow owes nothing");
+	n0 = r->cap.n;
+	for (int i = 0; i < 5; i++)
+		loop_once(&r->loop, 1);
+	T_CHECK(r->cap.n == n0, "and sends nothing");
 	tcp_rig_stop(&tr);
 }
 
@@ -889,6 +945,7 @@ int main(void)
 	T_RUN(test_cfg_parsers);
 	T_RUN(test_tcp_nobuf_hold_resume);
 	T_RUN(test_tcp_guest_segments);
+	T_RUN(test_tcp_delayed_ack);
 	T_RUN(test_random_frames);
 	T_RUN(test_dns_servfail_huge_query);
 	T_RUN(test_hostile_hash_collisions);
