@@ -61,6 +61,7 @@ while [ $i -lt "$N" ]; do
 	i=$((i + 1))
 done
 stats() { sort -n "$1" | awk '{a[NR]=$1} END{if(NR) printf "%d %d %d", a[1], a[int((NR+1)/2)], NR; else print "- - 0"}'; }
+# shellcheck disable=SC2046 # stats' three words, split on purpose
 set -- $(stats "$TMP/qemu"); qmed=$2 qn=$3
 [ $peer = 1 ] || qmed=-
 PEER="qemu -M microvm -enable-kvm (median)"
@@ -68,6 +69,7 @@ bench_begin kvm-boot "Boot to exit on KVM: voidbox run --vmm kvm against qemu mi
 	"Boot-to-exit wall time of voidbox run --vmm kvm -- true against qemu -M microvm,acpi=on -enable-kvm -cpu host booting Debian's kernel and the same image to the same point (the agent runs /bin/true and powers off), 256 MiB, rounds interleaved; medians of $N rounds (mins in the notes column). voidbox with --net none has the peer's devices (none but its own vsock); its default run adds the network. Lower is better.${KVM_BENCH_BED:+ Where: $KVM_BENCH_BED.}"
 # row LABEL FILE TARGET: the median of FILE against qemu's
 row() {
+	# shellcheck disable=SC2046 # stats' three words, split on purpose
 	set -- "$1" "$3" $(stats "$2")
 	bench_row "$1" ms "$4" "$PEER" "$qmed" "$2" "min $3 ms, $5 runs; qemu min $(stats "$TMP/qemu" | cut -d' ' -f1) ms, $qn runs"
 }
