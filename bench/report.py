@@ -151,7 +151,7 @@ def md_table(rows):
 def svg_chart(title, rows):
     """The chart: per row, bars for voidbox and the peer scaled to the larger
     of the two, their values, the metric, the ratio and the status; a legend."""
-    width, left, barw, row_h, top = 960, 250, 430, 74, 64
+    width, left, barw, row_h, top = 1040, 320, 430, 74, 64
     colours = {"voidbox": "#2b6cb0", "peer": "#a0aec0"}
     status_col = {"met": "#2f855a", "MISSED": "#c53030", "NO DATA": "#b7791f", "-": "#4a5568"}
     height = top + row_h * len(rows) + 16
@@ -177,7 +177,9 @@ def svg_chart(title, rows):
                                                     ("peer", r["peer"], p, r["peer_value"]))):
             by = y + 20 + j * 22
             w = barw * abs(val) / scale if val and scale else 0
-            out.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (left - 8, by + 13, escape(label)))
+            short = label if len(label) <= 44 else label[:43] + "\u2026"
+            out.append('<text x="%d" y="%d" text-anchor="end"><title>%s</title>%s</text>'
+                       % (left - 8, by + 13, escape(label), escape(short)))
             out.append('<rect class="bar %s" x="%d" y="%d" width="%.1f" height="16" fill="%s"/>'
                        % (who, left, by, w, colours[who]))
             out.append('<text x="%.1f" y="%d">%s</text>' % (
