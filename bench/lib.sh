@@ -5,7 +5,7 @@
 # has bench/report.py write ${BENCH_RESULTS:-bench/results}/NAME.md, .csv
 # and .svg and prints the markdown table. A script that cannot run calls
 # bench_skip NAME WHY instead. Rows stay in a tab-separated file in a temp
-# folder until bench_end. With BENCH_EMIT=1 nothing is written: each call
+# folder (under tests/lib.sh's $TMP when there is one) until bench_end. With BENCH_EMIT=1 nothing is written: each call
 # prints one "BENCH-EMIT" line instead (fields percent-encoded), for a
 # bench that runs somewhere else (bench/kvm-nested.sh runs kvm-boot.sh in
 # the nested test bed's L1 guest) and is written here by bench_replay.
@@ -42,7 +42,10 @@ bench_begin() {
 	_bench_drop
 	BENCH_NAME=$1 BENCH_TITLE=$2 BENCH_SETUP=$3
 	if [ "${BENCH_EMIT:-}" = 1 ]; then _bench_emit begin "$@"; return 0; fi
-	BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/vb-bench.XXXXXX") || return 1
+	# inside tests/lib.sh's $TMP where there is one: gone at exit even if the script dies first
+	_d=${TMPDIR:-/tmp}
+	[ -d "${TMP:-}" ] && _d=$TMP
+	BENCH_DIR=$(mktemp -d "$_d/vb-bench.XXXXXX") || return 1
 	: >"$BENCH_DIR/rows"
 	mkdir "$BENCH_DIR/notes"
 }
