@@ -12,7 +12,7 @@
 #   make fuzz       the libFuzzer targets of tests/fuzz (clang); T=SECS runs
 #                   each for SECS seconds from its corpus (new inputs go to
 #                   $(B)/fuzz/corpus/<target>; merge the good ones by hand)
-#   make bench      the benchmarks under bench/
+#   make bench      the benchmarks under bench/, results in bench/results/ (docs/bench.md)
 #
 # Sources are found by wildcard: libcore/*/*.c is the library, applets/*.c the
 # applets (each registers itself, see libcore/base/applet.h), tests/unit/*.c

@@ -8,16 +8,18 @@
 # the host), sequential read of it after dropping the guest's caches, then
 # creating FILES small files with a shell loop and stat-ing them all with
 # ls -l after dropping the caches again. ROUNDS rounds (default 3)
-# alternate the two file systems; medians and ratios (9p time / virtio-fs
-# time: above 1 means virtio-fs is faster). 9p is mounted as its users
-# tune it: version 9p2000.L, msize 512 KiB, cache=loose.
+# alternate the two file systems; medians and ratios (virtio-fs time / 9p
+# time: below 1 means virtio-fs is faster; no target, information). 9p is
+# mounted as its users tune it: version 9p2000.L, msize 512 KiB,
+# cache=loose. Reports through bench/lib.sh as fs.
 # Env: ROUNDS, MIB (default 256), FILES (default 10000).
 . tests/lib.sh
+. bench/lib.sh
 ROUNDS=${ROUNDS:-3}
 MIB=${MIB:-256}
 FILES=${FILES:-10000}
-[ -f "$GUEST_DIR/vmlinuz" ] || { echo "SKIP fs: no guest kernel"; exit 0; }
-command -v qemu-system-x86_64 >/dev/null || { echo "SKIP fs: no qemu-system-x86_64"; exit 0; }
+[ -f "$GUEST_DIR/vmlinuz" ] || { bench_skip fs "no guest kernel in $GUEST_DIR (make guest)"; exit 0; }
+command -v qemu-system-x86_64 >/dev/null || { bench_skip fs "no qemu-system-x86_64 (make deps)"; exit 0; }
 
 # the guest's side: one phase set on one folder, timed in the guest
 cat >"$TMP/bench.sh" <<'EOF'
@@ -62,29 +64,30 @@ EOF
 chmod 755 "$TMP/qemu9p"
 IMG=$TMP/img.gz
 "$VOIDBOX" mkinitramfs -k "$GUEST_DIR/vmlinuz" -B "$GUEST_DIR/busybox" -m virtiofs -m 9p -m 9pnet_virtio \
-	-l 1 -o "$IMG" || { echo "FAIL fs: image"; exit 1; }
-VOIDBOX_QEMU=$TMP/qemu9p timeout 3600 nice "$VOIDBOX" run --vmm qemu --net none --memory 1G --initrd "$IMG" -u root \
+	-l 1 -o "$IMG" || { echo "FAIL fs: image"; bench_skip fs "could not run: mkinitramfs failed"; exit 1; }
+VOIDBOX_QEMU=$TMP/qemu9p timeout 3600 nice "$VOIDBOX" run --vmm qemu --kernel "$GUEST_DIR/vmlinuz" --net none --memory 1G --initrd "$IMG" -u root \
 	-v "$TMP/vf:/vf" -v "$TMP/bin:/bench:ro" -- /bench/rounds.sh "$ROUNDS" "$MIB" "$FILES" >"$TMP/out" 2>&1
 if [ "$(grep -c ' RESULT ' "$TMP/out")" != $((2 * ROUNDS)) ]; then
-	echo "FAIL fs: $(tail -n 5 "$TMP/out" | tr '\n' '|')"
+	why=$(tail -n 5 "$TMP/out" | tr '\n' ' ')
+	echo "FAIL fs: $why"
+	bench_skip fs "could not run: the guest gave $(grep -c ' RESULT ' "$TMP/out") of $((2 * ROUNDS)) results: $why"
 	exit 1
 fi
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 col() { grep "^$1 RESULT" "$TMP/out" | awk -v c="$2" '{print $(c + 2)}' | median; }
-row() { # name column bytes-per-phase(0: a count of files)
+# mbs BYTES MS: MB/s of BYTES in MS
+mbs() { awk -v b="$1" -v t="$2" 'BEGIN{ if (t > 0) printf "%.0f", b/1e6/(t/1000); else print "-" }'; }
+# row NAME COLUMN BYTES: one phase's medians (BYTES 0: a count of files)
+row() {
 	vf=$(col vf "$2"); p9=$(col 9p "$2")
-	if [ "$3" -gt 0 ]; then
-		printf '| %s | %s ms (%s MB/s) | %s ms (%s MB/s) | %s |\n' "$1" "$vf" \
-			"$(awk -v b="$3" -v t="$vf" 'BEGIN{printf "%.0f", b/1e6/(t/1000)}')" "$p9" \
-			"$(awk -v b="$3" -v t="$p9" 'BEGIN{printf "%.0f", b/1e6/(t/1000)}')" \
-			"$(awk -v a="$p9" -v b="$vf" 'BEGIN{printf "%.2f", a/b}')"
-	else
-		printf '| %s | %s ms | %s ms | %s |\n' "$1" "$vf" "$p9" "$(awk -v a="$p9" -v b="$vf" 'BEGIN{printf "%.2f", a/b}')"
-	fi
+	note="medians of $ROUNDS"
+	[ "$3" -gt 0 ] && note="$note; $(mbs "$3" "$vf") MB/s vs $(mbs "$3" "$p9") MB/s"
+	bench_row "$1" ms "$vf" "qemu virtio-9p" "$p9" - "$note"
 }
-echo "| TCG guest, $ROUNDS rounds, medians | voidbox virtio-fs | qemu virtio-9p (cache=loose, msize 512K) | 9p time / virtio-fs time |"
-echo "|---|---|---|---|"
+bench_begin fs "Shared folders: voidbox virtio-fs against qemu virtio-9p" \
+	"One TCG guest (1 vCPU, 1 GiB, run as root) with both file systems on the same host file system: voidbox's virtio-fs (run -v) and qemu's own virtio-9p (-device virtio-9p-device, -fsdev local; mounted 9p2000.L, msize 512 KiB, cache=loose). Per round, alternating the two: dd write of $MIB MiB with conv=fsync, dd read of it after dropping the guest's caches, creating $FILES small files with a shell loop, ls -l of them after dropping the caches. Times are the guest's (/proc/uptime, 10 ms steps); medians of $ROUNDS rounds. Lower is better; no target (information)."
 row "write $MIB MiB (dd, fsync)" 1 $((MIB * 1048576))
 row "read $MIB MiB (dd, cold guest cache)" 2 $((MIB * 1048576))
 row "create $FILES files (sh loop)" 3 0
 row "stat $FILES files (ls -l, cold)" 4 0
+bench_end

@@ -5,7 +5,9 @@
 # the ratios. Two images: the default one (voidbox, modules) and a large
 # one (plus busybox and curl with its libraries). Target: voidbox no slower
 # than the cpio|gzip pipeline (which does not even resolve modules or
-# libraries) and no larger.
+# libraries) and no larger: ratios voidbox/peer <= 1.0 for time and size.
+# Env: IMAGE_BENCH_ROUNDS (default 10). Reports through bench/lib.sh.
+. bench/lib.sh
 : "${B:=build}"
 B=$(realpath "$B")
 : "${GUEST_DIR:=$B/guest}"
@@ -13,7 +15,7 @@ VOIDBOX=${VOIDBOX:-$B/voidbox}
 K=$GUEST_DIR/vmlinuz
 N=${IMAGE_BENCH_ROUNDS:-10}
 
-skip() { echo "SKIP image: $1"; exit 0; }
+skip() { bench_skip image "$1"; exit 0; }
 [ -f "$K" ] || skip "no guest kernel in $GUEST_DIR (make guest)"
 command -v cpio >/dev/null || skip "no cpio (make deps)"
 TMP=$(mktemp -d /tmp/vb-image-bench.XXXXXX)
@@ -22,7 +24,7 @@ trap 'rm -rf "$TMP"' EXIT
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 median() { sort -n "$1" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 
-# one NAME ARGS...: N interleaved rounds of both, then a table row
+# one NAME ARGS...: N interleaved rounds of both, then its two rows
 one() {
 	name=$1; shift
 	"$VOIDBOX" mkinitramfs --kernel "$K" "$@" -o "$TMP/$name.gz" || skip "mkinitramfs failed"
@@ -40,14 +42,16 @@ one() {
 	done
 	v=$(median "$TMP/vb"); p=$(median "$TMP/peer")
 	vs=$(stat -c %s "$TMP/$name.gz"); ps=$(stat -c %s "$TMP/peer.gz")
-	printf '%-8s %8s ms %8s ms  %5s  %10s B %10s B  %5s\n' "$name" "$v" "$p" \
-		"$(awk -v a="$v" -v b="$p" 'BEGIN{printf "%.2f", b ? a/b : 0}')" "$vs" "$ps" \
-		"$(awk -v a="$vs" -v b="$ps" 'BEGIN{printf "%.3f", a/b}')"
+	bench_row "$name image: build time" ms "$v" "find|cpio|gzip -6" "$p" "<=1.0" "medians of $N"
+	bench_row "$name image: size" bytes "$vs" "find|cpio|gzip -6" "$ps" "<=1.0"
 }
 
-echo "image: medians of $N rounds; ratio = voidbox / (find|cpio|gzip -6) of the same tree"
-printf '%-8s %11s %11s  %5s  %12s %12s  %5s\n' image voidbox cpio+gzip time voidbox cpio+gzip size
+bench_begin image "Image build: voidbox mkinitramfs against find|cpio|gzip" \
+	"voidbox mkinitramfs against GNU cpio (newc, owner 0:0) piped to gzip -6 -n, packing the very same tree (the image unpacked once by cpio -id); medians of $N interleaved rounds. Two images: the default one (voidbox, modules) and a large one (plus busybox and curl with its libraries, where /usr/bin/curl exists). Lower is better for both time and size."
 one default
 if [ -x /usr/bin/curl ]; then
 	one large --busybox "$GUEST_DIR/busybox" --add-binary /usr/bin/curl
+else
+	bench_note "No /usr/bin/curl here: the large image was not measured."
 fi
+bench_end

@@ -11,7 +11,12 @@
 # timeline (`run --verbose --console`: the host's milestones, the kernel's
 # own timestamps) as the profile. Needs /dev/kvm and vmx/svm (a real KVM
 # host, or the nested test bed: bench/kvm-nested.sh); elsewhere prints SKIP
-# with the reason.
+# with the reason. Reports through bench/lib.sh as kvm-boot: each voidbox
+# row against qemu's median (Debian's kernel, --net none: <= 0.5, issue 11;
+# make kernel's vmlinux: <= 0.3, issue 15), the RSS against its 5 MiB
+# budget (<= 1.0), the timelines as notes. KVM_BENCH_BED, when set, names
+# where it runs (the nested bed sets it) in the set-up paragraph.
+. bench/lib.sh
 : "${B:=build}"
 B=$(realpath "$B")
 : "${GUEST_DIR:=$B/guest}"
@@ -19,7 +24,7 @@ VOIDBOX=${VOIDBOX:-$B/voidbox}
 K=$GUEST_DIR/vmlinuz
 N=${KVM_BENCH_ROUNDS:-20}
 
-skip() { echo "SKIP kvm-boot: $1"; exit 0; }
+skip() { bench_skip kvm-boot "$1"; exit 0; }
 [ -f "$K" ] || skip "no guest kernel in $GUEST_DIR (make guest)"
 "$VOIDBOX" run --help >/dev/null 2>&1 || skip "no run applet in $VOIDBOX"
 [ -e /dev/kvm ] || skip "no /dev/kvm"
@@ -55,24 +60,28 @@ while [ $i -lt "$N" ]; do
 		ms "$t" >>"$TMP/qemu"
 	i=$((i + 1))
 done
-stats() { sort -n "$1" | awk '{a[NR]=$1} END{if(NR) printf "%d %d %d", a[1], a[int((NR+1)/2)], NR; else print "0 0 0"}'; }
-set -- $(stats "$TMP/qemu"); qmin=$1 qmed=$2 qn=$3
-printf '%-40s %8s %8s %6s %14s\n' "boot to exit (ms)" min median runs "/qemu (median)"
-[ -n "$OWN" ] || echo "(make kernel's own kernel not built: its row is missing)"
-row() { # label file
-	set -- "$1" $(stats "$2")
-	r=$(awk -v v="$3" -v q="$qmed" 'BEGIN{ if (q > 0) printf "%.2f", v/q; else print "-" }')
-	printf '%-40s %8d %8d %6d %14s\n' "$1" "$2" "$3" "$4" "$r"
+stats() { sort -n "$1" | awk '{a[NR]=$1} END{if(NR) printf "%d %d %d", a[1], a[int((NR+1)/2)], NR; else print "- - 0"}'; }
+# shellcheck disable=SC2046 # stats' three words, split on purpose
+set -- $(stats "$TMP/qemu"); qmed=$2 qn=$3
+[ $peer = 1 ] || qmed=-
+PEER="qemu -M microvm -enable-kvm (median)"
+bench_begin kvm-boot "Boot to exit on KVM: voidbox run --vmm kvm against qemu microvm" \
+	"Boot-to-exit wall time of voidbox run --vmm kvm -- true against qemu -M microvm,acpi=on -enable-kvm -cpu host booting Debian's kernel and the same image to the same point (the agent runs /bin/true and powers off), 256 MiB, rounds interleaved; medians of $N rounds (mins in the notes column). voidbox with --net none has the peer's devices (none but its own vsock); its default run adds the network. Lower is better.${KVM_BENCH_BED:+ Where: $KVM_BENCH_BED.}"
+# row LABEL FILE TARGET: the median of FILE against qemu's
+row() {
+	# shellcheck disable=SC2046 # stats' three words, split on purpose
+	set -- "$1" "$3" $(stats "$2")
+	bench_row "$1" ms "$4" "$PEER" "$qmed" "$2" "min $3 ms, $5 runs; qemu min $(stats "$TMP/qemu" | cut -d' ' -f1) ms, $qn runs"
 }
-row "voidbox run --vmm kvm --net none -- true" "$TMP/vb"
-row "voidbox run --vmm kvm -- true (network)" "$TMP/vbnet"
-[ -n "$OWN" ] && row "same, make kernel's vmlinux (network)" "$TMP/own"
-if [ $peer = 1 ]; then
-	printf '%-40s %8d %8d %6d %14s\n' "qemu -M microvm -enable-kvm" "$qmin" "$qmed" "$qn" "1.00"
-	echo "target: voidbox/qemu <= 0.50"
+row "run --vmm kvm --net none -- true, Debian's kernel" "$TMP/vb" "<=0.5"
+row "run --vmm kvm -- true, Debian's kernel (network)" "$TMP/vbnet" "-"
+if [ -n "$OWN" ]; then
+	row "run --vmm kvm -- true, make kernel's vmlinux (network)" "$TMP/own" "<=0.3"
 else
-	echo "qemu -M microvm -enable-kvm: not measured (no qemu-system-x86_64 here), so no ratio"
+	bench_row "run --vmm kvm -- true, make kernel's vmlinux (network)" ms - "$PEER" "$qmed" "<=0.3" \
+		"make kernel not built"
 fi
+[ $peer = 1 ] || bench_note "qemu -M microvm -enable-kvm was not measured (no qemu-system-x86_64 here), so there are no ratios."
 
 # resident memory beyond guest RAM, sampled every 50 ms while a guest runs
 $R -- sleep 3 >/dev/null 2>&1 &
@@ -84,15 +93,22 @@ while kill -0 "$p" 2>/dev/null; do
 	sleep 0.05
 done
 wait "$p"
-echo "VMM RSS beyond guest memory: max $max KiB (target < 5120 KiB)"
+bench_row "VMM RSS beyond guest RAM (VmRSS - RssShmem, max)" KiB "$max" "budget (5 MiB)" 5120 "<=1.0" \
+	"sampled every 50 ms through run -- sleep 3"
 
-# one boot's timeline per kernel: where the time goes
-profile() { # label run-args...
-	echo "profile, $1 (one boot, run --verbose --console; [s] = the guest kernel's clock):"
+# profile LABEL RUN-ARGS...: one boot's timeline as a note (where the time goes)
+profile() {
+	_l=$1
 	shift
-	"$@" --verbose --console -- true 2>&1 >/dev/null |
+	_p=$("$@" --verbose --console -- true 2>&1 >/dev/null |
 		grep -a -E '^voidbox run: \+|Linux version|Freeing unused kernel|Run /init|tsc: |clocksource: Switched|voidbox-agent' |
-		sed 's/^/  /'
+		sed 's/^/  /')
+	bench_note "Profile, $_l (one boot, run --verbose --console; [s] = the guest kernel's clock):
+
+\`\`\`
+$_p
+\`\`\`"
 }
 profile "Debian's kernel" $R
 [ -n "$OWN" ] && profile "make kernel's vmlinux" "$VOIDBOX" run --vmm kvm --kernel "$OWN" --memory 256M
+bench_end

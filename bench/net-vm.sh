@@ -7,18 +7,23 @@
 # the gateway address) and connect-request-response p50. ROUNDS rounds
 # (default 3) of each, medians, ratios against libslirp. voidbox runs at
 # its default MTU (65520) and at 1500 (libslirp's only MTU); passt at 65520.
+# Reports through bench/lib.sh as net-vm, with issue 15's targets at the
+# same MTU: download and upload >= 1.0x qemu+passt (voidbox at 65520) and
+# >= 3x qemu+libslirp (voidbox --mtu 1500); CRR p50 for information; each
+# path's medians in a note.
 # Env: ROUNDS, BYTES (per transfer, default 128M), CRR (rounds, default 200),
 # NAMES (which paths, default all four).
 . tests/lib.sh
+. bench/lib.sh
 P=vb-net-bench-$$
 ROUNDS=${ROUNDS:-3}
 BYTES=${BYTES:-128M}
 CRR=${CRR:-200}
 for c in qemu-system-x86_64 passt python3; do
-	command -v "$c" >/dev/null || { echo "SKIP net-vm: $c not installed"; exit 0; }
+	command -v "$c" >/dev/null || { bench_skip net-vm "$c not installed (make deps)"; exit 0; }
 done
-[ -f "$GUEST_DIR/vmlinuz" ] || { echo "SKIP net-vm: no guest kernel"; exit 0; }
-[ -x "$TOOLS/vnet-bench" ] || { echo "SKIP net-vm: $TOOLS/vnet-bench not built"; exit 0; }
+[ -f "$GUEST_DIR/vmlinuz" ] || { bench_skip net-vm "no guest kernel in $GUEST_DIR (make guest)"; exit 0; }
+[ -x "$TOOLS/vnet-bench" ] || { bench_skip net-vm "$TOOLS/vnet-bench not built"; exit 0; }
 PIDS=""
 cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$TMP" "/tmp/$P-passt"; }
 trap cleanup EXIT INT TERM
@@ -37,7 +42,7 @@ EOF
 IMG=$TMP/img.gz
 "$VOIDBOX" mkinitramfs -k "$GUEST_DIR/vmlinuz" -B "$GUEST_DIR/busybox" \
 	-a "$TOOLS/vnet-bench:/bin/vnet-bench:0755" -a "$TMP/bench.sh:/bench.sh:0755" -o "$IMG" ||
-	{ echo "FAIL net-vm: image"; exit 1; }
+	{ echo "FAIL net-vm: image"; bench_skip net-vm "could not run: mkinitramfs failed"; exit 1; }
 # tsc=reliable: without it the guest under TCG falls back to the jiffies
 # clocksource (4 ms resolution), too coarse for a CRR p50.
 PARAMS="tsc=reliable vbb.port=$PORT vbb.bytes=$BYTES vbb.crr=$CRR"
@@ -52,7 +57,7 @@ one_run() {
 	case $1 in
 	voidbox|voidbox-1500)
 		mtu=65520; [ "$1" = voidbox-1500 ] && mtu=1500
-		timeout 300 "$VOIDBOX" run --vmm qemu --initrd "$IMG" --allow-host-loopback \
+		timeout 300 "$VOIDBOX" run --vmm qemu --kernel "$GUEST_DIR/vmlinuz" --initrd "$IMG" --allow-host-loopback \
 			--mtu "$mtu" --append "$PARAMS" -- /bench.sh >"$out" 2>&1 </dev/null ;;
 	libslirp)
 		# shellcheck disable=SC2086
@@ -75,6 +80,7 @@ one_run() {
 	c=$(sed -n 's/.*crr_p50_us \([0-9]*\).*/\1/p' "$out" | head -n 1)
 	if [ -z "$d" ] || [ -z "$u" ] || [ -z "$c" ]; then
 		echo "# $1: no result: $(grep -v "^\[" "$out" | tail -n 8 | tr "\n" " ")"
+		echo "$1 (round $((r + 1))): $(grep -v "^\[" "$out" | tail -n 3 | tr "\n" " ")" >>"$TMP/missing"
 		return
 	fi
 	echo "$1 $d $u $c" >>"$TMP/results"
@@ -86,20 +92,39 @@ while [ $r -lt "$ROUNDS" ]; do
 	for n in $NAMES; do one_run "$n"; done
 	r=$((r + 1))
 done
-python3 - "$TMP/results" $NAMES <<'PY'
+touch "$TMP/results"
+# medians per path; rows "metric unit voidbox peer peer_value target" (tab-separated) and a note
+python3 - "$TMP/results" "$TMP/rows" "$TMP/note" <<'PY'
 import statistics, sys
-rows = {}
-for line in open(sys.argv[1]) if len(sys.argv) > 1 else []:
+runs = {}
+for line in open(sys.argv[1]):
     n, d, u, c = line.split()
-    rows.setdefault(n, []).append((float(d), float(u), float(c)))
-med = {n: [statistics.median(x[i] for x in v) for i in range(3)] for n, v in rows.items()}
-base = med.get('libslirp')
-print("%-14s %6s %12s %12s %12s  %s" % ("path", "rounds", "down MB/s", "up MB/s", "CRR p50 us",
-      "ratio vs libslirp (down, up, CRR time)"))
-for n in sys.argv[2:]:
-    if n not in med:
-        print("%-14s no result" % n); continue
-    d, u, c = med[n]
-    ratio = "" if not base else "%.2fx %.2fx %.2fx" % (d / base[0], u / base[1], c / base[2])
-    print("%-14s %6d %12.1f %12.1f %12.0f  %s" % (n, len(rows[n]), d, u, c, ratio))
+    runs.setdefault(n, []).append((float(d), float(u), float(c)))
+med = {n: [statistics.median(x[i] for x in v) for i in range(3)] for n, v in runs.items()}
+def val(n, i):
+    return ("%.1f" if i < 2 else "%.0f") % med[n][i] if n in med else "-"
+rows = []
+for i, what in ((0, "download (host -> guest)"), (1, "upload (guest -> host)")):
+    rows.append((what + ", MTU 65520", "MB/s", val("voidbox", i), "qemu + passt (65520)", val("passt", i), ">=1.0"))
+    rows.append((what + ", MTU 1500", "MB/s", val("voidbox-1500", i), "qemu + libslirp (1500)", val("libslirp", i), ">=3"))
+rows.append(("CRR p50, MTU 65520", "us", val("voidbox", 2), "qemu + passt (65520)", val("passt", 2), "-"))
+rows.append(("CRR p50, MTU 1500", "us", val("voidbox-1500", 2), "qemu + libslirp (1500)", val("libslirp", 2), "-"))
+with open(sys.argv[2], "w") as f:
+    for r in rows:
+        f.write("\t".join(r) + "\n")
+names = {"voidbox": "voidbox run (MTU 65520)", "voidbox-1500": "voidbox run --mtu 1500",
+         "passt": "qemu + passt (MTU 65520)", "libslirp": "qemu + libslirp (MTU 1500)"}
+note = ["Each path's medians:", "", "| path | rounds | down MB/s | up MB/s | CRR p50 us |", "|---|---|---|---|---|"]
+for n in ("voidbox", "voidbox-1500", "passt", "libslirp"):
+    if n in med:
+        note.append("| %s | %d | %.1f | %.1f | %.0f |" % (names[n], len(runs[n]), *med[n]))
+    else:
+        note.append("| %s | 0 | no result | | |" % names[n])
+open(sys.argv[3], "w").write("\n".join(note) + "\n")
 PY
+bench_begin net-vm "The guest's network, VM against VM: voidbox run against qemu with passt and with libslirp" \
+	"voidbox run --vmm qemu (virtio-net over vhost-user, our SLIRP) against qemu -M microvm with passt (-netdev stream, MTU 65520) and with -netdev user (libslirp, MTU 1500), same Debian kernel, same image, TCG. In each guest tests/tools/vnet-bench measures TCP throughput from and to a server on the host's loopback (through the gateway address), $BYTES per transfer, and connect-request-response p50 over $CRR connections. voidbox runs at its default MTU 65520 against passt and with --mtu 1500 against libslirp. Medians of $ROUNDS rounds ($NAMES). Higher is better for throughput, lower for CRR."
+while IFS='	' read -r m u v pn pv tg; do bench_row "$m" "$u" "$v" "$pn" "$pv" "$tg" "medians of $ROUNDS"; done <"$TMP/rows"
+bench_note "$(cat "$TMP/note")"
+[ -s "$TMP/missing" ] && bench_note "No result from: $(cat "$TMP/missing")"
+bench_end

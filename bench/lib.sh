@@ -1,0 +1,108 @@
+# Shared reporting for the benchmarks (sourced, after tests/lib.sh or on its
+# own). A bench script measures, then describes its result through these
+# functions: bench_begin NAME TITLE SETUP, one bench_row per figure against
+# its peer, bench_note for paragraphs under the table, and bench_end, which
+# has bench/report.py write ${BENCH_RESULTS:-bench/results}/NAME.md, .csv
+# and .svg and prints the markdown table. A script that cannot run calls
+# bench_skip NAME WHY instead. Rows stay in a tab-separated file in a temp
+# folder (under tests/lib.sh's $TMP when there is one) until bench_end. With BENCH_EMIT=1 nothing is written: each call
+# prints one "BENCH-EMIT" line instead (fields percent-encoded), for a
+# bench that runs somewhere else (bench/kvm-nested.sh runs kvm-boot.sh in
+# the nested test bed's L1 guest) and is written here by bench_replay.
+# Missed targets never change a script's exit status: a bench reports.
+
+BENCH_NAME="" BENCH_TITLE="" BENCH_SETUP="" BENCH_DIR="" BENCH_NOTES=0
+BENCH_REPORT=${BENCH_REPORT:-bench/report.py}
+
+# _bench_field TEXT: TEXT with tabs and newlines as spaces (one rows-file field).
+_bench_field() { printf '%s' "$1" | tr '\t\n' '  '; }
+
+# _bench_enc TEXT: TEXT percent-encoded (%, tab, newline, CR) for one BENCH-EMIT field.
+_bench_enc() {
+	printf '%s' "$1" | awk 'BEGIN { ORS = "" }
+		{ gsub(/%/, "%25"); gsub(/\t/, "%09"); gsub(/\r/, "%0D"); if (NR > 1) print "%0A"; print }'
+}
+
+# _bench_emit FUNCTION ARGS...: prints one BENCH-EMIT line for a call.
+_bench_emit() {
+	printf 'BENCH-EMIT\t%s' "$1"
+	shift
+	for _a in "$@"; do printf '\t%s' "$(_bench_enc "$_a")"; done
+	printf '\n'
+}
+
+# _bench_drop: forgets a begun result (its temp folder included).
+_bench_drop() {
+	[ -n "$BENCH_DIR" ] && rm -rf "$BENCH_DIR"
+	BENCH_DIR="" BENCH_NAME="" BENCH_NOTES=0
+}
+
+# bench_begin NAME TITLE SETUP: starts the result NAME (the file stem).
+bench_begin() {
+	_bench_drop
+	BENCH_NAME=$1 BENCH_TITLE=$2 BENCH_SETUP=$3
+	if [ "${BENCH_EMIT:-}" = 1 ]; then _bench_emit begin "$@"; return 0; fi
+	# inside tests/lib.sh's $TMP where there is one: gone at exit even if the script dies first
+	_d=${TMPDIR:-/tmp}
+	[ -d "${TMP:-}" ] && _d=$TMP
+	BENCH_DIR=$(mktemp -d "$_d/vb-bench.XXXXXX") || return 1
+	: >"$BENCH_DIR/rows"
+	mkdir "$BENCH_DIR/notes"
+}
+
+# bench_row METRIC UNIT VOIDBOX_VALUE PEER_NAME PEER_VALUE TARGET [NOTE]:
+# one figure. A value may be empty or "-" (no data); TARGET is on the ratio
+# voidbox/peer: ">=X", "<=X" or "-" (information only).
+bench_row() {
+	if [ $# -lt 6 ] || [ $# -gt 7 ]; then
+		echo "bench_row: $# arguments (METRIC UNIT VOIDBOX PEER PEER_VALUE TARGET [NOTE])" >&2
+		return 1
+	fi
+	if [ "${BENCH_EMIT:-}" = 1 ]; then _bench_emit row "$@"; return 0; fi
+	[ -n "$BENCH_DIR" ] || { echo "bench_row: no bench_begin" >&2; return 1; }
+	{
+		_bench_field "$1"; printf '\t'; _bench_field "$2"; printf '\t'; _bench_field "$3"; printf '\t'
+		_bench_field "$4"; printf '\t'; _bench_field "$5"; printf '\t'; _bench_field "$6"; printf '\t'
+		_bench_field "${7:-}"; printf '\n'
+	} >>"$BENCH_DIR/rows"
+}
+
+# bench_note TEXT: a paragraph under the table (markdown, kept verbatim).
+bench_note() {
+	if [ "${BENCH_EMIT:-}" = 1 ]; then _bench_emit note "$1"; return 0; fi
+	[ -n "$BENCH_DIR" ] || { echo "bench_note: no bench_begin" >&2; return 1; }
+	BENCH_NOTES=$((BENCH_NOTES + 1))
+	printf '%s\n' "$1" >"$BENCH_DIR/notes/$(printf '%04d' "$BENCH_NOTES")"
+}
+
+# bench_end: writes NAME.md, NAME.csv and NAME.svg and prints the table.
+bench_end() {
+	if [ "${BENCH_EMIT:-}" = 1 ]; then _bench_emit end; return 0; fi
+	[ -n "$BENCH_DIR" ] || { echo "bench_end: no bench_begin" >&2; return 1; }
+	if command -v python3 >/dev/null 2>&1; then
+		python3 "$BENCH_REPORT" result "$BENCH_DIR/rows" "$BENCH_NAME" "$BENCH_TITLE" "$BENCH_SETUP" \
+			"$BENCH_DIR/notes" "${BENCH_RESULTS:-bench/results}"
+	else
+		echo "SKIP $BENCH_NAME: no python3 to write the report; the rows:"
+		cat "$BENCH_DIR/rows"
+	fi
+	_bench_drop
+}
+
+# bench_skip NAME WHY: prints "SKIP NAME: WHY" and writes NAME.md saying so
+# (NAME.csv and NAME.svg go), so the summary shows the bench as skipped.
+bench_skip() {
+	_bench_drop
+	echo "SKIP $1: $2"
+	if [ "${BENCH_EMIT:-}" = 1 ]; then _bench_emit skip "$@"; return 0; fi
+	command -v python3 >/dev/null 2>&1 &&
+		python3 "$BENCH_REPORT" skip "$1" "$2" "${BENCH_RESULTS:-bench/results}" >/dev/null
+	return 0
+}
+
+# bench_replay FILE [FROM TO]: writes the results FILE's BENCH-EMIT lines
+# describe (from a BENCH_EMIT=1 run elsewhere), the one named FROM as TO;
+# returns 1 when FILE describes none.
+bench_replay() {
+	python3 "$BENCH_REPORT" replay "$1" "${BENCH_RESULTS:-bench/results}" ${2:+"$2"} ${3:+"$3"}
+}
