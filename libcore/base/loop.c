@@ -2,6 +2,8 @@
 #include "base/loop.h"
 
 #include <errno.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -13,6 +15,7 @@ int loop_init(struct loop *l)
 	l->batch = NULL;
 	l->batch_n = 0;
 	l->defer = NULL;
+	l->no_pwait2 = false;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	return l->epfd < 0 ? -errno : 0;
 }
@@ -72,16 +75,31 @@ void loop_defer_cancel(struct loop *l, struct loop_defer *d)
 	d->armed = false;
 }
 
-/* The wait that lets the nearest deferral run on time: timeout_ms, or less
- * (rounded up to whole milliseconds, as epoll counts). */
-static int defer_timeout(const struct loop *l, int timeout_ms)
+/* The wait that lets the nearest deferral run on time, ns: timeout_ms
+ * (-1: none) or less. */
+static uint64_t defer_timeout(const struct loop *l, int timeout_ms)
 {
-	uint64_t now = now_ns(), first = UINT64_MAX, ms;
+	uint64_t now = now_ns(), first = UINT64_MAX, ns;
 
 	for (const struct loop_defer *d = l->defer; d; d = d->next)
 		first = MIN(first, d->due);
-	ms = first <= now ? 0 : (first - now + 999999) / 1000000;
-	return timeout_ms >= 0 && (uint64_t)timeout_ms < ms ? timeout_ms : (int)MIN(ms, 60000);
+	ns = first <= now ? 0 : first - now;
+	return timeout_ms >= 0 ? MIN(ns, (uint64_t)timeout_ms * 1000000) : ns;
+}
+
+/* epoll_wait with a timeout in nanoseconds: epoll_pwait2 (Linux 5.11+), or
+ * epoll_wait rounded up to whole milliseconds where the kernel lacks it. */
+static int loop_wait_ns(struct loop *l, struct epoll_event *ev, int n, uint64_t ns)
+{
+	if (!l->no_pwait2) {
+		struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+		int r = (int)syscall(SYS_epoll_pwait2, l->epfd, ev, n, &ts, NULL, 0);
+
+		if (r >= 0 || errno != ENOSYS)
+			return r;
+		l->no_pwait2 = true;
+	}
+	return epoll_wait(l->epfd, ev, n, (int)MIN((ns + 999999) / 1000000, 60000));
 }
 
 /* Runs (and disarms) the deferrals whose deadline has passed; their
@@ -113,8 +131,9 @@ int loop_once(struct loop *l, int timeout_ms)
 	int outer_n = l->batch_n, n;
 
 	if (l->defer)
-		timeout_ms = defer_timeout(l, timeout_ms);
-	n = epoll_wait(l->epfd, ev, 64, timeout_ms);
+		n = loop_wait_ns(l, ev, 64, defer_timeout(l, timeout_ms));
+	else
+		n = epoll_wait(l->epfd, ev, 64, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	l->batch = ev;

@@ -22,7 +22,8 @@ struct loop_watch {
 /* Work put off for a short while: it runs once its deadline has passed,
  * after the events that came in the meantime (which may have made it moot:
  * its owner then cancels it). The loop's wait is shortened to the nearest
- * deadline, so no timer fd or system call is spent on it. */
+ * deadline (to the nanosecond with epoll_pwait2), so no timer fd or system
+ * call is spent on it. */
 struct loop_defer {
 	void (*cb)(struct loop_defer *d);
 	void *ctx;
@@ -40,6 +41,7 @@ struct loop {
 	struct epoll_event *batch;
 	int batch_n;
 	struct loop_defer *defer; /* armed deferrals, unordered */
+	bool no_pwait2;           /* the kernel lacks epoll_pwait2 */
 };
 
 /* Creates the epoll instance. Returns 0 or -errno. */

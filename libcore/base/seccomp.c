@@ -75,7 +75,7 @@ static const struct rule core[] = {
 
 /* Threads that run base/loop. */
 static const struct rule loop[] = {
-	ANY(epoll_pwait), ANY(epoll_wait), ANY(epoll_ctl),
+	ANY(epoll_pwait), ANY(epoll_pwait2), ANY(epoll_wait), ANY(epoll_ctl),
 };
 
 /* The device loop's back ends: SLIRP's host sockets (AF_INET, ICMP ones

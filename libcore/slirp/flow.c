@@ -284,6 +284,7 @@ void flow_kill(struct slirp_flow *f)
 		f->pending = false;
 	}
 	slirp_ack_paid(s, f);
+	slirp_wnd_unwatch(s, f);
 	flow_unwatch(f);
 	if (f->w.fd >= 0)
 		close(f->w.fd);

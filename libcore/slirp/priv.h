@@ -78,6 +78,7 @@ struct tcp_flow {
 	uint8_t dupacks;
 	uint8_t retries;
 	uint8_t dns_try;     /* DNS over TCP: upstream index being tried */
+	uint8_t wnd_looks;   /* looks at a low window that found no room */
 	uint16_t mss;        /* the guest's MSS */
 	uint32_t isn;        /* our initial sequence number */
 	uint32_t snd_una;    /* oldest byte the guest has not acknowledged */
@@ -122,12 +123,15 @@ struct slirp_flow {
 	struct slirp_flow *hnext;  /* hash chain */
 	struct slirp_flow *next, *prev; /* s->flows, or a dead list (next) */
 	struct slirp_flow *pnext;  /* s->pending */
-	struct slirp_flow *anext;  /* s->ackq */
+	struct slirp_flow *dnext;  /* s->deferq */
 	struct slirp_flow *lnext, *lprev; /* f->lru's list */
 	struct flow_lru *lru;      /* the recycling list f is on, or NULL */
 	int8_t slot;               /* budget kind of the fd f holds, or -1 */
 	bool pending, dead;
-	bool ack_queued, ack_owed; /* on s->ackq; an ACK is due to the guest */
+	bool dqueued;              /* on s->deferq */
+	bool ack_owed;             /* an ACK is due to the guest */
+	bool wnd_watch;            /* TCP: our window is low, its room watched */
+	uint64_t wnd_due;          /* the next look at it, ns */
 	uint8_t kind;
 	uint8_t proto;             /* IPPROTO_TCP/UDP/ICMP */
 	uint16_t gport;            /* guest port (ICMP: echo id) */
@@ -159,6 +163,9 @@ void slirp_hold(struct slirp *s, struct slirp_flow *f);
 void slirp_ack_owe(struct slirp *s, struct slirp_flow *f);
 /* A segment that acknowledges everything went out on f (or f died). */
 void slirp_ack_paid(struct slirp *s, struct slirp_flow *f);
+/* Has tcp_wnd_check(f) run in delay_ns (and again while it asks). */
+void slirp_wnd_watch(struct slirp *s, struct slirp_flow *f, uint64_t delay_ns);
+void slirp_wnd_unwatch(struct slirp *s, struct slirp_flow *f);
 /* Calls ops->flush if anything was output since the last flush. */
 void slirp_flush(struct slirp *s);
 
@@ -217,6 +224,8 @@ void tcp_timer(struct slirp_flow *f);
 void tcp_resume(struct slirp_flow *f);
 /* Sends the ACK f owes the guest. */
 void tcp_ack_now(struct slirp_flow *f);
+/* A watched low window: tells the guest when the host socket has drained. */
+void tcp_wnd_check(struct slirp_flow *f);
 void tcp_fwd_accept(struct slirp *s, int idx);
 /* Whether this kernel keeps a peek offset on TCP sockets (SO_PEEK_OFF). */
 bool tcp_peek_off_probe(void);

@@ -55,18 +55,39 @@ void slirp_hold(struct slirp *s, struct slirp_flow *f)
 	s->pending = f;
 }
 
+/* Queues f for the deferred pass (flows_deferred) and makes sure the pass
+ * runs within delay_ns. */
+static void flow_defer(struct slirp *s, struct slirp_flow *f, uint64_t delay_ns)
+{
+	if (!f->dqueued) {
+		f->dqueued = true;
+		f->dnext = s->deferq;
+		s->deferq = f;
+	}
+	if (s->flow_defer.armed && s->flow_defer.due > now_ns() + delay_ns)
+		loop_defer_cancel(s->loop, &s->flow_defer); /* an earlier deadline */
+	loop_defer(s->loop, &s->flow_defer, delay_ns);
+}
+
+/* Nothing is owed or watched any more: the pass and its queue go (the
+ * queue must not outlive the flows it names). */
+static void defer_idle(struct slirp *s)
+{
+	if (s->acks_owed || s->wnd_watched)
+		return;
+	loop_defer_cancel(s->loop, &s->flow_defer);
+	for (struct slirp_flow *q = s->deferq; q; q = q->dnext)
+		q->dqueued = false;
+	s->deferq = NULL;
+}
+
 void slirp_ack_owe(struct slirp *s, struct slirp_flow *f)
 {
 	if (f->ack_owed)
 		return;
 	f->ack_owed = true;
 	s->acks_owed++;
-	if (!f->ack_queued) {
-		f->ack_queued = true;
-		f->anext = s->ackq;
-		s->ackq = f;
-	}
-	loop_defer(s->loop, &s->ack_defer, ACK_DELAY_NS);
+	flow_defer(s, f, ACK_DELAY_NS);
 }
 
 void slirp_ack_paid(struct slirp *s, struct slirp_flow *f)
@@ -74,37 +95,56 @@ void slirp_ack_paid(struct slirp *s, struct slirp_flow *f)
 	if (!f->ack_owed)
 		return;
 	f->ack_owed = false;
-	if (--s->acks_owed)
-		return;
-	/* nothing owed: the queue goes (it must not outlive its flows) */
-	loop_defer_cancel(s->loop, &s->ack_defer);
-	for (struct slirp_flow *q = s->ackq; q; q = q->anext)
-		q->ack_queued = false;
-	s->ackq = NULL;
+	s->acks_owed--;
+	defer_idle(s);
 }
 
-/* Sends every ACK still owed (the deferral's deadline, or a timer tick). */
-static void acks_send(struct slirp *s)
+void slirp_wnd_watch(struct slirp *s, struct slirp_flow *f, uint64_t delay_ns)
 {
-	struct slirp_flow *f = s->ackq;
+	if (!f->wnd_watch) {
+		f->wnd_watch = true;
+		s->wnd_watched++;
+	}
+	f->wnd_due = now_ns() + delay_ns;
+	flow_defer(s, f, delay_ns);
+}
 
-	loop_defer_cancel(s->loop, &s->ack_defer);
-	s->ackq = NULL;
+void slirp_wnd_unwatch(struct slirp *s, struct slirp_flow *f)
+{
+	if (!f->wnd_watch)
+		return;
+	f->wnd_watch = false;
+	s->wnd_watched--;
+	defer_idle(s);
+}
+
+/* The deferred pass: sends the ACKs still owed, checks the watched windows
+ * that are due (a check may watch again, re-queueing its flow). */
+static void flows_deferred(struct slirp *s)
+{
+	struct slirp_flow *f = s->deferq;
+
+	loop_defer_cancel(s->loop, &s->flow_defer);
+	s->deferq = NULL;
 	s->now = now_ns();
 	while (f) {
-		struct slirp_flow *next = f->anext;
+		struct slirp_flow *next = f->dnext;
 
-		f->ack_queued = false;
+		f->dqueued = false;
 		if (f->ack_owed)
 			tcp_ack_now(f);
+		if (f->wnd_watch && f->wnd_due <= s->now)
+			tcp_wnd_check(f);
+		else if (f->wnd_watch)
+			flow_defer(s, f, f->wnd_due - s->now);
 		f = next;
 	}
 	slirp_flush(s);
 }
 
-static void ack_defer_event(struct loop_defer *d)
+static void flow_defer_event(struct loop_defer *d)
 {
-	acks_send(d->ctx);
+	flows_deferred(d->ctx);
 }
 
 void slirp_rx_ready(struct slirp *s)
@@ -218,8 +258,8 @@ static void timer_event(struct loop_watch *w, uint32_t events)
 
 	if (read(w->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return;
-	if (s->ackq)
-		acks_send(s); /* before flow_reap frees what the queue names */
+	if (s->deferq)
+		flows_deferred(s); /* before flow_reap frees what the queue names */
 	s->now = now_ns();
 	flow_reap(s);
 	for (f = s->flows; f; f = next) {
@@ -282,8 +322,8 @@ int slirp_init(struct slirp *s, const struct slirp_cfg *c, struct loop *l,
 	s->loop = l;
 	s->ops = ops;
 	s->ctx = ctx;
-	s->ack_defer.cb = ack_defer_event;
-	s->ack_defer.ctx = s;
+	s->flow_defer.cb = flow_defer_event;
+	s->flow_defer.ctx = s;
 	s->seg_size = ETH_HLEN_ + c->net.mtu;
 	s->n_seg = (unsigned)MIN(64, MAX(8, (1u << 20) / s->seg_size));
 	s->discard_size = 4u << 20;
@@ -326,8 +366,8 @@ fail:
 
 void slirp_fini(struct slirp *s)
 {
-	loop_defer_cancel(s->loop, &s->ack_defer);
-	s->ackq = NULL;
+	loop_defer_cancel(s->loop, &s->flow_defer);
+	s->deferq = NULL;
 	fwd_fini(s);
 	flow_table_fini(s);
 	if (s->timer.fd >= 0) {

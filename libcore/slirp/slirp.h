@@ -160,9 +160,10 @@ struct slirp {
 	struct siphash_key hash_key; /* random per run: guests cannot aim */
 	struct slirp_flow *flows;    /* every live flow (timer scan) */
 	struct slirp_flow *pending;  /* flows waiting for slirp_rx_ready() */
-	struct slirp_flow *ackq;     /* flows that may owe the guest an ACK */
-	unsigned acks_owed;          /* how many of them do */
-	struct loop_defer ack_defer; /* sends the owed ACKs */
+	struct slirp_flow *deferq;   /* flows with deferred work (may be none) */
+	unsigned acks_owed;          /* flows that owe the guest an ACK */
+	unsigned wnd_watched;        /* flows whose low window is watched */
+	struct loop_defer flow_defer; /* runs the deferred work */
 	struct slirp_flow *dead[2];  /* freed two timer ticks after death */
 	unsigned n_flows;
 	/* Flows that may be recycled, oldest at the tail: UDP and DNS, ICMP

@@ -49,6 +49,11 @@
 #define TCP_IDLE_NS (7200 * NS_PER_S)
 #define TCP_TIME_WAIT_NS (2 * NS_PER_S)
 #define TCP_DEFAULT_MSS 536
+/* A low window is looked at again after 100 us, then 200, 400... 25.6 ms
+ * while the socket stays full (a stalled reader costs 9 looks); the 50 ms
+ * timer goes on after that. */
+#define TCP_WND_LOOK_NS (100 * 1000)
+#define TCP_WND_LOOKS 9
 /* The host socket's send buffer we ask for, fixed (the kernel doubles it for
  * its overhead, and caps the request at net.core.wmem_max). The window we
  * advertise is what we got minus what is queued, so the socket takes
@@ -678,8 +683,34 @@ static void tcp_from_guest(struct slirp_flow *f, const struct tcp_seg *g)
 		return;
 	}
 	tcp_send_ctl(f, TH_ACK);
-	if (tcp_wnd_low(t))
-		t->flags |= TF_WANT_OUT; /* tell the guest when room comes back */
+	if (tcp_wnd_low(t)) { /* tell the guest when room comes back */
+		t->flags |= TF_WANT_OUT;
+		t->wnd_looks = 0;
+		slirp_wnd_watch(f->s, f, TCP_WND_LOOK_NS);
+	}
+}
+
+/* EPOLLOUT does not say when a low window has room again: the kernel calls
+ * the socket writable while its doubled buffer is a third free, long
+ * before our window (what the guest may send) is that low. So we look. */
+void tcp_wnd_check(struct slirp_flow *f)
+{
+	struct tcp_flow *t = &f->tcp;
+
+	if (t->state != TS_ESTABLISHED || (t->flags & TF_GUEST_FIN) || f->w.fd < 0 ||
+	    !tcp_wnd_low(t)) {
+		slirp_wnd_unwatch(f->s, f);
+		return;
+	}
+	if (tcp_rcv_wnd(f) > t->wnd_adv + t->mss) {
+		tcp_send_ctl(f, TH_ACK); /* the window update */
+		t->wnd_looks = 0;
+	}
+	if (!tcp_wnd_low(t) || t->wnd_looks >= TCP_WND_LOOKS) {
+		slirp_wnd_unwatch(f->s, f);
+		return;
+	}
+	slirp_wnd_watch(f->s, f, TCP_WND_LOOK_NS << t->wnd_looks++);
 }
 
 /* Parses the guest's TCP header. Returns false (counted) when malformed. */

@@ -510,11 +510,59 @@ static void test_tcp_delayed_ack(void)
 	slirp_input(&r->s, f, mk_tcp(f, tr.port, 2490, tr.isn + 6, 0x18, msg, 10));
 	T_CHECK(r->s.acks_owed == 1, "owed again");
 	slirp_input(&r->s, f, mk_tcp(f, tr.port, 2500, tr.isn + 6, 0x04, NULL, 0));
-	T_CHECK(r->s.acks_owed == 0 && !r->s.ackq, "a reset flow owes nothing");
+	T_CHECK(r->s.acks_owed == 0 && !r->s.deferq, "a reset flow owes nothing");
 	n0 = r->cap.n;
 	for (int i = 0; i < 5; i++)
 		loop_once(&r->loop, 1);
 	T_CHECK(r->cap.n == n0, "and sends nothing");
+	tcp_rig_stop(&tr);
+}
+
+/* A host reader that stalls: our window closes as its socket fills; once
+ * the reader has drained it, the window update comes from the watch (not
+ * from the 50 ms timer, which EPOLLOUT would leave it to), and the watch
+ * ends. */
+static void test_tcp_window_watch(void)
+{
+	static struct tcp_rig tr;
+	static uint8_t f[2048], buf[65536];
+	struct rig *r = &tr.r;
+	const char *why = tcp_rig_connect(&tr);
+	uint8_t msg[1460];
+	uint32_t seq = 1000, low;
+	size_t sent = 0, got = 0;
+	unsigned n0;
+	const uint8_t *last;
+
+	T_REQUIRE(!why, "%s", why);
+	memset(msg, 'w', sizeof(msg));
+	/* the rig's SYN offered no window scaling: windows are 64 KiB at most */
+	for (int i = 0; i < 8000 && !r->s.wnd_watched; i++) {
+		r->cap.n = 0; /* each segment's ACK in f[0] (the capture holds MAXF) */
+		slirp_input(&r->s, f, mk_tcp(f, tr.port, seq, tr.isn + 1, 0x10, msg, sizeof(msg)));
+		seq += sizeof(msg);
+		sent += sizeof(msg);
+	}
+	last = r->cap.f[r->cap.n - 1];
+	low = ld_be16(last + 48);
+	T_REQUIRE(r->s.wnd_watched == 1 && ld_be32(last + 42) == seq,
+		  "low window (%u) watched (%u) after %zu KiB, all taken (%u %u)", low, r->s.wnd_watched, sent >> 10, ld_be32(last + 42), seq);
+	T_CHECK(low < 65535 / 4, "window below a quarter: %u", low);
+	while (got < sent) {
+		ssize_t n = read(tr.cfd, buf, sizeof(buf));
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	T_REQUIRE(got == sent, "the reader drained %zu of %zu", got, sent);
+	n0 = r->cap.n;
+	PUMP(r, r->cap.n > n0);
+	T_REQUIRE(r->cap.n > n0, "window update");
+	last = r->cap.f[n0];
+	T_CHECK(ld_be32(last + 42) == seq && ld_be16(last + 48) == 65535,
+		"the update opens the window: %u", ld_be16(last + 48));
+	T_CHECK(r->s.wnd_watched == 0, "watch over");
 	tcp_rig_stop(&tr);
 }
 
@@ -946,6 +994,7 @@ int main(void)
 	T_RUN(test_tcp_nobuf_hold_resume);
 	T_RUN(test_tcp_guest_segments);
 	T_RUN(test_tcp_delayed_ack);
+	T_RUN(test_tcp_window_watch);
 	T_RUN(test_random_frames);
 	T_RUN(test_dns_servfail_huge_query);
 	T_RUN(test_hostile_hash_collisions);
