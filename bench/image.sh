@@ -8,11 +8,7 @@
 # libraries) and no larger: ratios voidbox/peer <= 1.0 for time and size.
 # Env: IMAGE_BENCH_ROUNDS (default 10). Reports through bench/lib.sh.
 . bench/lib.sh
-: "${B:=build}"
-B=$(realpath "$B")
-: "${GUEST_DIR:=$B/guest}"
-VOIDBOX=${VOIDBOX:-$B/voidbox}
-K=$GUEST_DIR/vmlinuz
+bench_paths
 N=${IMAGE_BENCH_ROUNDS:-10}
 
 skip() { bench_skip image "$1"; exit 0; }

@@ -17,11 +17,7 @@
 # budget (<= 1.0), the timelines as notes. KVM_BENCH_BED, when set, names
 # where it runs (the nested bed sets it) in the set-up paragraph.
 . bench/lib.sh
-: "${B:=build}"
-B=$(realpath "$B")
-: "${GUEST_DIR:=$B/guest}"
-VOIDBOX=${VOIDBOX:-$B/voidbox}
-K=$GUEST_DIR/vmlinuz
+bench_paths
 N=${KVM_BENCH_ROUNDS:-20}
 
 skip() { bench_skip kvm-boot "$1"; exit 0; }

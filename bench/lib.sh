@@ -37,6 +37,17 @@ _bench_drop() {
 	BENCH_DIR="" BENCH_NAME="" BENCH_NOTES=0
 }
 
+# bench_paths: the paths a VM bench needs: B (the build folder, absolute),
+# GUEST_DIR, VOIDBOX (the binary) and K (the guest kernel), each kept when
+# the caller set it.
+bench_paths() {
+	: "${B:=build}"
+	B=$(realpath "$B")
+	: "${GUEST_DIR:=$B/guest}"
+	VOIDBOX=${VOIDBOX:-$B/voidbox}
+	K=$GUEST_DIR/vmlinuz
+}
+
 # bench_begin NAME TITLE SETUP: starts the result NAME (the file stem).
 bench_begin() {
 	_bench_drop

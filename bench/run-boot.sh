@@ -16,11 +16,7 @@
 # are information (run's overhead, the stream against its ceiling).
 # Env: RUN_BENCH_ROUNDS (default 5), RUN_BENCH_MIB (default 256).
 . bench/lib.sh
-: "${B:=build}"
-B=$(realpath "$B")
-: "${GUEST_DIR:=$B/guest}"
-VOIDBOX=${VOIDBOX:-$B/voidbox}
-K=$GUEST_DIR/vmlinuz
+bench_paths
 N=${RUN_BENCH_ROUNDS:-5}
 MB=${RUN_BENCH_MIB:-256}
 
