@@ -129,6 +129,7 @@ void net_stack_stats_print(const struct net_stack *s, FILE *f)
 	P("virtio_tx_drop_short", v->tx_drop_short);
 	P("virtio_tx_drop_big", v->tx_drop_big);
 	P("virtio_tx_drop_bad_header", v->tx_drop_bad_hdr);
+	P("virtio_tx_tso", v->tx_tso);
 	P("virtio_rx_drop_big", v->rx_drop_big);
 	P("virtio_rx_nobufs", v->rx_nobufs);
 	P("virtio_rx_not_running", v->rx_not_running);

@@ -1,13 +1,16 @@
 /* The virtio-net back end; see virtio/net.h. The device offers
  * VIRTIO_F_VERSION_1 (required: version-2 virtio-mmio drivers refuse a
  * device without it, and start() refuses a driver that did not accept it),
- * MAC, STATUS, MRG_RXBUF, CSUM, GUEST_CSUM, optionally MTU, and the ring
- * features INDIRECT_DESC and EVENT_IDX that queue.c implements. No
- * segmentation offloads: every frame is at most MTU + 14 bytes. Checksums
- * are the only offload, both ways, because under emulation every pass the
- * guest CPU makes over the data is expensive and natively it is cheap: a
- * TX frame marked NEEDS_CSUM gets its checksum completed here, and RX
- * frames (built by SLIRP, checksums correct) are marked DATA_VALID. */
+ * MAC, STATUS, MRG_RXBUF, CSUM, GUEST_CSUM, HOST_TSO4, optionally MTU,
+ * and the ring features INDIRECT_DESC and EVENT_IDX that queue.c
+ * implements. Offloads exist because under emulation every pass the guest
+ * CPU makes over the data, and every packet its stack handles, is
+ * expensive, and natively they are cheap: a TX frame marked NEEDS_CSUM gets
+ * its checksum completed here, RX frames (built by SLIRP, checksums
+ * correct) are marked DATA_VALID, and with HOST_TSO4 the guest hands over
+ * TCP/IPv4 frames of up to 64 KiB whatever its MTU, which are never cut
+ * into segments at all: SLIRP writes their payload to a host socket as it
+ * would an MTU-sized one. RX frames stay within MTU + 14 bytes. */
 #include "virtio/net.h"
 
 #include <errno.h>
@@ -19,6 +22,7 @@
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
 #define VIRTIO_NET_HDR_F_DATA_VALID 2
 #define VIRTIO_NET_HDR_GSO_NONE 0
+#define VIRTIO_NET_HDR_GSO_TCPV4 1
 #define ETH_MIN_HDR 14
 
 /* struct virtio_net_hdr_v1 (VNET_HDR_LEN bytes, little-endian): u8 flags,
@@ -26,6 +30,7 @@
  * num_buffers. */
 #define HDR_FLAGS 0
 #define HDR_GSO_TYPE 1
+#define HDR_GSO_SIZE 4
 #define HDR_CSUM_START 6
 #define HDR_CSUM_OFFSET 8
 #define HDR_NUM_BUFFERS 10
@@ -47,6 +52,7 @@ static uint64_t vnet_features(struct vdev *d)
 	struct vnet *n = to_vnet(d);
 	uint64_t f = (1ULL << VIRTIO_F_VERSION_1_BIT) | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS |
 		     VIRTIO_NET_F_MRG_RXBUF | VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM |
+		     VIRTIO_NET_F_HOST_TSO4 |
 		     VIRTIO_RING_F_INDIRECT_DESC |
 		     VIRTIO_RING_F_EVENT_IDX;
 
@@ -123,6 +129,22 @@ static int vnet_csum_complete(uint8_t *f, uint32_t len, uint32_t start, uint32_t
 	return 0;
 }
 
+/* Whether the header h of a TX frame asks only for what was negotiated:
+ * a checksum to complete (CSUM), and no segmentation or TCP/IPv4 left
+ * unsegmented (HOST_TSO4, which needs the checksum left to us too, and a
+ * segment size). Nothing is cut here: SLIRP takes the whole payload. */
+static bool vnet_tx_hdr_ok(const struct vnet *n, const uint8_t *h)
+{
+	bool csum = h[HDR_FLAGS] & VIRTIO_NET_HDR_F_NEEDS_CSUM;
+
+	if (csum && !(n->dev.acked & VIRTIO_NET_F_CSUM))
+		return false;
+	if (h[HDR_GSO_TYPE] == VIRTIO_NET_HDR_GSO_NONE)
+		return true;
+	return h[HDR_GSO_TYPE] == VIRTIO_NET_HDR_GSO_TCPV4 &&
+	       (n->dev.acked & VIRTIO_NET_F_HOST_TSO4) && csum && ld_le16(h + HDR_GSO_SIZE) != 0;
+}
+
 /* Handles one TX chain: copies the frame out, returns the chain, then
  * hands the frame on. */
 static void vnet_tx_one(void *ctx, struct vq *q, const struct vq_chain *c)
@@ -139,8 +161,7 @@ static void vnet_tx_one(void *ctx, struct vq *q, const struct vq_chain *c)
 	}
 	flen = c->out_len - VNET_HDR_LEN;
 	vq_chain_read(c, 0, h, sizeof(h));
-	if (h[HDR_GSO_TYPE] != VIRTIO_NET_HDR_GSO_NONE ||
-	    ((h[HDR_FLAGS] & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !(n->dev.acked & VIRTIO_NET_F_CSUM))) {
+	if (!vnet_tx_hdr_ok(n, h)) {
 		vq_push(q, c->head, 0);
 		n->st.tx_drop_bad_hdr++;
 		return;
@@ -159,6 +180,8 @@ static void vnet_tx_one(void *ctx, struct vq *q, const struct vq_chain *c)
 	}
 	n->st.tx_frames++;
 	n->st.tx_bytes += flen;
+	if (h[HDR_GSO_TYPE] != VIRTIO_NET_HDR_GSO_NONE)
+		n->st.tx_tso++;
 	if (n->ops->capture)
 		n->ops->capture(n->ctx, VNET_DIR_TX, n->frame, flen);
 	if (n->ops->output(n->ctx, n->frame, flen) != 0)

@@ -26,6 +26,7 @@
 #define VIRTIO_NET_F_GUEST_CSUM (1ULL << 1)
 #define VIRTIO_NET_F_MTU (1ULL << 3)
 #define VIRTIO_NET_F_MAC (1ULL << 5)
+#define VIRTIO_NET_F_HOST_TSO4 (1ULL << 11)
 #define VIRTIO_NET_F_MRG_RXBUF (1ULL << 15)
 #define VIRTIO_NET_F_STATUS (1ULL << 16)
 #define VIRTIO_NET_S_LINK_UP 1
@@ -66,10 +67,11 @@ struct vnet_cfg {
 /* Counters; all monotonic. */
 struct vnet_stats {
 	uint64_t tx_frames, tx_bytes;    /* guest -> host, delivered to output */
+	uint64_t tx_tso;                 /* of those, TCP frames the guest left unsegmented */
 	uint64_t rx_frames, rx_bytes;    /* host -> guest, placed in RX chains */
 	uint64_t tx_drop_short;          /* chain shorter than the header (+ETH) */
 	uint64_t tx_drop_big;            /* frame over VNET_MAX_FRAME */
-	uint64_t tx_drop_bad_hdr;        /* offload not negotiated, or bad checksum offsets */
+	uint64_t tx_drop_bad_hdr;        /* offload not negotiated, bad checksum offsets or GSO fields */
 	uint64_t tx_drop_output;         /* output() refused the frame */
 	uint64_t rx_drop_big;            /* frame larger than the guest's RX chain */
 	uint64_t rx_not_running;         /* -ENOBUFS because the driver is not running */

@@ -467,6 +467,59 @@ static void test_vnet_csum_offload(void)
 	T_CHECK(rx_slot(0)[0] == 0, "flags %u without GUEST_CSUM", rx_slot(0)[0]);
 }
 
+/* HOST_TSO4: a TCP/IPv4 frame larger than the MTU, left unsegmented with
+ * its checksum to complete, is delivered whole (counted tx_tso); without
+ * the feature, with a segment size of 0, without NEEDS_CSUM, or as another
+ * GSO type it is dropped and counted. */
+static void test_vnet_tso4(void)
+{
+	static uint8_t f[14 + 20 + 20 + 3000];
+	uint8_t *p = G(BUF_AREA), *tcp = f + 34;
+	uint64_t g[1] = { BUF_AREA };
+	uint32_t l[1] = { VNET_HDR_LEN + sizeof(f) }, ps;
+	int w[1] = { 0 };
+	/* each case: features, gso_type, gso_size, flags; delivered or not */
+	static const struct { uint64_t feat; uint8_t type; uint16_t size; uint8_t flags; bool ok; } cases[] = {
+		{ VIRTIO_NET_F_HOST_TSO4, 1, 1448, 1, true },
+		{ 0, 1, 1448, 1, false },                     /* not negotiated */
+		{ VIRTIO_NET_F_HOST_TSO4, 1, 0, 1, false },   /* no segment size */
+		{ VIRTIO_NET_F_HOST_TSO4, 1, 1448, 0, false }, /* checksum not left to us */
+		{ VIRTIO_NET_F_HOST_TSO4, 3, 1448, 1, false }, /* UDP (UFO) */
+		{ VIRTIO_NET_F_HOST_TSO4, 4, 1448, 1, false }, /* TCPv6 */
+	};
+
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[16] = (uint8_t)((sizeof(f) - 14) >> 8), f[17] = (uint8_t)(sizeof(f) - 14);
+	f[23] = 6; /* TCP */
+	memcpy(f + 26, "\x0a\x00\x02\x0f\x0a\x00\x02\x02", 8);
+	tcp[12] = 5 << 4;
+	memset(tcp + 20, 't', 3000);
+	ps = fold(sum16(f + 26, 8, 6 + 20 + 3000));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		T_REQUIRE(fake_boot(VIRTIO_F_VERSION_1 | VIRTIO_NET_F_CSUM | cases[i].feat, QSZ) == 0, "boot");
+		tcp[16] = (uint8_t)(ps >> 8), tcp[17] = (uint8_t)ps;
+		memset(p, 0, VNET_HDR_LEN);
+		p[0] = cases[i].flags;
+		p[1] = cases[i].type;
+		p[2] = 54;                                  /* hdr_len */
+		p[4] = (uint8_t)cases[i].size, p[5] = (uint8_t)(cases[i].size >> 8);
+		p[6] = 34, p[8] = 16;                       /* csum_start, csum_offset */
+		memcpy(p + VNET_HDR_LEN, f, sizeof(f));
+		fq_post(VNET_TXQ, 1, g, l, w);
+		kick(VNET_TXQ);
+		if (cases[i].ok) {
+			T_CHECK(F.n_out == 1 && F.last_len == sizeof(f) && F.n.st.tx_tso == 1,
+				"case %zu: 64 KiB-style frame delivered whole (%u out)", i, F.n_out);
+			T_CHECK(fold(sum16(F.last + 34, 20 + 3000, sum16(f + 26, 8, 6 + 20 + 3000))) == 0xffff,
+				"case %zu: checksum completed", i);
+		} else {
+			T_CHECK(F.n_out == 0 && F.n.st.tx_drop_bad_hdr == 1 && F.n.st.tx_tso == 0,
+				"case %zu: dropped and counted (%u out)", i, F.n_out);
+		}
+	}
+}
+
 static const char *fail_why;
 static void on_fail(struct vdev *d, const char *why)
 {
@@ -567,6 +620,7 @@ int main(void)
 	T_RUN(test_vnet_mrg_rxbuf);
 	T_RUN(test_vnet_mrg_wrap);
 	T_RUN(test_vnet_csum_offload);
+	T_RUN(test_vnet_tso4);
 	T_RUN(test_vnet_hostile);
 	T_RUN(test_vnet_tx_flood_yields);
 	free(FD.base);
