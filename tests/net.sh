@@ -288,6 +288,7 @@ EOF
 	[ "$(cat "$TMP/sink.sha" 2>/dev/null)" = "$BIG_SHA" ] && pass net_256m_up ||
 		fail net_256m_up "sha '$(cat "$TMP/sink.sha" 2>/dev/null)'"
 	tx=$(stat_of virtio_tx_frames "$TMP/b2.err"); rx=$(stat_of virtio_rx_frames "$TMP/b2.err")
+	echo "# boot 2: frames tx ${tx:-} rx ${rx:-}, of them TSO tx $(stat_of virtio_tx_tso "$TMP/b2.err") rx $(stat_of virtio_rx_tso "$TMP/b2.err")" >&2
 	[ "${tx:-0}" -gt 70000 ] && [ "${rx:-0}" -gt 70000 ] && pass net_70k_frames ||
 		fail net_70k_frames "tx '${tx:-}' rx '${rx:-}' frames (--net-stats)"
 else

@@ -49,6 +49,20 @@ static int stack_slirp_output(void *ctx, const uint8_t *frame, size_t len)
 	return vnet_rx(&s->vnet, frame, len);
 }
 
+static int stack_slirp_output_tso(void *ctx, const uint8_t *frame, size_t len, uint16_t mss)
+{
+	struct net_stack *s = ctx;
+
+	return vnet_rx_tso(&s->vnet, frame, len, mss);
+}
+
+static bool stack_slirp_tso(void *ctx)
+{
+	struct net_stack *s = ctx;
+
+	return vnet_rx_tso_ok(&s->vnet);
+}
+
 static void stack_slirp_flush(void *ctx)
 {
 	struct net_stack *s = ctx;
@@ -77,6 +91,8 @@ static const struct vnet_ops vnet_ops_capture = {
 
 static const struct slirp_ops slirp_ops = {
 	.output = stack_slirp_output,
+	.output_tso = stack_slirp_output_tso,
+	.tso = stack_slirp_tso,
 	.flush = stack_slirp_flush,
 };
 
@@ -130,6 +146,8 @@ void net_stack_stats_print(const struct net_stack *s, FILE *f)
 	P("virtio_tx_drop_big", v->tx_drop_big);
 	P("virtio_tx_drop_bad_header", v->tx_drop_bad_hdr);
 	P("virtio_tx_tso", v->tx_tso);
+	P("virtio_rx_tso", v->rx_tso);
+	P("virtio_rx_drop_bad_tso", v->rx_drop_bad_tso);
 	P("virtio_rx_drop_big", v->rx_drop_big);
 	P("virtio_rx_nobufs", v->rx_nobufs);
 	P("virtio_rx_not_running", v->rx_not_running);

@@ -156,6 +156,11 @@ static inline void stat_inc(struct slirp *s, enum slirp_stat st)
 /* Hands one frame to the front end; counts it. Returns 0 or -ENOBUFS
  * (counted as a guest_nobuf drop unless the caller keeps the data). */
 int slirp_out(struct slirp *s, const uint8_t *frame, size_t len);
+/* The same for a TCP frame over the MTU that the guest takes as segments
+ * of mss bytes (ops->output_tso; only while slirp_tso()). */
+int slirp_out_tso(struct slirp *s, const uint8_t *frame, size_t len, uint16_t mss);
+/* Whether TCP frames to the guest may exceed the MTU now. */
+bool slirp_tso(struct slirp *s);
 /* Queues f to be resumed by slirp_rx_ready(). */
 void slirp_hold(struct slirp *s, struct slirp_flow *f);
 /* Notes that f owes the guest an ACK, to go out on its own within

@@ -21,10 +21,9 @@ static const char *const stat_names[SLIRP_STAT_N] = {
 #undef SLIRP_STAT_NAME
 };
 
-int slirp_out(struct slirp *s, const uint8_t *frame, size_t len)
+/* Counts a frame the front end took, or notes that it had no room. */
+static int slirp_out_done(struct slirp *s, int r, size_t len)
 {
-	int r = s->ops->output(s->ctx, frame, len);
-
 	if (r < 0) {
 		if (!s->rx_blocked)
 			stat_inc(s, SLIRP_STAT_RX_BLOCKED);
@@ -35,6 +34,21 @@ int slirp_out(struct slirp *s, const uint8_t *frame, size_t len)
 	s->stats[SLIRP_STAT_BYTES_OUT] += len;
 	s->out_since_flush = true;
 	return 0;
+}
+
+int slirp_out(struct slirp *s, const uint8_t *frame, size_t len)
+{
+	return slirp_out_done(s, s->ops->output(s->ctx, frame, len), len);
+}
+
+int slirp_out_tso(struct slirp *s, const uint8_t *frame, size_t len, uint16_t mss)
+{
+	return slirp_out_done(s, s->ops->output_tso(s->ctx, frame, len, mss), len);
+}
+
+bool slirp_tso(struct slirp *s)
+{
+	return s->ops->output_tso && s->ops->tso && s->ops->tso(s->ctx);
 }
 
 void slirp_flush(struct slirp *s)
@@ -324,7 +338,8 @@ int slirp_init(struct slirp *s, const struct slirp_cfg *c, struct loop *l,
 	s->ctx = ctx;
 	s->flow_defer.cb = flow_defer_event;
 	s->flow_defer.ctx = s;
-	s->seg_size = ETH_HLEN_ + c->net.mtu;
+	/* a TCP frame to the guest: the MTU, or an IP packet's 64 KiB with TSO */
+	s->seg_size = ETH_HLEN_ + (ops->output_tso ? 65535 : c->net.mtu);
 	s->n_seg = (unsigned)MIN(64, MAX(8, (1u << 20) / s->seg_size));
 	s->discard_size = 4u << 20;
 	s->tx = malloc(frame);

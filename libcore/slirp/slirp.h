@@ -79,6 +79,12 @@ struct slirp_cfg {
 struct slirp_ops {
 	int (*output)(void *ctx, const uint8_t *frame, size_t len);
 	void (*flush)(void *ctx);
+	/* Optional, TCP segmentation offload toward the guest: whether the
+	 * guest takes TCP frames over the MTU now, and output for one (its
+	 * checksum field holds the pseudo-header sum; mss is the segment
+	 * size the guest's stack sees). */
+	bool (*tso)(void *ctx);
+	int (*output_tso)(void *ctx, const uint8_t *frame, size_t len, uint16_t mss);
 };
 
 /* Counters: SLIRP_STAT_DROP_* are drops by reason, the rest are events. */

@@ -77,12 +77,15 @@ static void tcp_to_guest(struct slirp_flow *f);
 
 /* Writes the TCP header (and optlen bytes of options at opts, unless they
  * are already in place) and the IP/Ethernet headers around plen bytes of
- * payload already at frame + OFF_L4 + TCP_HLEN + optlen. Returns the frame
- * length. */
+ * payload already at frame + OFF_L4 + TCP_HLEN + optlen. The checksum is
+ * left to the receiver (the pseudo-header sum) with the offload, and in a
+ * frame over the MTU (TSO: the guest's stack takes it whole). Returns the
+ * frame length. */
 static size_t tcp_build(struct slirp *s, uint8_t *frame, uint32_t src, uint16_t sport,
 			uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
 			const uint8_t *opts, size_t optlen, size_t plen)
 {
+	bool partial = s->cfg.csum_offload || IP_HLEN + TCP_HLEN + optlen + plen > s->cfg.net.mtu;
 	size_t hl = TCP_HLEN + optlen;
 	uint32_t dst = s->cfg.net.guest;
 	uint8_t *l4 = ip_build(s, frame, IPPROTO_TCP, src, dst, hl + plen);
@@ -98,8 +101,8 @@ static size_t tcp_build(struct slirp *s, uint8_t *frame, uint32_t src, uint16_t 
 	st_be32(l4 + 16, 0);
 	if (opts)
 		memcpy(l4 + TCP_HLEN, opts, optlen);
-	c = s->cfg.csum_offload ? csum_l4_partial(src, dst, IPPROTO_TCP, hl + plen)
-				: csum_l4(src, dst, IPPROTO_TCP, l4, hl + plen);
+	c = partial ? csum_l4_partial(src, dst, IPPROTO_TCP, hl + plen)
+		    : csum_l4(src, dst, IPPROTO_TCP, l4, hl + plen);
 	memcpy(l4 + 16, &c, 2);
 	return OFF_L4 + hl + plen;
 }
@@ -508,6 +511,12 @@ static void tcp_to_guest(struct slirp_flow *f)
 		slirp_hold(s, f);
 		return;
 	}
+	/* payload per frame: the guest's MSS, or with TSO as many whole MSS
+	 * as an IP packet holds (the guest's stack takes the frame whole) */
+	uint32_t pl = t->mss;
+
+	if (slirp_tso(s))
+		pl = MAX((65535u - IP_HLEN - TCP_HLEN) / t->mss, 1u) * t->mss;
 	for (;;) {
 		uint32_t inflight = t->snd_nxt - t->snd_una, room;
 		unsigned nseg, niov = 0, i;
@@ -526,10 +535,10 @@ static void tcp_to_guest(struct slirp_flow *f)
 			iov[niov].iov_base = s->discard;
 			iov[niov++].iov_len = inflight;
 		}
-		nseg = MIN(s->n_seg, (room + t->mss - 1) / t->mss);
+		nseg = MIN(s->n_seg, (room + pl - 1) / pl);
 		for (i = 0; i < nseg; i++) {
 			iov[niov].iov_base = s->seg + (size_t)i * s->seg_size + OFF_L4 + TCP_HLEN;
-			iov[niov++].iov_len = MIN(t->mss, room - i * t->mss);
+			iov[niov++].iov_len = MIN(pl, room - i * pl);
 			want += iov[niov - 1].iov_len;
 		}
 		mh.msg_iovlen = niov;
@@ -558,13 +567,23 @@ static void tcp_to_guest(struct slirp_flow *f)
 			break;
 		}
 		for (i = 0; got; i++) {
-			size_t plen = MIN(got, t->mss);
+			size_t plen = MIN(got, pl);
 			uint8_t *fr = s->seg + (size_t)i * s->seg_size;
 			size_t len = tcp_build(s, fr, f->rip, f->rport, f->gport, t->snd_nxt,
 					       t->rcv_nxt, TH_ACK | (plen == got ? TH_PSH : 0),
 					       wf, NULL, 0, plen);
+			int r;
 
-			if (slirp_out(s, fr, len) < 0) {
+			if (plen > t->mss) { /* TSO: the pseudo-header sum, whatever the MTU */
+				uint16_t c = csum_l4_partial(f->rip, s->cfg.net.guest, IPPROTO_TCP,
+							     TCP_HLEN + plen);
+
+				memcpy(fr + OFF_L4 + 16, &c, 2);
+				r = slirp_out_tso(s, fr, len, t->mss);
+			} else {
+				r = slirp_out(s, fr, len);
+			}
+			if (r < 0) {
 				tcp_peek_rewind(f);
 				slirp_hold(s, f);
 				return;

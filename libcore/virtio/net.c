@@ -10,7 +10,8 @@
  * correct) are marked DATA_VALID, and with HOST_TSO4 the guest hands over
  * TCP/IPv4 frames of up to 64 KiB whatever its MTU, which are never cut
  * into segments at all: SLIRP writes their payload to a host socket as it
- * would an MTU-sized one. RX frames stay within MTU + 14 bytes. */
+ * would an MTU-sized one. GUEST_TSO4 the other way: SLIRP's TCP frames to
+ * the guest carry up to 64 KiB, which the guest's stack takes whole. */
 #include "virtio/net.h"
 
 #include <errno.h>
@@ -30,6 +31,7 @@
  * num_buffers. */
 #define HDR_FLAGS 0
 #define HDR_GSO_TYPE 1
+#define HDR_HDR_LEN 2
 #define HDR_GSO_SIZE 4
 #define HDR_CSUM_START 6
 #define HDR_CSUM_OFFSET 8
@@ -52,7 +54,7 @@ static uint64_t vnet_features(struct vdev *d)
 	struct vnet *n = to_vnet(d);
 	uint64_t f = (1ULL << VIRTIO_F_VERSION_1_BIT) | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS |
 		     VIRTIO_NET_F_MRG_RXBUF | VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM |
-		     VIRTIO_NET_F_HOST_TSO4 |
+		     VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_GUEST_TSO4 |
 		     VIRTIO_RING_F_INDIRECT_DESC |
 		     VIRTIO_RING_F_EVENT_IDX;
 
@@ -244,9 +246,49 @@ static void vnet_rx_unpop(struct vq *q, unsigned k)
 		vq_unpop(q);
 }
 
+bool vnet_rx_tso_ok(const struct vnet *n)
+{
+	return n->dev.started && (n->dev.acked & VIRTIO_NET_F_GUEST_TSO4);
+}
+
+/* Fills the header h for frame: checksum done (GUEST_CSUM), or, for a TSO
+ * frame (mss != 0), its offsets and segment size. Returns 0 or -EINVAL. */
+static int vnet_rx_hdr(const struct vnet *n, uint8_t *h, const uint8_t *frame, size_t len,
+		       uint16_t mss)
+{
+	uint32_t l4, hl;
+
+	memset(h, 0, VNET_HDR_LEN);
+	if (!mss) {
+		/* SLIRP builds every frame with correct checksums: let the
+		 * guest skip verifying them (a pass over the data saved) */
+		if (n->dev.acked & VIRTIO_NET_F_GUEST_CSUM)
+			h[HDR_FLAGS] = VIRTIO_NET_HDR_F_DATA_VALID;
+		return 0;
+	}
+	if (!vnet_rx_tso_ok(n) || len < ETH_MIN_HDR + 20 || ld_be16(frame + 12) != 0x0800 ||
+	    (frame[ETH_MIN_HDR] >> 4) != 4 || frame[ETH_MIN_HDR + 9] != 6)
+		return -EINVAL;
+	l4 = ETH_MIN_HDR + (uint32_t)(frame[ETH_MIN_HDR] & 15) * 4;
+	if (len < l4 + 20 || (hl = l4 + (uint32_t)(frame[l4 + 12] >> 4) * 4) > len)
+		return -EINVAL;
+	h[HDR_FLAGS] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h[HDR_GSO_TYPE] = VIRTIO_NET_HDR_GSO_TCPV4;
+	st_le16(h + HDR_HDR_LEN, (uint16_t)hl);
+	st_le16(h + HDR_GSO_SIZE, mss);
+	st_le16(h + HDR_CSUM_START, (uint16_t)l4);
+	st_le16(h + HDR_CSUM_OFFSET, 16);
+	return 0;
+}
+
 int vnet_rx(struct vnet *n, const uint8_t *frame, size_t len)
 {
-	uint8_t h[VNET_HDR_LEN] = { [HDR_GSO_TYPE] = VIRTIO_NET_HDR_GSO_NONE };
+	return vnet_rx_tso(n, frame, len, 0);
+}
+
+int vnet_rx_tso(struct vnet *n, const uint8_t *frame, size_t len, uint16_t mss)
+{
+	uint8_t h[VNET_HDR_LEN];
 	struct vq *q = &n->dev.vq[VNET_RXQ];
 	uint64_t need = VNET_HDR_LEN + (uint64_t)len, cap = 0;
 	unsigned k = 0, max = n->mrg ? VNET_RX_MAX_BUFS : 1;
@@ -257,6 +299,10 @@ int vnet_rx(struct vnet *n, const uint8_t *frame, size_t len)
 		n->st.rx_not_running++;
 		n->want_rx_ready = true;
 		return -ENOBUFS;
+	}
+	if (vnet_rx_hdr(n, h, frame, len, mss) < 0) {
+		n->st.rx_drop_bad_tso++;
+		return 0;
 	}
 	/* Take chains until the header and the frame fit. */
 	while (cap < need) {
@@ -282,10 +328,6 @@ int vnet_rx(struct vnet *n, const uint8_t *frame, size_t len)
 	/* Header in the first chain, the frame across all of them; the used
 	 * elements are published together. */
 	st_le16(h + HDR_NUM_BUFFERS, (uint16_t)k);
-	/* SLIRP builds every frame with correct checksums: let the guest
-	 * skip verifying them (a pass over the data saved per frame). */
-	if (n->dev.acked & VIRTIO_NET_F_GUEST_CSUM)
-		h[HDR_FLAGS] = VIRTIO_NET_HDR_F_DATA_VALID;
 	for (unsigned i = 0; i < k; i++) {
 		const struct vq_chain *c = &n->rxc[i];
 		uint32_t w = 0, take;
@@ -301,6 +343,8 @@ int vnet_rx(struct vnet *n, const uint8_t *frame, size_t len)
 	n->rx_pending = true;
 	n->st.rx_frames++;
 	n->st.rx_bytes += len;
+	if (mss)
+		n->st.rx_tso++;
 	if (n->ops->capture)
 		n->ops->capture(n->ctx, VNET_DIR_RX, frame, len);
 	return 0;

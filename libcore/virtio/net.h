@@ -26,6 +26,7 @@
 #define VIRTIO_NET_F_GUEST_CSUM (1ULL << 1)
 #define VIRTIO_NET_F_MTU (1ULL << 3)
 #define VIRTIO_NET_F_MAC (1ULL << 5)
+#define VIRTIO_NET_F_GUEST_TSO4 (1ULL << 7)
 #define VIRTIO_NET_F_HOST_TSO4 (1ULL << 11)
 #define VIRTIO_NET_F_MRG_RXBUF (1ULL << 15)
 #define VIRTIO_NET_F_STATUS (1ULL << 16)
@@ -69,11 +70,13 @@ struct vnet_stats {
 	uint64_t tx_frames, tx_bytes;    /* guest -> host, delivered to output */
 	uint64_t tx_tso;                 /* of those, TCP frames the guest left unsegmented */
 	uint64_t rx_frames, rx_bytes;    /* host -> guest, placed in RX chains */
+	uint64_t rx_tso;                 /* of those, TCP frames left for the guest to take whole */
 	uint64_t tx_drop_short;          /* chain shorter than the header (+ETH) */
 	uint64_t tx_drop_big;            /* frame over VNET_MAX_FRAME */
 	uint64_t tx_drop_bad_hdr;        /* offload not negotiated, bad checksum offsets or GSO fields */
 	uint64_t tx_drop_output;         /* output() refused the frame */
 	uint64_t rx_drop_big;            /* frame larger than the guest's RX chain */
+	uint64_t rx_drop_bad_tso;        /* a TSO frame the guest cannot take */
 	uint64_t rx_not_running;         /* -ENOBUFS because the driver is not running */
 	uint64_t rx_nobufs;              /* times vnet_rx() said -ENOBUFS */
 	uint64_t rx_ready_calls;         /* rx_ready() calls after an RX kick */
@@ -106,6 +109,13 @@ static inline struct vdev *vnet_vdev(struct vnet *n) { return &n->dev; }
  * dropped and counted when it can never fit), -ENOBUFS when the guest has no
  * buffer now (rx_ready() follows when it has) or the driver is not running. */
 int vnet_rx(struct vnet *n, const uint8_t *frame, size_t len);
+/* The same for a TCP/IPv4 frame over the MTU, for the guest to take whole
+ * as segments of mss payload bytes (GUEST_TSO4; its checksum field holds
+ * the pseudo-header sum, NEEDS_CSUM). Dropped and counted (rx_drop_bad_tso)
+ * when the guest did not negotiate it or the frame is not TCP/IPv4. */
+int vnet_rx_tso(struct vnet *n, const uint8_t *frame, size_t len, uint16_t mss);
+/* Whether the running driver takes vnet_rx_tso() frames. */
+bool vnet_rx_tso_ok(const struct vnet *n);
 /* Notifies the guest of the frames placed since the last flush. */
 void vnet_rx_flush(struct vnet *n);
 /* Processes the TX queue now (what a TX kick does). */

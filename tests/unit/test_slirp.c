@@ -29,6 +29,12 @@ struct cap {
 	size_t len[MAXF];
 	unsigned n, flushes;
 	int nobuf; /* output() answers -ENOBUFS while > 0 */
+	/* TSO: whether tso() says yes, and the last output_tso() frame */
+	bool tso;
+	unsigned n_tso;
+	uint16_t tso_mss;
+	size_t tso_len;
+	uint8_t tso_frame[65600];
 };
 
 static int cap_output(void *ctx, const uint8_t *frame, size_t len)
@@ -51,7 +57,25 @@ static void cap_flush(void *ctx)
 	((struct cap *)ctx)->flushes++;
 }
 
-static const struct slirp_ops cap_ops = { cap_output, cap_flush };
+static bool cap_tso(void *ctx)
+{
+	return ((struct cap *)ctx)->tso;
+}
+
+static int cap_output_tso(void *ctx, const uint8_t *frame, size_t len, uint16_t mss)
+{
+	struct cap *c = ctx;
+
+	c->n_tso++;
+	c->tso_mss = mss;
+	c->tso_len = MIN(len, sizeof(c->tso_frame));
+	memcpy(c->tso_frame, frame, c->tso_len);
+	return 0;
+}
+
+static const struct slirp_ops cap_ops = {
+	.output = cap_output, .flush = cap_flush, .tso = cap_tso, .output_tso = cap_output_tso,
+};
 static const uint8_t gmac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static const uint8_t gwmac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x01 };
 
@@ -566,6 +590,47 @@ static void test_tcp_window_watch(void)
 	tcp_rig_stop(&tr);
 }
 
+/* TSO toward the guest: while the front end says the guest takes it, host
+ * data goes out as one frame over the MTU with the MSS handed along and the
+ * pseudo-header sum in its checksum field; once it says no, as MSS-sized
+ * frames again. */
+static void test_tcp_tso_out(void)
+{
+	static struct tcp_rig tr;
+	static uint8_t f[2048], data[10000];
+	struct rig *r = &tr.r;
+	const char *why = tcp_rig_connect(&tr);
+	const uint8_t *fr = r->cap.tso_frame;
+	uint32_t seq;
+	uint16_t c;
+	unsigned n0;
+
+	T_REQUIRE(!why, "%s", why);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7);
+	r->cap.tso = true;
+	n0 = r->cap.n;
+	T_REQUIRE(write(tr.cfd, data, sizeof(data)) == (ssize_t)sizeof(data), "host write");
+	PUMP(r, r->cap.n_tso > 0);
+	c = csum_l4_partial(inet_addr("10.0.2.2"), inet_addr("10.0.2.15"), IPPROTO_TCP, 20 + sizeof(data));
+	T_CHECK(r->cap.n_tso == 1 && r->cap.n == n0 && r->cap.tso_mss == 536 &&
+			r->cap.tso_len == 54 + sizeof(data) && !memcmp(fr + 54, data, sizeof(data)),
+		"one frame of %zu bytes, MSS %u (%u TSO, %u plain)", r->cap.tso_len, r->cap.tso_mss,
+		r->cap.n_tso, r->cap.n - n0);
+	T_CHECK(ld_be16(fr + 16) == 20 + 20 + sizeof(data) && !memcmp(fr + 50, &c, 2),
+		"IP length and the pseudo-header sum");
+	seq = ld_be32(fr + 38) + sizeof(data);
+	slirp_input(&r->s, f, mk_tcp(f, tr.port, 1000, seq, 0x10, NULL, 0));
+	r->cap.tso = false;
+	n0 = r->cap.n;
+	T_REQUIRE(write(tr.cfd, data, 2000) == 2000, "host write 2");
+	PUMP(r, r->cap.n >= n0 + 4);
+	T_CHECK(r->cap.n_tso == 1 && r->cap.n == n0 + 4 && r->cap.len[n0] == 54 + 536 &&
+			r->cap.len[n0 + 3] == 54 + 2000 - 3 * 536,
+		"without TSO: MSS-sized frames (%u)", r->cap.n - n0);
+	tcp_rig_stop(&tr);
+}
+
 /* Hostile frames: 50,000 mutations of valid ARP/TCP/UDP/ICMP/DNS frames
  * (random bytes, lengths, header fields, truncation) must be counted or
  * answered, never crash (ASan/UBSan watch). Every destination is denied and
@@ -995,6 +1060,7 @@ int main(void)
 	T_RUN(test_tcp_guest_segments);
 	T_RUN(test_tcp_delayed_ack);
 	T_RUN(test_tcp_window_watch);
+	T_RUN(test_tcp_tso_out);
 	T_RUN(test_random_frames);
 	T_RUN(test_dns_servfail_huge_query);
 	T_RUN(test_hostile_hash_collisions);
