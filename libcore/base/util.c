@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -106,6 +107,30 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	if (v < min || v > max)
 		return -ERANGE;
 	*out = v;
+	return 0;
+}
+
+int map_file(const char *path, size_t max, void **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	struct stat st;
+	void *p;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		err = -errno;
+	else if (!S_ISREG(st.st_mode) || st.st_size <= 0)
+		err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	else if ((uint64_t)st.st_size > max)
+		err = -EFBIG;
+	else if ((p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED)
+		err = -errno;
+	close(fd);
+	if (err)
+		return err;
+	*out = p;
+	*len = (size_t)st.st_size;
 	return 0;
 }
 

@@ -20,6 +20,10 @@ ssize_t read_full(int fd, void *buf, size_t len);
 /* Reads a whole file into a malloc'd buffer (NUL-terminated beyond *len).
  * Returns 0 or -errno; -EFBIG beyond max bytes. */
 int read_file(const char *path, size_t max, uint8_t **out, size_t *len);
+/* Maps a whole regular, non-empty file read-only and private, so that its
+ * pages stay the page cache's rather than a copy in our heap. Returns 0 or
+ * -errno; -EINVAL for an empty or non-regular file, -EFBIG beyond max. */
+int map_file(const char *path, size_t max, void **out, size_t *len);
 /* Parses "512", "64K", "512M", "2G" (binary units). Returns 0 or -EINVAL. */
 int parse_size(const char *s, uint64_t *out);
 /* Parses an unsigned decimal in [min, max]. Returns 0 or -EINVAL/-ERANGE. */

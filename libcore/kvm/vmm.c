@@ -35,34 +35,15 @@ struct kvm_vmm {
 	bool created;
 };
 
-/* Maps a whole file read-only. Returns 0 or -errno with why filled. */
-static int map_file(const char *what, const char *path, void **p, size_t *len, char *why, size_t wl)
+/* Maps a whole input file read-only. Returns 0 or -errno with why filled. */
+static int map_input(const char *what, const char *path, void **p, size_t *len, char *why, size_t wl)
 {
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	int r = map_file(path, SIZE_MAX, p, len);
 
-	if (fd < 0) {
-		r = -errno;
-		snprintf(why, wl, "%s %s: %s", what, path, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-	} else if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
-		r = -EINVAL;
+	if (r == -EINVAL)
 		snprintf(why, wl, "%s %s: not a regular, non-empty file", what, path);
-	} else {
-		*p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (*p == MAP_FAILED) {
-			*p = NULL;
-			r = -errno;
-		} else {
-			*len = (size_t)st.st_size;
-		}
-	}
-	if (r && !why[0])
+	else if (r)
 		snprintf(why, wl, "%s %s: %s", what, path, strerror(-r));
-	close(fd);
 	return r;
 }
 
@@ -88,9 +69,9 @@ static int cfg_from_vmm(const struct vmm_config *c, struct kvm_vm_cfg *k, struct
 		snprintf(why, wl, "more than %d devices", VMM_MAX_DEVS);
 		return -EINVAL;
 	}
-	if ((r = map_file("kernel", c->kernel, &f->kernel, &f->kernel_len, why, wl)))
+	if ((r = map_input("kernel", c->kernel, &f->kernel, &f->kernel_len, why, wl)))
 		return r;
-	if (c->initrd && (r = map_file("initrd", c->initrd, &f->initrd, &f->initrd_len, why, wl)))
+	if (c->initrd && (r = map_input("initrd", c->initrd, &f->initrd, &f->initrd_len, why, wl)))
 		return r;
 	if ((size_t)snprintf(cmdline, cl, "%s%s%s", KVM_CMDLINE_PREFIX, c->cmdline && c->cmdline[0] ? " " : "",
 			     c->cmdline ? c->cmdline : "") >= cl) {
@@ -104,7 +85,7 @@ static int cfg_from_vmm(const struct vmm_config *c, struct kvm_vm_cfg *k, struct
 		.initrd = f->initrd, .initrd_size = f->initrd_len,
 		.cmdline = cmdline, .cpus = c->cpus, .mem_size = c->mem_bytes,
 		.console_fd = c->console_fd, .devs = devs, .n_devs = c->ndevs, .loop = c->loop,
-		.release_source = true, /* map_file()'s mappings */
+		.release_source = true, /* map_input()'s mappings */
 	};
 	return 0;
 }

@@ -3,14 +3,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "base/budget.h"
 #include "base/loop.h"
 #include "base/siphash.h"
 #include "base/termsafe.h"
-#include "base/util.h"
 #include "base/util.h"
 #include "guest/mem.h"
 #include "t.h"
@@ -31,6 +33,28 @@ static void test_parse_size(void)
 	T_CHECK(parse_uint("7", 1, 8, &v) == 0 && v == 7, "uint");
 	T_CHECK(parse_uint("9", 1, 8, &v) == -ERANGE, "uint range");
 	T_CHECK(parse_uint("1x", 1, 8, &v) == -EINVAL, "uint junk");
+}
+
+/* map_file: maps what read_file would read, refuses empty, directories,
+ * missing files and what is over max. */
+static void test_map_file(void)
+{
+	char path[] = "/tmp/vb-mapfile-XXXXXX";
+	int fd = mkstemp(path);
+	void *p = NULL;
+	size_t len = 0;
+
+	T_REQUIRE(fd >= 0, "mkstemp");
+	T_CHECK(map_file(path, 100, &p, &len) == -EINVAL, "empty file refused");
+	T_REQUIRE(write_full(fd, "kernel!", 7) == 0, "write");
+	close(fd);
+	T_CHECK(map_file(path, 6, &p, &len) == -EFBIG, "over max");
+	T_REQUIRE(map_file(path, 7, &p, &len) == 0, "map");
+	T_CHECK(len == 7 && !memcmp(p, "kernel!", 7), "content");
+	munmap(p, len);
+	T_CHECK(map_file("/tmp", 100, &p, &len) == -EISDIR, "directory");
+	unlink(path);
+	T_CHECK(map_file(path, 100, &p, &len) == -ENOENT, "missing");
 }
 
 static void test_gmem_bounds(void)
@@ -260,6 +284,7 @@ static void test_termsafe(void)
 int main(void)
 {
 	T_RUN(test_parse_size);
+	T_RUN(test_map_file);
 	T_RUN(test_gmem_bounds);
 	T_RUN(test_loop);
 	T_RUN(test_loop_del_pending);
