@@ -341,7 +341,7 @@ int slirp_init(struct slirp *s, const struct slirp_cfg *c, struct loop *l,
 	/* a TCP frame to the guest: the MTU, or an IP packet's 64 KiB with TSO */
 	s->seg_size = ETH_HLEN_ + (ops->output_tso ? 65535 : c->net.mtu);
 	s->n_seg = (unsigned)MIN(64, MAX(8, (1u << 20) / s->seg_size));
-	s->discard_size = 4u << 20;
+	s->discard_chunk = SLIRP_DISCARD_CHUNK;
 	s->tx = malloc(frame);
 	s->seg = malloc((size_t)s->n_seg * s->seg_size);
 	if (!s->tx || !s->seg) {
@@ -353,7 +353,7 @@ int slirp_init(struct slirp *s, const struct slirp_cfg *c, struct loop *l,
 	s->next_port = 49152 + (uint16_t)(s->isn_base % 8192);
 	s->icmp_ok = icmp_probe();
 	s->peek_off = tcp_peek_off_probe();
-	if (!s->peek_off && !(s->discard = malloc(s->discard_size))) {
+	if (!(s->discard = malloc(s->discard_chunk))) { /* touched only without peek_off */
 		err = -ENOMEM;
 		goto fail;
 	}

@@ -26,6 +26,8 @@
 #define SLIRP_MAX_RULES 32
 #define SLIRP_MAX_FWD 16
 #define SLIRP_MAX_HOST_ADDRS 32
+#define SLIRP_DISCARD_CHUNK (64u << 10) /* see struct slirp's discard */
+#define SLIRP_DISCARD_IOVS 64           /* 4 MiB in flight at most */
 
 /* An egress rule: destination network/prefix and optional port (0 = any). */
 struct slirp_rule {
@@ -189,8 +191,12 @@ struct slirp {
 	uint8_t *tx;                 /* one frame: control and small packets */
 	uint8_t *seg;                /* TCP data batch: n_seg frames */
 	unsigned n_seg, seg_size;
-	uint8_t *discard;            /* peek discard area (no SO_PEEK_OFF) */
-	size_t discard_size;
+	/* Without SO_PEEK_OFF (kernels before 6.9) each peek rereads the
+	 * in-flight bytes first: they land in one discard chunk that every
+	 * leading iovec points at (SLIRP_DISCARD_IOVS of them), so the bytes
+	 * in flight are bounded by their sum and cost no memory of ours. */
+	uint8_t *discard;
+	size_t discard_chunk;
 	bool peek_off;               /* kernel supports SO_PEEK_OFF on TCP */
 	bool icmp_ok;                /* unprivileged ICMP sockets allowed */
 	unsigned dns_cur;            /* the upstream that answered last */

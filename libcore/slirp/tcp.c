@@ -11,7 +11,9 @@
  *
  * Host -> guest: data stays in the host socket until the guest acknowledges
  * it. We MSG_PEEK up to the guest's window (from the peek offset, so each
- * byte is read once), send it as MSS-sized segments, and discard bytes from
+ * byte is read once; before Linux 6.9, which has no SO_PEEK_OFF for TCP,
+ * the bytes in flight are read again into one small discard chunk), send
+ * it as MSS-sized segments, and discard bytes from
  * the socket (MSG_TRUNC) as the guest acknowledges them. A retransmission
  * (timeout or three duplicate ACKs) rewinds the peek offset to the oldest
  * unacknowledged byte.
@@ -248,6 +250,15 @@ static uint32_t tcp_isn(struct slirp *s, const struct slirp_flow *f)
  * level-triggered EPOLLIN would fire for it forever. An edge comes with
  * each new arrival; what the guest's window held back is sent when its
  * ACKs open the window. */
+/* How many bytes may be in flight to the guest: its window, and without
+ * SO_PEEK_OFF no more than the discard chunks cover (struct slirp). */
+static uint32_t tcp_send_limit(const struct slirp *s, const struct tcp_flow *t)
+{
+	if (s->peek_off)
+		return t->wnd;
+	return MIN(t->wnd, (uint32_t)(SLIRP_DISCARD_IOVS * s->discard_chunk));
+}
+
 static void tcp_events(struct slirp_flow *f)
 {
 	struct tcp_flow *t = &f->tcp;
@@ -257,7 +268,7 @@ static void tcp_events(struct slirp_flow *f)
 		ev = EPOLLOUT;
 	else if (t->state == TS_ESTABLISHED) {
 		if (!(t->flags & (TF_HOST_EOF | TF_FIN_SENT)) && !f->pending &&
-		    t->snd_nxt - t->snd_una < t->wnd)
+		    t->snd_nxt - t->snd_una < tcp_send_limit(f->s, t))
 			ev |= EPOLLIN | EPOLLRDHUP;
 		if (t->flags & TF_WANT_OUT)
 			ev |= EPOLLOUT;
@@ -503,7 +514,7 @@ static void tcp_to_guest(struct slirp_flow *f)
 {
 	struct slirp *s = f->s;
 	struct tcp_flow *t = &f->tcp;
-	struct iovec iov[65];
+	struct iovec iov[SLIRP_DISCARD_IOVS + 64];
 
 	if (t->state != TS_ESTABLISHED || (t->flags & TF_FIN_SENT) || f->w.fd < 0)
 		return;
@@ -525,15 +536,13 @@ static void tcp_to_guest(struct slirp_flow *f)
 		ssize_t n;
 		struct msghdr mh = { .msg_iov = iov };
 
-		if (inflight >= t->wnd)
+		if (inflight >= tcp_send_limit(s, t))
 			break;
-		room = t->wnd - inflight;
-		if (!s->peek_off) {
-			if (inflight >= s->discard_size)
-				break;
-			room = MIN(room, (uint32_t)(s->discard_size - inflight));
+		room = tcp_send_limit(s, t) - inflight;
+		/* without peek_off the in-flight bytes come first: discarded */
+		for (size_t left = s->peek_off ? 0 : inflight; left; left -= iov[niov++].iov_len) {
 			iov[niov].iov_base = s->discard;
-			iov[niov++].iov_len = inflight;
+			iov[niov].iov_len = MIN(left, s->discard_chunk);
 		}
 		nseg = MIN(s->n_seg, (room + pl - 1) / pl);
 		for (i = 0; i < nseg; i++) {
@@ -860,7 +869,7 @@ void tcp_input(struct slirp *s, const struct ip_pkt *p)
 		t->rto_at = 0;
 		t->retries = 0;
 	}
-	blocked = t->snd_nxt - t->snd_una >= t->wnd;
+	blocked = t->snd_nxt - t->snd_una >= tcp_send_limit(s, t);
 	tcp_on_ack(f, &g);
 	if (f->dead)
 		return;
