@@ -5,7 +5,7 @@
 # (9p, read-only) and the harness's output folder (9p, writable, at the same
 # path as on the host: vbnest.out= on the command line), makes the few places
 # tests write to writable (tmpfs), then runs the folder's cmd.sh (written by
-# tests/nested/l1.sh on the host) chrooted into the host's tree, so every
+# tests/nested/l1.sh on the host) with the host's tree as its root, so every
 # host tool and the checkout itself are there at their usual paths. Its
 # output goes to the console and to the folder's l1.out; "L1-END" on the
 # console marks the end. A missing /dev/kvm ends with a SKIP line that
@@ -31,7 +31,12 @@ if [ ! -c /dev/kvm ]; then
 	echo "L1-END"; exit 0
 fi
 echo "L1: $(nproc) CPU, /dev/kvm, $(sed -n 's/^model name.*: //p' /proc/cpuinfo | head -n 1)"
-chroot /host /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	HOME=/tmp/home XDG_CACHE_HOME=/tmp/home/cache TMPDIR=/tmp /bin/sh "$out/cmd.sh" |
+# In a mount namespace of its own, the host's tree is moved onto / before
+# the chroot (switch_root's way): a plain chroot into /host would leave the
+# commands "chrooted", and the kernel refuses user namespaces (passt's
+# sandbox) to chrooted processes.
+unshare -m sh -c 'cd /host && mount --move . / && exec chroot . /usr/bin/env -i \
+	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	HOME=/tmp/home XDG_CACHE_HOME=/tmp/home/cache TMPDIR=/tmp /bin/sh "$0"' "$out/cmd.sh" |
 	while IFS= read -r line; do say "$line"; done
 echo "L1-END"
