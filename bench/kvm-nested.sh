@@ -13,14 +13,7 @@
 . bench/lib.sh
 : "${B:=build}"
 export B GUEST_DIR
-OUT=$(mktemp /tmp/vb-kvm-nested.XXXXXX)
-trap 'rm -f "$OUT"' EXIT
 R=${KVM_BENCH_ROUNDS:-3}
-BED="the nested test bed's L1 guest (tests/nested/l1.sh: qemu TCG, emulated EPYC-v1 with SVM, kvm_amd), $R rounds; the machine line is the host's"
-sh tests/nested/l1.sh --all --timeout 3000 -- \
-	"BENCH_EMIT=1 KVM_BENCH_ROUNDS=$R KVM_BENCH_BED=\"$BED\" sh bench/kvm-boot.sh" | tee "$OUT" | grep -v '^BENCH-EMIT'
-# no result came back: the bed's own SKIP or FAIL line says why
-if ! bench_replay "$OUT" kvm-boot kvm-nested; then
-	why=$(grep -E '^(SKIP|FAIL) ' "$OUT" | tail -n 1)
-	bench_skip kvm-nested "${why:-the nested test bed gave no result}"
-fi
+BED="$BENCH_BED, $R rounds; the machine line is the host's"
+bench_nested kvm-boot kvm-nested 3000 \
+	"BENCH_EMIT=1 KVM_BENCH_ROUNDS=$R KVM_BENCH_BED=\"$BED\" sh bench/kvm-boot.sh"

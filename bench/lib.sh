@@ -117,3 +117,20 @@ bench_skip() {
 bench_replay() {
 	python3 "$BENCH_REPORT" replay "$1" "${BENCH_RESULTS:-bench/results}" ${2:+"$2"} ${3:+"$3"}
 }
+# BENCH_BED: how the nested test bed's results describe where they ran.
+BENCH_BED="the nested test bed's L1 guest (tests/nested/l1.sh: qemu TCG, emulated EPYC-v1 with SVM, kvm_amd)"
+# bench_nested FROM TO TIMEOUT COMMAND...: runs COMMANDs (the last one a
+# bench with BENCH_EMIT=1) in the nested test bed's L1 guest, shows what
+# they print, and writes their result FROM here as TO; without one, TO is
+# skipped with the bed's own SKIP or FAIL line as the reason.
+bench_nested() {
+	_from=$1 _to=$2 _lim=$3
+	shift 3
+	_out=$(mktemp /tmp/vb-"$_to".XXXXXX) || return 1
+	sh tests/nested/l1.sh --all --timeout "$_lim" -- "$@" | tee "$_out" | grep -v '^BENCH-EMIT'
+	if ! bench_replay "$_out" "$_from" "$_to"; then
+		_why=$(grep -E '^(SKIP|FAIL) ' "$_out" | tail -n 1)
+		bench_skip "$_to" "${_why:-the nested test bed gave no result}"
+	fi
+	rm -f "$_out"
+}

@@ -15,16 +15,8 @@
 . bench/lib.sh
 : "${B:=build}"
 export B GUEST_DIR
-OUT=$(mktemp /tmp/vb-net-nested.XXXXXX)
-trap 'rm -f "$OUT"' EXIT
 R=${NET_NESTED_ROUNDS:-3}
-BED="the nested test bed's L1 guest (tests/nested/l1.sh: qemu TCG, emulated EPYC-v1 with SVM, kvm_amd); the machine line is the host's"
-sh tests/nested/l1.sh --all --timeout 1500 -- \
+BED="$BENCH_BED; the machine line is the host's"
+bench_nested net-vm net-nested 1500 \
 	"ip link add vbn0 type veth peer name vbn1 && ip addr add 192.168.77.1/24 dev vbn0 && ip link set vbn0 up && ip link set vbn1 up && ip route add default via 192.168.77.2 || echo 'SKIP net-nested: no veth pair in L1 (passt needs a routable interface)'" \
-	"BENCH_EMIT=1 NET_VM_ACCEL=kvm NET_VM_BED=\"$BED\" RSS_EVERY=0.5 ROUNDS=$R BYTES=${NET_NESTED_BYTES:-64M} CRR=${NET_NESTED_CRR:-50} sh bench/net-vm.sh" |
-	tee "$OUT" | grep -v '^BENCH-EMIT'
-# no result came back: the bed's own SKIP or FAIL line says why
-if ! bench_replay "$OUT" net-vm net-nested; then
-	why=$(grep -E '^(SKIP|FAIL) ' "$OUT" | tail -n 1)
-	bench_skip net-nested "${why:-the nested test bed gave no result}"
-fi
+	"BENCH_EMIT=1 NET_VM_ACCEL=kvm NET_VM_BED=\"$BED\" RSS_EVERY=0.5 ROUNDS=$R BYTES=${NET_NESTED_BYTES:-64M} CRR=${NET_NESTED_CRR:-50} sh bench/net-vm.sh"
