@@ -245,11 +245,6 @@ static uint32_t tcp_isn(struct slirp *s, const struct slirp_flow *f)
 	return h + (uint32_t)(s->now >> 12);
 }
 
-/* The epoll interest that matches f's state. Edge-triggered: data we have
- * peeked but the guest has not acknowledged stays in the socket, so a
- * level-triggered EPOLLIN would fire for it forever. An edge comes with
- * each new arrival; what the guest's window held back is sent when its
- * ACKs open the window. */
 /* How many bytes may be in flight to the guest: its window, and without
  * SO_PEEK_OFF no more than the discard chunks cover (struct slirp). */
 static uint32_t tcp_send_limit(const struct slirp *s, const struct tcp_flow *t)
@@ -259,6 +254,11 @@ static uint32_t tcp_send_limit(const struct slirp *s, const struct tcp_flow *t)
 	return MIN(t->wnd, (uint32_t)(SLIRP_DISCARD_IOVS * s->discard_chunk));
 }
 
+/* The epoll interest that matches f's state. Edge-triggered: data we have
+ * peeked but the guest has not acknowledged stays in the socket, so a
+ * level-triggered EPOLLIN would fire for it forever. An edge comes with
+ * each new arrival; what the guest's window held back is sent when its
+ * ACKs open the window. */
 static void tcp_events(struct slirp_flow *f)
 {
 	struct tcp_flow *t = &f->tcp;
@@ -529,16 +529,16 @@ static void tcp_to_guest(struct slirp_flow *f)
 	if (slirp_tso(s))
 		pl = MAX((65535u - IP_HLEN - TCP_HLEN) / t->mss, 1u) * t->mss;
 	for (;;) {
-		uint32_t inflight = t->snd_nxt - t->snd_una, room;
+		uint32_t inflight = t->snd_nxt - t->snd_una, limit = tcp_send_limit(s, t), room;
 		unsigned nseg, niov = 0, i;
 		size_t want = 0, got;
 		uint16_t wf;
 		ssize_t n;
 		struct msghdr mh = { .msg_iov = iov };
 
-		if (inflight >= tcp_send_limit(s, t))
+		if (inflight >= limit)
 			break;
-		room = tcp_send_limit(s, t) - inflight;
+		room = limit - inflight;
 		/* without peek_off the in-flight bytes come first: discarded */
 		for (size_t left = s->peek_off ? 0 : inflight; left; left -= iov[niov++].iov_len) {
 			iov[niov].iov_base = s->discard;

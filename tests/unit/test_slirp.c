@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <poll.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
