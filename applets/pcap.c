@@ -263,7 +263,6 @@ static int pcap_main(int argc, char **argv)
 	err = pcap_reader_open(&r, fd);
 	if (err) {
 		vb_err("pcap", 0, "%s: %s", o.path, r.err);
-		pcap_reader_close(&r);
 		if (fd)
 			close(fd);
 		return 1;

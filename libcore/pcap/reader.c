@@ -66,20 +66,14 @@ static ssize_t rd_fill(struct pcap_reader *r, size_t n)
 	return (ssize_t)MIN(n, r->len);
 }
 
-int pcap_reader_open(struct pcap_reader *r, int fd)
+/* Reads and checks the file header into r. Returns 0, or -errno with the
+ * reason in r->err for -EINVAL. */
+static int read_header(struct pcap_reader *r)
 {
 	uint32_t magic;
 	ssize_t got;
 	const uint8_t *h;
 
-	memset(r, 0, sizeof(*r));
-	r->fd = fd;
-	r->cap = 2 * (PCAP_REC_HDR_LEN + PCAP_SNAPLEN_MAX);
-	r->buf = malloc(r->cap);
-	if (!r->buf) {
-		snprintf(r->err, sizeof(r->err), "out of memory");
-		return -ENOMEM;
-	}
 	got = rd_fill(r, PCAP_FILE_HDR_LEN);
 	if (got < 0)
 		return (int)got;
@@ -111,6 +105,24 @@ int pcap_reader_open(struct pcap_reader *r, int fd)
 		return rd_fail(r, "unsupported pcap version %u.%u", r->ver_major, r->ver_minor);
 	r->pos = PCAP_FILE_HDR_LEN;
 	return 0;
+}
+
+int pcap_reader_open(struct pcap_reader *r, int fd)
+{
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	r->cap = 2 * (PCAP_REC_HDR_LEN + PCAP_SNAPLEN_MAX);
+	r->buf = malloc(r->cap);
+	if (!r->buf) {
+		snprintf(r->err, sizeof(r->err), "out of memory");
+		return -ENOMEM;
+	}
+	err = read_header(r);
+	if (err)
+		pcap_reader_close(r);
+	return err;
 }
 
 int pcap_reader_next(struct pcap_reader *r, struct pcap_frame *f)

@@ -35,7 +35,8 @@ struct pcap_frame {
 
 /* Reads and checks the file header from fd (not closed by the reader).
  * Returns 0, -EINVAL for a file that is not a usable pcap (reason in
- * r->err), -ENOMEM, or -errno of a failed read. */
+ * r->err), -ENOMEM, or -errno of a failed read. A failed open has freed
+ * what it took: pcap_reader_close is then a no-op. */
 int pcap_reader_open(struct pcap_reader *r, int fd);
 
 /* Reads the next frame into f. Returns 1, 0 at a clean end of file, or

@@ -188,18 +188,13 @@ static void client_update(struct client *c)
 	}
 }
 
-int client_start(struct client *c, struct loop *l, int sock, const struct proto_exec *e,
-		 bool forward_stdin, struct run_end *end)
+/* The part of client_start that can fail: buffers, the exec frame, the
+ * watches. Returns 0 or -errno, leaving what it took for client_fini. */
+static int client_setup(struct client *c, const struct proto_exec *e)
 {
 	int r, n;
 
-	memset(c, 0, sizeof(*c));
-	c->end = end;
-	c->loop = l;
-	c->sock = sock;
-	c->forward_stdin = forward_stdin;
-	c->in_done = !forward_stdin;
-	fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+	fcntl(c->sock, F_SETFL, fcntl(c->sock, F_GETFL) | O_NONBLOCK);
 	if ((r = proto_rx_init(&c->rx, PROTO_MAX_DATA + 1024)) ||
 	    (r = proto_tx_init(&c->tx, CLIENT_TX_CAP)))
 		return r;
@@ -210,14 +205,11 @@ int client_start(struct client *c, struct loop *l, int sock, const struct proto_
 	if (n < 0)
 		return n;
 	proto_tx_frame(&c->tx, PT_EXEC, c->scratch, (uint32_t)n);
-	c->w_sock = (struct loop_watch){ .fd = sock, .cb = on_sock, .ctx = c };
-	c->w_in = (struct loop_watch){ .fd = 0, .cb = on_stdin, .ctx = c };
-	c->ev_sock = EPOLLIN;
-	if ((r = loop_add(l, &c->w_sock, EPOLLIN)))
+	if ((r = loop_add(c->loop, &c->w_sock, EPOLLIN)))
 		return r;
-	if (forward_stdin) {
+	if (c->forward_stdin) {
 		/* regular files and /dev/null cannot be polled: read them as room allows */
-		r = loop_add(l, &c->w_in, EPOLLIN);
+		r = loop_add(c->loop, &c->w_in, EPOLLIN);
 		if (r == -EPERM)
 			c->in_file = true;
 		else if (r)
@@ -225,12 +217,32 @@ int client_start(struct client *c, struct loop *l, int sock, const struct proto_
 		else
 			c->in_watched = true;
 		if (c->in_watched) {
-			loop_del(l, &c->w_in);
+			loop_del(c->loop, &c->w_in);
 			c->in_watched = false;
 		}
 	}
 	client_update(c);
 	return 0;
+}
+
+int client_start(struct client *c, struct loop *l, int sock, const struct proto_exec *e,
+		 bool forward_stdin, struct run_end *end)
+{
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	c->end = end;
+	c->loop = l;
+	c->sock = sock;
+	c->forward_stdin = forward_stdin;
+	c->in_done = !forward_stdin;
+	c->w_sock = (struct loop_watch){ .fd = sock, .cb = on_sock, .ctx = c };
+	c->w_in = (struct loop_watch){ .fd = 0, .cb = on_stdin, .ctx = c };
+	c->ev_sock = EPOLLIN;
+	r = client_setup(c, e);
+	if (r)
+		client_fini(c); /* frees what was taken, closes sock */
+	return r;
 }
 
 /* Queues a small control frame and flushes. */

@@ -34,7 +34,8 @@ struct client {
 
 /* Sends e on sock (connected, made non-blocking here) and joins loop l.
  * With forward_stdin, fd 0 is streamed to the command. How it ends goes to
- * end. Returns 0 or -errno. */
+ * end. sock is the client's from here on: client_fini closes it, and so
+ * does a failed start, which also frees what it took. Returns 0 or -errno. */
 int client_start(struct client *c, struct loop *l, int sock, const struct proto_exec *e,
 		 bool forward_stdin, struct run_end *end);
 /* Forwards signal sig to the command's process group. */
