@@ -3,7 +3,8 @@
 # kernel under qemu TCG with an emulated AMD CPU that has SVM and nested
 # paging, so kvm_amd gives L1 a real /dev/kvm. It mounts the host's root
 # (9p, read-only) and the harness's output folder (9p, writable, at the same
-# path as on the host: vbnest.out= on the command line), makes the few places
+# path as on the host: vbnest.out= on the command line) and the guest kernels'
+# folders (vbnest.binds=), makes the few places
 # tests write to writable (tmpfs), then runs the folder's cmd.sh (written by
 # tests/nested/l1.sh on the host) with the host's tree as its root, so every
 # host tool and the checkout itself are there at their usual paths. Its
@@ -23,6 +24,15 @@ for d in tmp run var/tmp; do [ -d /host/$d ] && mount -t tmpfs -o mode=1777 tmpf
 mkdir -p /host"$out"
 mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=262144 out /host"$out" ||
 	{ echo "L1: the output folder (9p) did not mount"; echo "L1-END"; exit 1; }
+# the guest kernels (vbnest.binds=PATH:PATH, shares b1, b2...) at their
+# host paths, which may lie under those tmpfs folders
+n=0
+for d in $(sed -n 's/.*vbnest\.binds=\([^ ]*\).*/\1/p' /proc/cmdline | tr : ' '); do
+	n=$((n + 1))
+	mkdir -p /host"$d" 2>/dev/null
+	mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 b$n /host"$d" ||
+		{ echo "L1: share b$n ($d, 9p) did not mount"; echo "L1-END"; exit 1; }
+done
 mkdir -p /host/tmp/home
 if [ ! -c /dev/kvm ]; then
 	why="no /dev/kvm in L1"

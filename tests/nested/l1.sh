@@ -57,13 +57,23 @@ mkdir -p "$SNAP/build"
 cp -a tests bench "$SNAP/"
 cp -a "$VOIDBOX" "$SNAP/build/voidbox"
 for d in unit tools; do [ -d "$B/$d" ] && cp -a "$B/$d" "$SNAP/build/$d"; done
-ln -s "$GUEST_DIR" "$SNAP/build/guest"  # run finds its kernels beside itself
-[ -f "$B/kernel/vmlinux" ] && ln -s "$B/kernel" "$SNAP/build/kernel"
+ln -s "$(realpath "$GUEST_DIR")" "$SNAP/build/guest"  # run finds its kernels beside itself
+[ -f "$B/kernel/vmlinux" ] && ln -s "$(realpath "$B/kernel")" "$SNAP/build/kernel"
 {
 	echo "cd '$SNAP' || exit 1"
-	echo "export B='$SNAP/build' GUEST_DIR='$GUEST_DIR' VOIDBOX='$SNAP/build/voidbox' VOIDBOX_VMM=kvm"
+	echo "export B='$SNAP/build' GUEST_DIR='$(realpath "$GUEST_DIR")' VOIDBOX='$SNAP/build/voidbox' VOIDBOX_VMM=kvm"
 	for c in "$@"; do echo "$c"; done
 } >"$OUT/cmd.sh"
+# The guest kernels as read-only 9p shares of their own, mounted in L1 at
+# their host paths: the root share alone does not show them when they lie
+# under a folder L1 covers with tmpfs (a checkout in /tmp).
+binds="" shares=""
+for d in "$GUEST_DIR" "$B/kernel"; do
+	[ -d "$d" ] || continue
+	d=$(realpath "$d"); n=$(($(printf '%s' "$binds" | tr -cd : | wc -c) + 1))
+	case "$d" in *[!A-Za-z0-9/._+-]*) fail "$NAME" "path L1 cannot share: $d"; exit 0 ;; esac
+	binds="$binds:$d" shares="$shares -fsdev local,id=b$n,path=$d,security_model=none,readonly=on -device virtio-9p-pci,fsdev=b$n,mount_tag=b$n"
+done
 start=$(date +%s)
 # -smp 1: two L1 CPUs under TCG ran the same cases slower on 2 host cores
 timeout -k 10 "$limit" "$QEMU" -M q35 -accel tcg -cpu EPYC-v1,+svm,+npt -m 4G -smp 1 \
@@ -71,8 +81,8 @@ timeout -k 10 "$limit" "$QEMU" -M q35 -accel tcg -cpu EPYC-v1,+svm,+npt -m 4G -s
 	-fsdev local,id=root,path=/,security_model=none,readonly=on \
 	-device virtio-9p-pci,fsdev=root,mount_tag=host \
 	-fsdev local,id=out,path="$OUT",security_model=none \
-	-device virtio-9p-pci,fsdev=out,mount_tag=out \
-	-append "console=ttyS0 panic=-1 quiet voidbox.exec=/l1.sh vbnest.out=$OUT" \
+	-device virtio-9p-pci,fsdev=out,mount_tag=out $shares \
+	-append "console=ttyS0 panic=-1 quiet voidbox.exec=/l1.sh vbnest.out=$OUT vbnest.binds=${binds#:}" \
 	</dev/null >"$TMP/console.log" 2>&1
 rc=$?
 echo "# nested: L1 ran $(($(date +%s) - start)) s, qemu exit $rc" >&2
