@@ -3,9 +3,9 @@
 # kernel under qemu TCG with an emulated AMD CPU that has SVM and nested
 # paging, so kvm_amd gives L1 a real /dev/kvm. It mounts the host's root
 # (9p, read-only) and the harness's output folder (9p, writable, at the same
-# path as on the host: vbnest.out= on the command line) and the guest kernels'
-# folders (vbnest.binds=), makes the few places
-# tests write to writable (tmpfs), then runs the folder's cmd.sh (written by
+# path as on the host: vbnest.out= on the command line) and the guest
+# kernels' folders (vbnest.binds=), makes the few places tests write to
+# writable (tmpfs), then runs the folder's cmd.sh (written by
 # tests/nested/l1.sh on the host) with the host's tree as its root, so every
 # host tool and the checkout itself are there at their usual paths. Its
 # output goes to the console and to the folder's l1.out; "L1-END" on the
@@ -14,24 +14,25 @@
 out=$(sed -n 's/.*vbnest\.out=\([^ ]*\).*/\1/p' /proc/cmdline)
 say() { echo "$*"; echo "$*" >>/host"$out"/l1.out; }
 
-mkdir -p /host
-if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 host /host; then
-	echo "L1: the host's root (9p) did not mount"; echo "L1-END"; exit 1
-fi
+# mount9p TAG PATH ro|rw WHAT: the 9p share TAG on PATH (made if need be),
+# or the end of L1 with a line naming WHAT.
+mount9p() {
+	mkdir -p "$2" 2>/dev/null
+	mount -t 9p -o trans=virtio,version=9p2000.L,$3,msize=262144 "$1" "$2" ||
+		{ echo "L1: $4 (9p) did not mount"; echo "L1-END"; exit 1; }
+}
+
+mount9p host /host ro "the host's root"
 for d in proc sys dev; do mount --rbind /$d /host/$d; done
 for d in tmp run var/tmp; do [ -d /host/$d ] && mount -t tmpfs -o mode=1777 tmpfs /host/$d; done
 # after the tmpfs mounts: the folder usually lives under /tmp
-mkdir -p /host"$out"
-mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=262144 out /host"$out" ||
-	{ echo "L1: the output folder (9p) did not mount"; echo "L1-END"; exit 1; }
+mount9p out /host"$out" rw "the output folder"
 # the guest kernels (vbnest.binds=PATH:PATH, shares b1, b2...) at their
 # host paths, which may lie under those tmpfs folders
 n=0
 for d in $(sed -n 's/.*vbnest\.binds=\([^ ]*\).*/\1/p' /proc/cmdline | tr : ' '); do
 	n=$((n + 1))
-	mkdir -p /host"$d" 2>/dev/null
-	mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 b$n /host"$d" ||
-		{ echo "L1: share b$n ($d, 9p) did not mount"; echo "L1-END"; exit 1; }
+	mount9p b$n /host"$d" ro "share b$n ($d)"
 done
 mkdir -p /host/tmp/home
 if [ ! -c /dev/kvm ]; then

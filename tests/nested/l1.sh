@@ -57,20 +57,21 @@ mkdir -p "$SNAP/build"
 cp -a tests bench "$SNAP/"
 cp -a "$VOIDBOX" "$SNAP/build/voidbox"
 for d in unit tools; do [ -d "$B/$d" ] && cp -a "$B/$d" "$SNAP/build/$d"; done
-ln -s "$(realpath "$GUEST_DIR")" "$SNAP/build/guest"  # run finds its kernels beside itself
+gdir=$(realpath "$GUEST_DIR")
+ln -s "$gdir" "$SNAP/build/guest"  # run finds its kernels beside itself
 [ -f "$B/kernel/vmlinux" ] && ln -s "$(realpath "$B/kernel")" "$SNAP/build/kernel"
 {
 	echo "cd '$SNAP' || exit 1"
-	echo "export B='$SNAP/build' GUEST_DIR='$(realpath "$GUEST_DIR")' VOIDBOX='$SNAP/build/voidbox' VOIDBOX_VMM=kvm"
+	echo "export B='$SNAP/build' GUEST_DIR='$gdir' VOIDBOX='$SNAP/build/voidbox' VOIDBOX_VMM=kvm"
 	for c in "$@"; do echo "$c"; done
 } >"$OUT/cmd.sh"
 # The guest kernels as read-only 9p shares of their own, mounted in L1 at
 # their host paths: the root share alone does not show them when they lie
 # under a folder L1 covers with tmpfs (a checkout in /tmp).
-binds="" shares=""
-for d in "$GUEST_DIR" "$B/kernel"; do
+binds="" shares="" n=0
+for d in "$gdir" "$B/kernel"; do
 	[ -d "$d" ] || continue
-	d=$(realpath "$d"); n=$(($(printf '%s' "$binds" | tr -cd : | wc -c) + 1))
+	d=$(realpath "$d") n=$((n + 1))
 	case "$d" in *[!A-Za-z0-9/._+-]*) fail "$NAME" "path L1 cannot share: $d"; exit 0 ;; esac
 	binds="$binds:$d" shares="$shares -fsdev local,id=b$n,path=$d,security_model=none,readonly=on -device virtio-9p-pci,fsdev=b$n,mount_tag=b$n"
 done
