@@ -57,9 +57,9 @@ mkdir -p "$SNAP/build"
 cp -a tests bench "$SNAP/"
 cp -a "$VOIDBOX" "$SNAP/build/voidbox"
 for d in unit tools; do [ -d "$B/$d" ] && cp -a "$B/$d" "$SNAP/build/$d"; done
-gdir=$(realpath "$GUEST_DIR")
+gdir=$(realpath "$GUEST_DIR") kdir=$(realpath "$B/kernel" 2>/dev/null)
 ln -s "$gdir" "$SNAP/build/guest"  # run finds its kernels beside itself
-[ -f "$B/kernel/vmlinux" ] && ln -s "$(realpath "$B/kernel")" "$SNAP/build/kernel"
+[ -f "$kdir/vmlinux" ] && ln -s "$kdir" "$SNAP/build/kernel"
 {
 	echo "cd '$SNAP' || exit 1"
 	echo "export B='$SNAP/build' GUEST_DIR='$gdir' VOIDBOX='$SNAP/build/voidbox' VOIDBOX_VMM=kvm"
@@ -69,9 +69,9 @@ ln -s "$gdir" "$SNAP/build/guest"  # run finds its kernels beside itself
 # their host paths: the root share alone does not show them when they lie
 # under a folder L1 covers with tmpfs (a checkout in /tmp).
 binds="" shares="" n=0
-for d in "$gdir" "$B/kernel"; do
+for d in "$gdir" "$kdir"; do
 	[ -d "$d" ] || continue
-	d=$(realpath "$d") n=$((n + 1))
+	n=$((n + 1))
 	case "$d" in *[!A-Za-z0-9/._+-]*) fail "$NAME" "path L1 cannot share: $d"; exit 0 ;; esac
 	binds="$binds:$d" shares="$shares -fsdev local,id=b$n,path=$d,security_model=none,readonly=on -device virtio-9p-pci,fsdev=b$n,mount_tag=b$n"
 done
