@@ -12,7 +12,9 @@ apt_get() {
 	_waited=0
 	while :; do
 		apt-get -o DPkg::Lock::Timeout="${APT_LOCK_WAIT_S:-600}" "$@" 2>"$_log" && {
-			grep -v '^W: ' "$_log" >&2
+			# grep finds nothing when apt said nothing but warnings: not a
+			# failure, and callers run under set -e (mk/deps.sh)
+			grep -v '^W: ' "$_log" >&2 || true
 			rm -f "$_log"
 			return 0
 		}
