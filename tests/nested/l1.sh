@@ -76,16 +76,31 @@ for d in "$gdir" "$kdir"; do
 	binds="$binds:$d" shares="$shares -fsdev local,id=b$n,path=$d,security_model=none,readonly=on -device virtio-9p-pci,fsdev=b$n,mount_tag=b$n"
 done
 start=$(date +%s)
-# -smp 1: two L1 CPUs under TCG ran the same cases slower on 2 host cores
-timeout -k 10 "$limit" "$QEMU" -M q35 -accel tcg -cpu EPYC-v1,+svm,+npt -m 4G -smp 1 \
+# -smp 1: two L1 CPUs under TCG ran the same cases slower on 2 host cores.
+# The HMP monitor socket is for a stall: where the CPU was goes in the FAIL.
+mon=$TMP/l1.mon
+"$QEMU" -M q35 -accel tcg -cpu EPYC-v1,+svm,+npt -m 4G -smp 1 \
 	-nographic -no-reboot -kernel "$GUEST_DIR/vmlinuz" -initrd "$img" \
+	-monitor "unix:$mon,server=on,wait=off" \
 	-fsdev local,id=root,path=/,security_model=none,readonly=on \
 	-device virtio-9p-pci,fsdev=root,mount_tag=host \
 	-fsdev local,id=out,path="$OUT",security_model=none \
 	-device virtio-9p-pci,fsdev=out,mount_tag=out $shares \
 	-append "console=ttyS0 panic=-1 quiet voidbox.exec=/l1.sh vbnest.out=$OUT vbnest.binds=${binds#:}" \
-	</dev/null >"$TMP/console.log" 2>&1
-rc=$?
+	</dev/null >"$TMP/console.log" 2>&1 &
+qpid=$!
+while kill -0 "$qpid" 2>/dev/null && [ $(($(date +%s) - start)) -lt "$limit" ]; do sleep 1; done
+cpu=
+if kill -0 "$qpid" 2>/dev/null; then
+	# out of time: the CPU's state (L2's when L1 sits in guest mode), then
+	# the end, as timeout(1) would have (rc 124)
+	cpu=$(printf 'info registers\nx/3i $pc\n' | timeout 10 socat -t 5 - "UNIX-CONNECT:$mon" 2>&1 |
+		tr -d '\r' | grep -aE '^(RIP|CR0|EFL|0x)' | tr -s ' \n' '  ')
+	kill "$qpid"; sleep 5; kill -9 "$qpid" 2>/dev/null
+	wait "$qpid"; rc=124
+else
+	wait "$qpid"; rc=$?
+fi
 echo "# nested: L1 ran $(($(date +%s) - start)) s, qemu exit $rc" >&2
 if [ $all = 1 ]; then
 	[ -f "$OUT/l1.out" ] && cat "$OUT/l1.out"
@@ -95,7 +110,7 @@ fi
 if ! grep -aq '^L1-END' "$TMP/console.log"; then
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then why="L1 did not finish in $limit s"
 	else why="L1 ended early (qemu exit $rc)"; fi
-	fail "$NAME" "$why; console: $(grep -av '^qemu-system' "$TMP/console.log" | tail -n 4 | tr '\n\r' '  ')"
+	fail "$NAME" "$why; console: $(grep -av '^qemu-system' "$TMP/console.log" | tail -n 4 | tr '\n\r' '  ')${cpu:+; CPU then: $cpu}"
 elif [ $all = 0 ] && ! grep -q '^\(PASS\|FAIL\|SKIP\) ' "$OUT/l1.out" 2>/dev/null; then
 	fail "$NAME" "no results from L1: $(tail -n 4 "$OUT/l1.out" 2>/dev/null | tr '\n' ' ')"
 fi
