@@ -13,6 +13,8 @@
 # "nested/" before each name (--all: every line it printed, as it is).
 # SKIP (with the reason) only where the bed cannot start: no qemu, no 9p in
 # this qemu, no svm in the emulated CPU.
+# VOIDBOX_L1_APPEND adds to L1's kernel command line (kvm_amd.PARAM=V: the
+# agent passes module parameters from there when it loads kvm_amd).
 # Costs (2 cores): L1 boots in about 8 s, each `voidbox run` of Debian's
 # kernel in it takes 10-20 s.
 . tests/lib.sh
@@ -86,7 +88,7 @@ mon=$TMP/l1.mon
 	-device virtio-9p-pci,fsdev=root,mount_tag=host \
 	-fsdev local,id=out,path="$OUT",security_model=none \
 	-device virtio-9p-pci,fsdev=out,mount_tag=out $shares \
-	-append "console=ttyS0 panic=-1 quiet voidbox.exec=/l1.sh vbnest.out=$OUT vbnest.binds=${binds#:}" \
+	-append "console=ttyS0 panic=-1 quiet voidbox.exec=/l1.sh vbnest.out=$OUT vbnest.binds=${binds#:}${VOIDBOX_L1_APPEND:+ $VOIDBOX_L1_APPEND}" \
 	</dev/null >"$TMP/console.log" 2>&1 &
 qpid=$!
 while kill -0 "$qpid" 2>/dev/null && [ $(($(date +%s) - start)) -lt "$limit" ]; do sleep 1; done
