@@ -80,6 +80,7 @@ done
 start=$(date +%s)
 # -smp 1: two L1 CPUs under TCG ran the same cases slower on 2 host cores.
 # The HMP monitor socket is for a stall: where the CPU was goes in the FAIL.
+# A Ctrl-C or TERM here ends qemu too (a background job ignores SIGINT).
 mon=$TMP/l1.mon
 "$QEMU" -M q35 -accel tcg -cpu EPYC-v1,+svm,+npt -m 4G -smp 1 \
 	-nographic -no-reboot -kernel "$GUEST_DIR/vmlinuz" -initrd "$img" \
@@ -91,6 +92,7 @@ mon=$TMP/l1.mon
 	-append "console=ttyS0 panic=-1 quiet voidbox.exec=/l1.sh vbnest.out=$OUT vbnest.binds=${binds#:}${VOIDBOX_L1_APPEND:+ $VOIDBOX_L1_APPEND}" \
 	</dev/null >"$TMP/console.log" 2>&1 &
 qpid=$!
+trap 'kill "$qpid" 2>/dev/null; exit 130' INT TERM
 while kill -0 "$qpid" 2>/dev/null && [ $(($(date +%s) - start)) -lt "$limit" ]; do sleep 1; done
 cpu=
 if kill -0 "$qpid" 2>/dev/null; then
@@ -103,6 +105,7 @@ if kill -0 "$qpid" 2>/dev/null; then
 else
 	wait "$qpid"; rc=$?
 fi
+trap - INT TERM
 echo "# nested: L1 ran $(($(date +%s) - start)) s, qemu exit $rc" >&2
 if [ $all = 1 ]; then
 	[ -f "$OUT/l1.out" ] && cat "$OUT/l1.out"
