@@ -99,7 +99,7 @@ if kill -0 "$qpid" 2>/dev/null; then
 	# out of time: the CPU's state (L2's when L1 sits in guest mode), then
 	# the end, as timeout(1) would have (rc 124)
 	cpu=$(printf 'info registers\nx/3i $pc\n' | timeout 10 socat -t 5 - "UNIX-CONNECT:$mon" 2>&1 |
-		tr -d '\r' | grep -aE '^(RIP|CR0|EFL|0x)' | tr -s ' \n' '  ')
+		tr -d '\r' | grep -aE '^([RE]IP|CR0|0x)' | tr -s ' \n' '  ')
 	kill "$qpid"; sleep 5; kill -9 "$qpid" 2>/dev/null
 	wait "$qpid"; rc=124
 else
