@@ -4,8 +4,9 @@
 # apt's locks when another apt is running (mk/apt.sh).
 set -e
 . "$(dirname "$0")/apt.sh"
+. "$(dirname "$0")/qemu.sh"
 PKGS="make gcc libc6-dev musl-tools linux-libc-dev zlib1g-dev dpkg-dev file
- qemu-system-x86 tshark acpica-tools dnsmasq-base iperf3 passt busybox-static
+ tshark acpica-tools dnsmasq-base iperf3 passt busybox-static
  cpio tcpdump kmod tmux socat iproute2 curl openssl python3 xz-utils zstd
  flex bison bc libelf-dev
  clang libclang-rt-14-dev strace"
@@ -20,6 +21,8 @@ if [ -n "$missing" ]; then
 	apt_get update -q
 	apt_get install -y -q --no-install-recommends $missing
 fi
+# qemu-system-x86 on its own: it may come from backports (mk/qemu.sh)
+qemu_deps
 # zlib's source for the musl build comes from a deb-src entry (none by default).
 src=/etc/apt/sources.list.d/voidbox-src.sources
 if [ ! -f "$src" ]; then

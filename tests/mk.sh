@@ -172,6 +172,84 @@ else
 	fail mk_apt_other_errors_at_once "$out"
 fi
 
+# --- qemu new enough for the nested bed: from backports where the release's is older
+# A fake apt whose lists hold bookworm's 7.2, and 10.0 once the backports entry
+# exists (unless $QBPO_MISSING: then updating with that entry fails, as on a
+# mirror without the suite); dpkg-query reports $TMP/q/installed.
+Q=$TMP/q
+mkdir -p "$Q/bin" "$Q/src"
+QOLD=1:7.2+dfsg-7+deb12u18
+QNEW=1:10.0.2+ds-2~bpo12+1
+cat >"$Q/bin/dpkg-query" <<FAKE
+#!/bin/sh
+[ -s "$Q/installed" ] || exit 1
+printf 'install ok installed %s' "\$(cat "$Q/installed")"
+FAKE
+cat >"$Q/bin/apt-cache" <<FAKE
+#!/bin/sh
+[ "\$1 \$2" = "madison qemu-system-x86" ] || exit 100
+[ -f "$Q/src/voidbox-backports.sources" ] &&
+	echo " qemu-system-x86 | $QNEW | http://mirror/debian bookworm-backports/main amd64 Packages"
+echo " qemu-system-x86 | $QOLD | http://mirror/debian bookworm/main amd64 Packages"
+FAKE
+cat >"$Q/bin/apt-get" <<FAKE
+#!/bin/sh
+while [ "\$1" = -o ]; do shift 2; done
+echo "\$*" >>"$Q/calls"
+case "\$*" in
+update*)
+	if [ -n "\${QBPO_MISSING:-}" ] && [ -f "$Q/src/voidbox-backports.sources" ]; then
+		echo "E: The repository 'http://mirror/debian bookworm-backports Release' does not have a Release file." >&2
+		exit 100
+	fi ;;
+*"-t bookworm-backports qemu-system-x86") echo "$QNEW" >"$Q/installed" ;;
+"install -y -q --no-install-recommends qemu-system-x86") echo "$QOLD" >"$Q/installed" ;;
+*) echo "E: fake apt-get: \$*" >&2; exit 100 ;;
+esac
+FAKE
+chmod +x "$Q/bin/dpkg-query" "$Q/bin/apt-cache" "$Q/bin/apt-get"
+printf 'Types: deb\n# a comment\nURIs: http://mirror/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /k.gpg\n\nTypes: deb\nURIs: http://mirror/debian-security\nSuites: bookworm-security\n' >"$Q/debian.sources"
+echo 'VERSION_CODENAME=bookworm' >"$Q/os-release"
+# qemu_case INSTALLED [VAR=VALUE...]: runs qemu_deps as mk/deps.sh does
+# (sh -e) on a bare sources folder, INSTALLED (or nothing) installed.
+qemu_case() {
+	rm -rf "$Q/src" "$Q/calls"
+	mkdir -p "$Q/src"
+	cp "$Q/debian.sources" "$Q/src/"
+	printf '%s' "$1" >"$Q/installed"
+	shift
+	env "$@" APT_SOURCES_DIR="$Q/src" OS_RELEASE="$Q/os-release" PATH="$Q/bin:$PATH" \
+		sh -ec '. mk/apt.sh; . mk/qemu.sh; qemu_deps' 2>&1
+}
+# qemu_state: what a failure shows (installed version, apt's calls)
+qemu_state() { echo "installed $(cat "$Q/installed"); calls: $(tr '\n' ';' <"$Q/calls" 2>/dev/null)"; }
+if out=$(qemu_case "$QOLD") && [ "$(cat "$Q/installed")" = "$QNEW" ] &&
+	grep -qx 'install -y -q --no-install-recommends -t bookworm-backports qemu-system-x86' "$Q/calls" &&
+	[ "$(tr '\n' ';' <"$Q/src/voidbox-backports.sources")" = "Types: deb;URIs: http://mirror/debian;Suites: bookworm-backports;Components: main;Signed-By: /k.gpg;" ]; then
+	pass mk_qemu_from_backports
+else
+	fail mk_qemu_from_backports "$(qemu_state); $out"
+fi
+if out=$(qemu_case "$QNEW") && [ ! -e "$Q/calls" ] && [ ! -e "$Q/src/voidbox-backports.sources" ]; then
+	pass mk_qemu_new_enough_untouched
+else
+	fail mk_qemu_new_enough_untouched "$(qemu_state); $out"
+fi
+# a mirror without backports: the entry is taken back, bookworm's qemu stays,
+# and make deps says what that means
+if out=$(qemu_case "$QOLD" QBPO_MISSING=1) && [ "$(cat "$Q/installed")" = "$QOLD" ] &&
+	[ ! -e "$Q/src/voidbox-backports.sources" ] && ! grep -q install "$Q/calls" &&
+	printf '%s' "$out" | grep -q 'no qemu-system-x86 >= 8.2 .*newest: 1:7.2.*may freeze'; then
+	pass mk_qemu_no_backports_keeps_release
+else
+	fail mk_qemu_no_backports_keeps_release "$(qemu_state); $out"
+fi
+if out=$(qemu_case "" QBPO_MISSING=1) && [ "$(cat "$Q/installed")" = "$QOLD" ]; then
+	pass mk_qemu_no_backports_installs_release
+else
+	fail mk_qemu_no_backports_installs_release "$(qemu_state); $out"
+fi
+
 # --- .ci/run is the README's two commands ----------------------------------------
 readme=$(sed -n '/^```sh$/,/^```$/p' README.md | sed '1d;$d' | sed 's/ *#.*//' | head -n 2)
 ci=$(grep -vE '^(#|set |cd |$)' .ci/run)
