@@ -69,7 +69,8 @@ def fmt_value(value, unit):
 
 
 def machine():
-    """One line on where this ran: CPU, cores, memory, kernel, /dev/kvm, date, tree."""
+    """One line on where this ran: CPU, cores, memory, kernel, /dev/kvm, qemu
+    (it runs the TCG guests and the nested bed's L1), date, tree."""
     cpu = "unknown CPU"
     mem = "?"
     try:
@@ -89,8 +90,19 @@ def machine():
         ncpu = os.cpu_count()
     kvm = "yes" if os.path.exists("/dev/kvm") else "no"
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return "Machine: %s, %s CPUs, %s RAM, kernel %s, /dev/kvm: %s; %s; tree %s" % (
-        cpu, ncpu, mem, os.uname().release, kvm, date, tree())
+    return "Machine: %s, %s CPUs, %s RAM, kernel %s, /dev/kvm: %s, %s; %s; tree %s" % (
+        cpu, ncpu, mem, os.uname().release, kvm, qemu_version(), date, tree())
+
+
+def qemu_version():
+    """'qemu X.Y.Z' of the qemu-system-x86_64 on PATH, 'qemu: none' without one."""
+    try:
+        out = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
+                             text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "qemu: none"
+    m = re.search(r"version (\S+)", out)
+    return "qemu " + m.group(1) if m else "qemu: unknown"
 
 
 def tree():

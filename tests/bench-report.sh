@@ -60,7 +60,7 @@ check csv-header is "csv header" "metric,unit,voidbox,peer,peer_value,ratio,targ
 check csv-rows is "csv rows" 12 "$(wc -l <"$R/demo.csv" | tr -d ' ')"
 check csv-note-and-peer is "note, peer" "medians of 1|peer with spaces" \
 	"$(csv_field demo "ge met" note)|$(csv_field demo "info only" peer)"
-check md-machine grep -q '^Machine: .*CPUs.*kernel .*/dev/kvm: \(yes\|no\).* UTC; tree ' "$R/demo.md"
+check md-machine grep -q '^Machine: .*CPUs.*kernel .*/dev/kvm: \(yes\|no\), qemu [^;]*; .* UTC; tree ' "$R/demo.md"
 check md-heading-setup sh -c "head -n 1 '$R/demo.md' | grep -qx '# Demo title' && grep -qx 'Set-up paragraph: 1 round, 1 MiB.' '$R/demo.md'"
 check md-table-head grep -q '^| metric | voidbox | peer | peer value | voidbox/peer | target | status |' "$R/demo.md"
 check md-bold-missed grep -q '^| ge missed | 20 MB/s | peerA | 10 MB/s | 2.00 | >=3 | \*\*MISSED\*\* |' "$R/demo.md"
