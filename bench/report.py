@@ -289,8 +289,12 @@ def summary(outdir):
         lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
     tally = "%d met, %d MISSED, %d no data, %d skipped" % (
         counts["met"], counts["MISSED"], counts["NO DATA"], counts["skipped"])
+    why = []
+    if counts["MISSED"]:
+        why = ["", "Why each MISSED target is missed, the profile that shows it and what it would take: "
+               "[docs/bench.md](../../docs/bench.md#targets-missed-why-and-what-it-would-take)."]
     text = "\n".join(["# Benchmark summary", "", "Each bench's own page (linked) says which machine and tree "
-                      "it ran on; ratio = voidbox / peer.", ""] + lines + ["", tally, ""])
+                      "it ran on; ratio = voidbox / peer.", ""] + lines + ["", tally] + why + [""])
     os.makedirs(outdir, exist_ok=True)
     open(os.path.join(outdir, "SUMMARY.md"), "w").write(text)
     print("\n".join(lines))

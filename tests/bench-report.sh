@@ -108,6 +108,7 @@ check summary-file grep -qx "4 met, 3 MISSED, 4 no data, 1 skipped" "$R/SUMMARY.
 check summary-skipped-row grep -q '^| \[gone\](gone.md) | SKIPPED: no /dev/kvm here |.*| SKIPPED |$' "$R/SUMMARY.md"
 check summary-bold-missed grep -q '^| \[demo\](demo.md) | le missed | 60 ms | peerB: 100 ms | 0.60 | <=0.5 | \*\*MISSED\*\* |$' "$R/SUMMARY.md"
 check summary-rows is "summary rows" 13 "$(grep -c '^| \[' "$R/SUMMARY.md")"
+check summary-why-link grep -q "^Why each MISSED target is missed.*(../../docs/bench.md#targets-missed-why-and-what-it-would-take)" "$R/SUMMARY.md"
 
 # --- BENCH_EMIT elsewhere, replayed here under another name -------------------------
 BENCH_EMIT=1 sh -c '. bench/lib.sh
