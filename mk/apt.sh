@@ -32,13 +32,16 @@ apt_get() {
 	done
 }
 
-# apt_versions binary|source PKG: every version of PKG that apt's lists hold,
-# newest first (dpkg's ordering, epochs and ~ included), one a line.
+# apt_versions binary|backports|source PKG: every version of PKG that apt's
+# lists hold, newest first (dpkg's ordering, epochs and ~ included), one a
+# line. binary leaves out the -backports suites (mk/qemu.sh adds one, and the
+# guest kernel and busybox are the release's); backports keeps them.
 apt_versions() {
 	if [ "$1" = source ]; then
 		_all=$(apt-cache showsrc "$2" 2>/dev/null | sed -n 's/^Version: //p' | sort -u)
 	else
-		_all=$(apt-cache madison "$2" 2>/dev/null | awk -F'|' '$3 ~ /Packages/ {gsub(/ /, "", $2); print $2}' | sort -u)
+		_all=$(apt-cache madison "$2" 2>/dev/null | awk -F'|' -v bpo="$1" '
+			$3 ~ /Packages/ && (bpo == "backports" || $3 !~ /-backports\//) {gsub(/ /, "", $2); print $2}' | sort -u)
 	fi
 	for _v in $_all; do
 		_n=0

@@ -49,7 +49,7 @@ qemu_deps() {
 	_have=$(qemu_installed)
 	[ -n "$_have" ] && dpkg --compare-versions "$_have" ge "$QEMU_MIN" && return 0
 	qemu_backports_source || echo "make deps: no backports suite on this mirror for a newer qemu" >&2
-	_best=$(apt_versions binary qemu-system-x86 | head -n 1)
+	_best=$(apt_versions backports qemu-system-x86 | head -n 1)
 	if [ -n "$_best" ] && dpkg --compare-versions "$_best" ge "$QEMU_MIN"; then
 		_suite=$(qemu_suite "$_best")
 		echo "make deps: qemu-system-x86 $_best from ${_suite:-the release}"
