@@ -10,14 +10,19 @@
 #   - the system calls it made per second (syscall tracepoint counts).
 # Loads: upload (iperf3 guest -> host), download (-R), and CRR
 # (connect-request-response, slirp-peer crr) quiet and with BURN CPU-bound
-# processes beside it (the contended mode). Writes the whole report to
-# $BENCH_RESULTS/slirp-profile.txt too.
+# processes beside it (the contended mode). Then, per transaction against
+# pasta (1-byte RR and CRR, RR_N transactions each): the system calls and
+# context switches of the stack's own process, counted over exactly those
+# transactions (perf stat on slirp-tap, and on pasta's process in the same
+# topology), so the two stacks' work per round trip can be set side by
+# side. Writes the whole report to $BENCH_RESULTS/slirp-profile.txt too.
 #   SECS=5 BURN=5 OFFLOAD=1 sh bench/slirp-profile.sh
 . tests/lib.sh
 
 SECS=${SECS:-5}
 BURN=${BURN:-5}
 CRR_N=${CRR_N:-3000}
+RR_N=${RR_N:-3000}
 OFFLOAD=${OFFLOAD:-1}
 : "${BENCH_RESULTS:=bench/results}"
 OFF=""; [ "$OFFLOAD" = 1 ] && OFF=--offload
@@ -46,6 +51,11 @@ musl-gcc -std=gnu11 -D_GNU_SOURCE -Ilibcore -isystem "$B/include" -I"$B/zlib/inc
 
 ip netns add $H && ip netns add $G || { echo "FAIL slirp-profile: namespaces"; exit 1; }
 ip -n $H link set lo up; ip -n $G link set lo up
+# a routable interface, which pasta needs (as in slirp-vs-pasta.sh)
+ip -n $H link add vbp-a type veth peer name vbp-b
+ip -n $H addr add 203.0.113.1/24 dev vbp-a
+ip -n $H link set vbp-a up; ip -n $H link set vbp-b up
+ip -n $H route add default via 203.0.113.254
 ip netns exec $H iperf3 -s -B 127.0.0.1 -p 5201 >/dev/null 2>&1 & PIDS="$PIDS $!"
 ip netns exec $H $PEER server 127.0.0.1 9101 echo >/dev/null 2>&1 & PIDS="$PIDS $!"
 ip netns exec $H "$TMP/slirp-tap" --netns /run/netns/$G --tap vbtap0 --mtu 65520 --allow-host-loopback \
@@ -104,6 +114,31 @@ burn() {
 }
 unburn() { for p in $BURNERS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; BURNERS=""; }
 
+# per_txn KIND: KIND (rr or crr) for RR_N transactions through each stack,
+# with perf stat counting the stack process's system calls and context
+# switches over exactly that run; one line per stack: the client's figures,
+# then the counts divided by RR_N.
+TXN_EV=raw_syscalls:sys_enter,context-switches
+per_txn() {
+	perf stat -x, -e $TXN_EV -p $TAP -o "$TMP/vb.$1" -- \
+		ip netns exec $G $PEER "$1" 10.0.2.2 9101 "$RR_N" >"$TMP/vb.$1.out" 2>&1
+	# pasta's process runs the client after a pause, time for perf to attach;
+	# perf stat -p ends when that process does
+	ip netns exec $H pasta --runas 0 --config-net -4 -- sh -c \
+		"sleep 1.5; $PEER $1 203.0.113.254 9101 $RR_N >$TMP/pa.$1.out 2>&1; sleep 0.3" \
+		</dev/null >/dev/null 2>&1 & _pj=$!
+	sleep 0.7
+	# ip netns exec execs pasta: $_pj is pasta's own process
+	perf stat -x, -e $TXN_EV -p "$_pj" -o "$TMP/pa.$1" >/dev/null 2>&1
+	wait $_pj
+	for _s in vb:voidbox pa:pasta; do
+		printf '  %-5s %-8s %-42s' "$1" "${_s#*:}" "$(cat "$TMP/${_s%%:*}.$1.out" 2>/dev/null)"
+		awk -F, -v n="$RR_N" '$1 + 0 > 0 { sub(/raw_syscalls:sys_enter/, "syscalls", $3); printf " %s %.1f", $3, $1 / n }' \
+			"$TMP/${_s%%:*}.$1" 2>/dev/null
+		echo
+	done
+}
+
 T=$((SECS + 4))
 {
 	echo "# SLIRP profile: slirp-tap ${OFF:-without --offload}, MTU 65520, $(nproc) cores, $(uname -r)"
@@ -115,5 +150,14 @@ T=$((SECS + 4))
 	profile "CRR, $BURN CPU-bound processes beside it" $PEER crr 10.0.2.2 9101 "$CRR_N"
 	profile "upload, $BURN CPU-bound processes beside it" iperf3 -c 10.0.2.2 -p 5201 -t $T -f g
 	unburn
+	echo "## per transaction, against pasta ($RR_N transactions each; counts of the stack's own process)"
+	echo
+	if command -v pasta >/dev/null; then
+		per_txn rr
+		per_txn crr
+	else
+		echo "  (pasta not installed: make deps)"
+	fi
+	echo
 } | tee "$TMP/report"
 mkdir -p "$BENCH_RESULTS" && cp "$TMP/report" "$BENCH_RESULTS/slirp-profile.txt"
