@@ -71,6 +71,11 @@ $(GUEST_DIR)/vmlinuz:
 
 kernel: $(KERNEL_DIR)/vmlinux
 
+# the nested KVM bed's qemu, >= 8.2 (mk/bed-qemu.sh)
+BED_QEMU = $(B)/bed-qemu/qemu
+$(BED_QEMU): mk/bed-qemu.sh mk/apt.sh
+	sh mk/bed-qemu.sh $(B)/bed-qemu
+
 $(KERNEL_DIR)/vmlinux: kernel-config/voidbox.config mk/kernel.sh $(GUEST_DIR)/vmlinuz
 	GUEST_DIR=$(GUEST_DIR) sh mk/kernel.sh $(KERNEL_DIR)
 
@@ -156,13 +161,13 @@ fuzz: $(FUZZ_BINS)
 	done; fi
 
 # T=pattern runs only the tests whose name contains pattern.
-check: $(B)/voidbox $(UNIT_BINS) $(TOOL_BINS) $(REPLAY_BINS) $(GUEST_DIR)/vmlinuz
+check: $(B)/voidbox $(UNIT_BINS) $(TOOL_BINS) $(REPLAY_BINS) $(GUEST_DIR)/vmlinuz $(BED_QEMU)
 	@B=$(B) GUEST_DIR=$(GUEST_DIR) sh tests/run.sh $(T)
 
-check-kvm: $(B)/voidbox $(UNIT_BINS) $(TOOL_BINS) $(GUEST_DIR)/vmlinuz
+check-kvm: $(B)/voidbox $(UNIT_BINS) $(TOOL_BINS) $(GUEST_DIR)/vmlinuz $(BED_QEMU)
 	@B=$(B) GUEST_DIR=$(GUEST_DIR) sh tests/nested/check-kvm.sh
 
-bench: $(B)/voidbox $(TOOL_BINS)
+bench: $(B)/voidbox $(TOOL_BINS) $(BED_QEMU)
 	@B=$(B) GUEST_DIR=$(GUEST_DIR) sh bench/run.sh $(T)
 
 clean:

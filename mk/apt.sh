@@ -51,3 +51,25 @@ apt_versions() {
 		echo "$_n $_v"
 	done | sort -n | cut -d' ' -f2-
 }
+
+# apt_backports_source: adds the release's backports suite to apt's sources
+# (a copy of debian.sources' first entry with that one suite, in
+# voidbox-backports.sources) and updates the lists; nothing when it is there.
+# apt never installs from it unless asked (backports is NotAutomatic), and
+# apt_versions binary leaves it out. Returns non-zero, leaving no entry
+# behind, where the mirror has no such suite or there is no debian.sources.
+# APT_SOURCES_DIR and OS_RELEASE point elsewhere for tests/mk.sh.
+apt_backports_source() {
+	_dir=${APT_SOURCES_DIR:-/etc/apt/sources.list.d}
+	_bpo=$_dir/voidbox-backports.sources
+	[ -f "$_bpo" ] && return 0
+	_code=$(. "${OS_RELEASE:-/etc/os-release}" && echo "${VERSION_CODENAME:-}")
+	[ -n "$_code" ] && [ -f "$_dir/debian.sources" ] || return 1
+	awk -v s="$_code-backports" '
+		/^#/ { next } /^$/ { exit }
+		/^Suites:/ { print "Suites: " s; next } { print }' "$_dir/debian.sources" >"$_bpo"
+	apt_get update -q && return 0
+	rm -f "$_bpo"
+	apt_get update -q
+	return 1
+}

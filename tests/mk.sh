@@ -178,12 +178,13 @@ else
 	fail mk_apt_other_errors_at_once "$out"
 fi
 
-# --- qemu new enough for the nested bed: from backports where the release's is older
-# A fake apt whose lists hold bookworm's 7.2, and 10.0 once the backports entry
-# exists (unless $QBPO_MISSING: then updating with that entry fails, as on a
-# mirror without the suite); dpkg-query reports $TMP/q/installed.
+# --- the nested bed's qemu: backports known to apt, unpacked, never installed ----
+# A fake apt whose lists hold bookworm's qemu 7.2, and 10.0 with its seabios
+# once the backports entry exists (unless $QBPO_MISSING: then updating with
+# that entry fails, as on a mirror without the suite); dpkg-query reports
+# $TMP/q/installed; apt-get download copies fixture packages.
 Q=$TMP/q
-mkdir -p "$Q/bin" "$Q/src"
+mkdir -p "$Q/bin" "$Q/src" "$Q/debs"
 QOLD=1:7.2+dfsg-7+deb12u18
 QNEW=1:10.0.2+ds-2~bpo12+1
 cat >"$Q/bin/dpkg-query" <<FAKE
@@ -193,10 +194,18 @@ printf 'install ok installed %s' "\$(cat "$Q/installed")"
 FAKE
 cat >"$Q/bin/apt-cache" <<FAKE
 #!/bin/sh
-[ "\$1 \$2" = "madison qemu-system-x86" ] || exit 100
-[ -f "$Q/src/voidbox-backports.sources" ] &&
-	echo " qemu-system-x86 | $QNEW | http://mirror/debian bookworm-backports/main amd64 Packages"
-echo " qemu-system-x86 | $QOLD | http://mirror/debian bookworm/main amd64 Packages"
+[ "\$1" = madison ] || exit 100
+case \$2 in
+qemu-system-x86)
+	[ -f "$Q/src/voidbox-backports.sources" ] &&
+		echo " qemu-system-x86 | $QNEW | http://mirror/debian bookworm-backports/main amd64 Packages"
+	echo " qemu-system-x86 | $QOLD | http://mirror/debian bookworm/main amd64 Packages" ;;
+seabios)
+	[ -f "$Q/src/voidbox-backports.sources" ] &&
+		echo " seabios | 1.16.3-2~bpo12+1 | http://mirror/debian bookworm-backports/main all Packages"
+	echo " seabios | 1.16.2-1 | http://mirror/debian bookworm/main all Packages" ;;
+*) exit 100 ;;
+esac
 FAKE
 cat >"$Q/bin/apt-get" <<FAKE
 #!/bin/sh
@@ -208,53 +217,85 @@ update*)
 		echo "E: The repository 'http://mirror/debian bookworm-backports Release' does not have a Release file." >&2
 		exit 100
 	fi ;;
-*"-t bookworm-backports qemu-system-x86") echo "$QNEW" >"$Q/installed" ;;
-"install -y -q --no-install-recommends qemu-system-x86") echo "$QOLD" >"$Q/installed" ;;
+"download qemu-system-x86=$QNEW qemu-system-common=$QNEW qemu-system-data=$QNEW seabios=1.16.3-2~bpo12+1")
+	cp "$Q/debs/"*.deb . ;;
 *) echo "E: fake apt-get: \$*" >&2; exit 100 ;;
 esac
 FAKE
 chmod +x "$Q/bin/dpkg-query" "$Q/bin/apt-cache" "$Q/bin/apt-get"
 printf 'Types: deb\n# a comment\nURIs: http://mirror/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /k.gpg\n\nTypes: deb\nURIs: http://mirror/debian-security\nSuites: bookworm-security\n' >"$Q/debian.sources"
 echo 'VERSION_CODENAME=bookworm' >"$Q/os-release"
-# qemu_case INSTALLED [VAR=VALUE...]: runs qemu_deps as mk/deps.sh does
-# (sh -e) on a bare sources folder, INSTALLED (or nothing) installed.
-qemu_case() {
+# qenv INSTALLED [bpo] [VAR=VALUE...] -- COMMAND: runs COMMAND (sh -ec) with
+# the fakes first on PATH, INSTALLED (or nothing) installed, on a sources
+# folder with only debian.sources, or also the backports entry (bpo).
+qenv() {
 	rm -rf "$Q/src" "$Q/calls"
 	mkdir -p "$Q/src"
 	cp "$Q/debian.sources" "$Q/src/"
 	printf '%s' "$1" >"$Q/installed"
 	shift
-	env "$@" APT_SOURCES_DIR="$Q/src" OS_RELEASE="$Q/os-release" PATH="$Q/bin:$PATH" \
-		sh -ec '. mk/apt.sh; . mk/qemu.sh; qemu_deps' 2>&1
+	[ "$1" = bpo ] && { : >"$Q/src/voidbox-backports.sources"; shift; }
+	_e=""
+	while [ "$1" != -- ]; do _e="$_e $1"; shift; done
+	shift
+	# shellcheck disable=SC2086
+	env $_e APT_SOURCES_DIR="$Q/src" OS_RELEASE="$Q/os-release" PATH="$Q/bin:$PATH" sh -ec "$1" 2>&1
 }
-# qemu_state: what a failure shows (installed version, apt's calls)
-qemu_state() { echo "installed $(cat "$Q/installed"); calls: $(tr '\n' ';' <"$Q/calls" 2>/dev/null)"; }
-if out=$(qemu_case "$QOLD") && [ "$(cat "$Q/installed")" = "$QNEW" ] &&
-	grep -qx 'install -y -q --no-install-recommends -t bookworm-backports qemu-system-x86' "$Q/calls" &&
-	[ "$(tr '\n' ';' <"$Q/src/voidbox-backports.sources")" = "Types: deb;URIs: http://mirror/debian;Suites: bookworm-backports;Components: main;Signed-By: /k.gpg;" ]; then
-	pass mk_qemu_from_backports
+qstate() { echo "installed $(cat "$Q/installed"); calls: $(tr '\n' ';' <"$Q/calls" 2>/dev/null)"; }
+if out=$(qenv "$QOLD" -- '. mk/apt.sh; apt_backports_source') &&
+	[ "$(tr '\n' ';' <"$Q/src/voidbox-backports.sources")" = "Types: deb;URIs: http://mirror/debian;Suites: bookworm-backports;Components: main;Signed-By: /k.gpg;" ] &&
+	grep -qx 'update -q' "$Q/calls"; then
+	pass mk_backports_source_added
 else
-	fail mk_qemu_from_backports "$(qemu_state); $out"
+	fail mk_backports_source_added "$(qstate); $out"
 fi
-if out=$(qemu_case "$QNEW") && [ ! -e "$Q/calls" ] && [ ! -e "$Q/src/voidbox-backports.sources" ]; then
-	pass mk_qemu_new_enough_untouched
+# a mirror without backports: the entry is taken back and the lists updated
+if ! out=$(qenv "$QOLD" QBPO_MISSING=1 -- '. mk/apt.sh; apt_backports_source') &&
+	[ ! -e "$Q/src/voidbox-backports.sources" ] && [ "$(grep -c 'update' "$Q/calls")" -eq 2 ]; then
+	pass mk_backports_source_missing_taken_back
 else
-	fail mk_qemu_new_enough_untouched "$(qemu_state); $out"
+	fail mk_backports_source_missing_taken_back "$(qstate); $out"
 fi
-# a mirror without backports: the entry is taken back, bookworm's qemu stays,
-# and make deps says what that means
-if out=$(qemu_case "$QOLD" QBPO_MISSING=1) && [ "$(cat "$Q/installed")" = "$QOLD" ] &&
-	[ ! -e "$Q/src/voidbox-backports.sources" ] && ! grep -q install "$Q/calls" &&
-	printf '%s' "$out" | grep -q 'no qemu-system-x86 >= 8.2 .*newest: 1:7.2.*may freeze'; then
-	pass mk_qemu_no_backports_keeps_release
-else
-	fail mk_qemu_no_backports_keeps_release "$(qemu_state); $out"
-fi
-if out=$(qemu_case "" QBPO_MISSING=1) && [ "$(cat "$Q/installed")" = "$QOLD" ]; then
-	pass mk_qemu_no_backports_installs_release
-else
-	fail mk_qemu_no_backports_installs_release "$(qemu_state); $out"
-fi
+need_cmd mk_bed_qemu dpkg-deb && {
+	# the three qemu packages and seabios, the first with a qemu that says
+	# which firmware folders it was given
+	for p in qemu-system-x86 qemu-system-common qemu-system-data seabios; do
+		mkdir -p "$Q/pkg/$p/DEBIAN"
+		printf 'Package: %s\nVersion: 1\nArchitecture: all\nMaintainer: t <t@t>\nDescription: t\n' "$p" \
+			>"$Q/pkg/$p/DEBIAN/control"
+	done
+	mkdir -p "$Q/pkg/qemu-system-x86/usr/bin" "$Q/pkg/seabios/usr/share/seabios"
+	printf '#!/bin/sh\necho "fake qemu 10: $*"\n' >"$Q/pkg/qemu-system-x86/usr/bin/qemu-system-x86_64"
+	chmod +x "$Q/pkg/qemu-system-x86/usr/bin/qemu-system-x86_64"
+	for p in qemu-system-x86 qemu-system-common qemu-system-data seabios; do
+		dpkg-deb -b "$Q/pkg/$p" "$Q/debs/$p.deb" >/dev/null
+	done
+	rm -rf "$TMP/bq"
+	if out=$(qenv "$QOLD" bpo -- "sh mk/bed-qemu.sh $TMP/bq") &&
+		[ "$("$TMP/bq/qemu" --version)" = "fake qemu 10: -L $TMP/bq/root/usr/share/seabios -L $TMP/bq/root/usr/share/qemu --version" ] &&
+		printf '%s' "$out" | grep -q "make bed-qemu: qemu-system-x86 $QNEW, unpacked"; then
+		pass mk_bed_qemu_from_backports
+	else
+		fail mk_bed_qemu_from_backports "$(qstate); $out; wrapper: $(cat "$TMP/bq/qemu" 2>&1)"
+	fi
+	rm -rf "$TMP/bq"
+	if out=$(qenv "$QNEW" bpo -- "sh mk/bed-qemu.sh $TMP/bq") && [ ! -e "$Q/calls" ] &&
+		grep -qx 'exec qemu-system-x86_64 "$@"' "$TMP/bq/qemu" && [ ! -e "$TMP/bq/root" ]; then
+		pass mk_bed_qemu_system_new_enough
+	else
+		fail mk_bed_qemu_system_new_enough "$(qstate); $out"
+	fi
+	# nothing newer in apt's lists: the system's qemu, and a line that says
+	# what that means
+	rm -rf "$TMP/bq"
+	if out=$(qenv "$QOLD" -- "sh mk/bed-qemu.sh $TMP/bq") &&
+		grep -qx 'exec qemu-system-x86_64 "$@"' "$TMP/bq/qemu" &&
+		printf '%s' "$out" | grep -q 'no qemu-system-x86 >= 8.2 in apt.s lists (newest: 1:7.2.*may freeze'; then
+		pass mk_bed_qemu_none_says_so
+	else
+		fail mk_bed_qemu_none_says_so "$(qstate); $out"
+	fi
+}
 
 # --- .ci/run is the README's two commands ----------------------------------------
 readme=$(sed -n '/^```sh$/,/^```$/p' README.md | sed '1d;$d' | sed 's/ *#.*//' | head -n 2)

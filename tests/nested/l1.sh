@@ -29,10 +29,14 @@ while [ $# -gt 0 ]; do
 	esac
 done
 NAME=nested
-QEMU=${VOIDBOX_QEMU:-qemu-system-x86_64}
+# L1's qemu: make check's $B/bed-qemu/qemu (>= 8.2, mk/bed-qemu.sh), else the system's
+QEMU=${VOIDBOX_QEMU:-$B/bed-qemu/qemu}
+[ -n "${VOIDBOX_QEMU:-}" ] || [ -x "$QEMU" ] || QEMU=qemu-system-x86_64
 need_guest "$NAME" || exit 0
 command -v "$QEMU" >/dev/null 2>&1 || { skip "$NAME" "$QEMU not installed (run make deps)"; exit 0; }
-"$QEMU" -device help 2>/dev/null | grep -q '"virtio-9p-pci"' ||
+# one device's help, not -device help: that loads every module qemu finds,
+# and the bed's own qemu (mk/bed-qemu.sh) must not load the system's
+"$QEMU" -M none -device virtio-9p-pci,help 2>/dev/null | grep -q 'virtio-9p-pci options' ||
 	{ skip "$NAME" "$QEMU has no virtio-9p-pci (L1's root is the host's over 9p)"; exit 0; }
 "$QEMU" -cpu help 2>/dev/null | grep -qw 'EPYC-v1' ||
 	{ skip "$NAME" "$QEMU has no EPYC-v1 CPU model (the emulated CPU with svm)"; exit 0; }
@@ -106,7 +110,7 @@ else
 	wait "$qpid"; rc=$?
 fi
 trap - INT TERM
-echo "# nested: L1 ran $(($(date +%s) - start)) s, qemu exit $rc" >&2
+echo "# nested: L1 ran $(($(date +%s) - start)) s, qemu exit $rc ($("$QEMU" --version 2>/dev/null | head -n 1))" >&2
 if [ $all = 1 ]; then
 	[ -f "$OUT/l1.out" ] && cat "$OUT/l1.out"
 else
