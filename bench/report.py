@@ -95,14 +95,23 @@ def machine():
 
 
 def qemu_version():
-    """'qemu X.Y.Z' of the qemu-system-x86_64 on PATH, 'qemu: none' without one."""
-    try:
-        out = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
-                             text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "qemu: none"
-    m = re.search(r"version (\S+)", out)
-    return "qemu " + m.group(1) if m else "qemu: unknown"
+    """'qemu X.Y.Z' of the qemu-system-x86_64 on PATH ('qemu: none' without
+    one), then ', bed qemu X.Y.Z' where $B/bed-qemu/qemu (the nested bed's
+    L1, mk/bed-qemu.sh) runs another version."""
+    def version(cmd):
+        try:
+            out = subprocess.run([cmd, "--version"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        m = re.search(r"version (\S+)", out)
+        return m.group(1) if m else "unknown"
+    system = version("qemu-system-x86_64")
+    text = "qemu " + system if system else "qemu: none"
+    bed = os.path.join(os.environ.get("B", "build"), "bed-qemu", "qemu")
+    bed_v = version(bed) if os.access(bed, os.X_OK) else None
+    if bed_v and bed_v != system:
+        text += ", bed qemu " + bed_v
+    return text
 
 
 def tree():
