@@ -34,7 +34,7 @@ apt_get() {
 
 # apt_versions binary|backports|source PKG: every version of PKG that apt's
 # lists hold, newest first (dpkg's ordering, epochs and ~ included), one a
-# line. binary leaves out the -backports suites (mk/qemu.sh adds one, and the
+# line. binary leaves out the -backports suites (make deps adds one for mk/bed-qemu.sh, and the
 # guest kernel and busybox are the release's); backports keeps them.
 apt_versions() {
 	if [ "$1" = source ]; then

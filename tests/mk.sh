@@ -126,7 +126,7 @@ need_cmd mk_guest dpkg-deb && {
 	mkdir -p "$TMP/bpkg/bin"
 	printf '#!/bin/sh\n' >"$TMP/bpkg/bin/busybox"; chmod +x "$TMP/bpkg/bin/busybox"
 	deb busybox-static "$TMP/bpkg"
-	# the backports kernel (newest in the lists, once mk/qemu.sh added that
+	# the backports kernel (newest in the lists, once make deps added that
 	# suite) is never tried: the guest kernel is the release's
 	rm -f "$TMP/apt-get.calls"
 	if FAKE_404="linux-image-6.1.0-99-amd64" PATH="$FAKE:$PATH" sh mk/guest.sh "$TMP/g" \
