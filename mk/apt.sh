@@ -34,8 +34,9 @@ apt_get() {
 
 # apt_versions binary|backports|source PKG: every version of PKG that apt's
 # lists hold, newest first (dpkg's ordering, epochs and ~ included), one a
-# line. binary leaves out the -backports suites (make deps adds one for mk/bed-qemu.sh, and the
-# guest kernel and busybox are the release's); backports keeps them.
+# line. binary leaves out the -backports suites (make deps adds one for
+# mk/bed-qemu.sh; the guest kernel and busybox are the release's);
+# backports keeps them.
 apt_versions() {
 	if [ "$1" = source ]; then
 		_all=$(apt-cache showsrc "$2" 2>/dev/null | sed -n 's/^Version: //p' | sort -u)
