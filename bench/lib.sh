@@ -134,3 +134,28 @@ bench_nested() {
 	fi
 	rm -f "$_out"
 }
+
+# bench_pasta_uplink NS: the routable interface pasta needs in NS (a veth
+# pair, 203.0.113.1/24, default route via 203.0.113.254: pasta maps that
+# gateway to NS's loopback).
+bench_pasta_uplink() {
+	ip -n "$1" link add vbu-a type veth peer name vbu-b &&
+		ip -n "$1" addr add 203.0.113.1/24 dev vbu-a &&
+		ip -n "$1" link set vbu-a up && ip -n "$1" link set vbu-b up &&
+		ip -n "$1" route add default via 203.0.113.254
+}
+
+# bench_slirp_guest NS DEV: the guest's side of slirp-tap's TAP DEV in NS
+# (voidbox's default MAC and addresses, MTU 65520, route via 10.0.2.2).
+# NS outlives rounds and loads, where pasta's namespace is new each run:
+# the client's TIME_WAIT sockets pile up there (60 s each), and past about
+# 14000 of them (the even ports connect() tries first) every connect()
+# scans the whole port range (CRR p50 0.42 -> 1.9 ms, seen: the guest
+# kernel, not the stack). A fresh namespace never gets there, so NS's
+# TIME_WAIT table is capped (the kernel drops the excess).
+bench_slirp_guest() {
+	ip -n "$1" link set "$2" address 52:54:00:12:34:56 mtu 65520 up &&
+		ip -n "$1" addr add 10.0.2.15/24 dev "$2" &&
+		ip -n "$1" route add default via 10.0.2.2 &&
+		ip netns exec "$1" sysctl -qw net.ipv4.tcp_max_tw_buckets=1024
+}

@@ -33,11 +33,7 @@ cleanup() {
 trap cleanup EXIT
 ip netns add $H && ip netns add $G || { bench_skip slirp-churn "could not run: cannot create namespaces"; exit 1; }
 ip -n $H link set lo up; ip -n $G link set lo up
-# a routable interface pasta needs (its gateway 203.0.113.254 maps to loopback)
-ip -n $H link add vbc-a type veth peer name vbc-b
-ip -n $H addr add 203.0.113.1/24 dev vbc-a
-ip -n $H link set vbc-a up; ip -n $H link set vbc-b up
-ip -n $H route add default via 203.0.113.254
+bench_pasta_uplink $H
 ip netns exec $H $PEER server 127.0.0.1 9001 echo >/dev/null 2>&1 &
 PIDS="$PIDS $!"
 ip netns exec $H $TAPB --netns /run/netns/$G --tap vbchurn0 --mtu 65520 --allow-host-loopback \
@@ -49,16 +45,7 @@ wait_file "$TMP/ready" || {
 	bench_skip slirp-churn "could not run: harness not ready: $(head -n 2 "$TMP/tap.out" | tr '\n' ' ')"
 	exit 1
 }
-ip -n $G link set vbchurn0 address 52:54:00:12:34:56 mtu 65520 up
-ip -n $G addr add 10.0.2.15/24 dev vbchurn0
-ip -n $G route add default via 10.0.2.2
-# The guest namespace outlives rounds and loads, where pasta's is new each
-# run: the client's TIME_WAIT sockets pile up there (60 s each), and past
-# about 14000 of them (the even ports connect() tries first) every
-# connect() scans the whole port range: CRR p50 0.42 -> 1.9 ms, seen, in
-# the guest kernel, not the stack. A fresh namespace never gets there, so
-# the guest's TIME_WAIT table is capped (the kernel drops the excess).
-ip netns exec $G sysctl -qw net.ipv4.tcp_max_tw_buckets=1024
+bench_slirp_guest $G vbchurn0
 sleep 0.3
 
 nfd() { ls /proc/$TAPPID/fd | wc -l; }

@@ -18,6 +18,7 @@
 # side. Writes the whole report to $BENCH_RESULTS/slirp-profile.txt too.
 #   SECS=5 BURN=5 OFFLOAD=1 sh bench/slirp-profile.sh
 . tests/lib.sh
+. bench/lib.sh
 
 SECS=${SECS:-5}
 BURN=${BURN:-5}
@@ -51,26 +52,13 @@ musl-gcc -std=gnu11 -D_GNU_SOURCE -Ilibcore -isystem "$B/include" -I"$B/zlib/inc
 
 ip netns add $H && ip netns add $G || { echo "FAIL slirp-profile: namespaces"; exit 1; }
 ip -n $H link set lo up; ip -n $G link set lo up
-# a routable interface, which pasta needs (as in slirp-vs-pasta.sh)
-ip -n $H link add vbp-a type veth peer name vbp-b
-ip -n $H addr add 203.0.113.1/24 dev vbp-a
-ip -n $H link set vbp-a up; ip -n $H link set vbp-b up
-ip -n $H route add default via 203.0.113.254
+bench_pasta_uplink $H
 ip netns exec $H iperf3 -s -B 127.0.0.1 -p 5201 >/dev/null 2>&1 & PIDS="$PIDS $!"
 ip netns exec $H $PEER server 127.0.0.1 9101 echo >/dev/null 2>&1 & PIDS="$PIDS $!"
 ip netns exec $H "$TMP/slirp-tap" --netns /run/netns/$G --tap vbtap0 --mtu 65520 --allow-host-loopback \
 	$OFF --ready "$TMP/ready" >/dev/null 2>&1 & TAP=$!; PIDS="$PIDS $TAP"
 wait_file "$TMP/ready" && wait_port $H 5201 && wait_port $H 9101 || { echo "FAIL slirp-profile: set-up"; exit 1; }
-ip -n $G link set vbtap0 address 52:54:00:12:34:56 mtu 65520 up
-ip -n $G addr add 10.0.2.15/24 dev vbtap0
-ip -n $G route add default via 10.0.2.2
-# The guest namespace outlives rounds and loads, where pasta's is new each
-# run: the client's TIME_WAIT sockets pile up there (60 s each), and past
-# about 14000 of them (the even ports connect() tries first) every
-# connect() scans the whole port range: CRR p50 0.42 -> 1.9 ms, seen, in
-# the guest kernel, not the stack. A fresh namespace never gets there, so
-# the guest's TIME_WAIT table is capped (the kernel drops the excess).
-ip netns exec $G sysctl -qw net.ipv4.tcp_max_tw_buckets=1024
+bench_slirp_guest $G vbtap0
 
 HZ=$(getconf CLK_TCK)
 cpu() { awk '{ print $14 + 0, $15 + 0 }' "/proc/$TAP/stat"; } # utime stime, in ticks

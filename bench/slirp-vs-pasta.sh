@@ -45,10 +45,7 @@ trap cleanup EXIT
 # The host namespace: loopback servers, and a routable interface pasta needs.
 ip netns add $H && ip netns add $G || { echo "FAIL slirp-vs-pasta: namespaces"; exit 1; }
 ip -n $H link set lo up; ip -n $G link set lo up
-ip -n $H link add vbs-a type veth peer name vbs-b
-ip -n $H addr add 203.0.113.1/24 dev vbs-a
-ip -n $H link set vbs-a up; ip -n $H link set vbs-b up
-ip -n $H route add default via 203.0.113.254
+bench_pasta_uplink $H
 ip netns exec $H iperf3 -s -B 127.0.0.1 -p 5201 >/dev/null 2>&1 & PIDS="$PIDS $!"
 ip netns exec $H $PEER server 127.0.0.1 9101 echo >/dev/null 2>&1 & PIDS="$PIDS $!"
 wait_port $H 5201 && wait_port $H 9101 || { echo "FAIL slirp-vs-pasta: servers"; exit 1; }
@@ -56,21 +53,13 @@ wait_port $H 5201 && wait_port $H 9101 || { echo "FAIL slirp-vs-pasta: servers";
 # tap_start 0|1: (re)starts slirp-tap without or with --offload and
 # configures the guest namespace's side of its TAP.
 tap_start() {
-	# The guest namespace outlives rounds and loads, where pasta's is new each
-	# run: the client's TIME_WAIT sockets pile up there (60 s each), and past
-	# about 14000 of them (the even ports connect() tries first) every
-	# connect() scans the whole port range: CRR p50 0.42 -> 1.9 ms, seen, in
-	# the guest kernel, not the stack. A fresh namespace never gets there, so
-	# the guest's TIME_WAIT table is capped (the kernel drops the excess).
 	if [ -n "$TAP" ]; then kill "$TAP"; wait "$TAP" 2>/dev/null; fi
 	_off=""; [ "$1" = 1 ] && _off=--offload
 	rm -f "$TMP/ready"
 	ip netns exec $H $TAPB --netns /run/netns/$G --tap vbtap0 --mtu 65520 --allow-host-loopback \
 		$_off --ready "$TMP/ready" >/dev/null 2>&1 & TAP=$!
 	wait_file "$TMP/ready" || return 1
-	ip -n $G link set vbtap0 address 52:54:00:12:34:56 mtu 65520 up &&
-		ip -n $G addr add 10.0.2.15/24 dev vbtap0 && ip -n $G route add default via 10.0.2.2 &&
-		ip netns exec $G sysctl -qw net.ipv4.tcp_max_tw_buckets=1024
+	bench_slirp_guest $G vbtap0
 }
 
 burn() {
