@@ -159,3 +159,14 @@ bench_slirp_guest() {
 		ip -n "$1" route add default via 10.0.2.2 &&
 		ip netns exec "$1" sysctl -qw net.ipv4.tcp_max_tw_buckets=1024
 }
+
+# burn: starts $BURN CPU-bound processes (the contended mode), their pids
+# in $BURNERS (which a caller's cleanup kills); unburn: ends them.
+burn() {
+	_i=0
+	while [ $_i -lt "$BURN" ]; do
+		sh -c 'while :; do :; done' & BURNERS="$BURNERS $!"
+		_i=$((_i + 1))
+	done
+}
+unburn() { for p in $BURNERS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; BURNERS=""; }

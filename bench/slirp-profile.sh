@@ -100,15 +100,6 @@ profile() {
 	echo
 }
 
-burn() {
-	_i=0
-	while [ $_i -lt "$BURN" ]; do
-		sh -c 'while :; do :; done' & BURNERS="$BURNERS $!"
-		_i=$((_i + 1))
-	done
-}
-unburn() { for p in $BURNERS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; BURNERS=""; }
-
 # per_txn KIND: KIND (rr or crr) for RR_N transactions through each stack,
 # with perf stat counting the stack process's system calls and context
 # switches over exactly that run; one line per stack: the client's figures,

@@ -62,15 +62,6 @@ tap_start() {
 	bench_slirp_guest $G vbtap0
 }
 
-burn() {
-	_i=0
-	while [ $_i -lt "$BURN" ]; do
-		sh -c 'while :; do :; done' & BURNERS="$BURNERS $!"
-		_i=$((_i + 1))
-	done
-}
-unburn() { for p in $BURNERS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; BURNERS=""; }
-
 # The client side of one round, run behind a stack with the address of the
 # host's loopback as $1; prints "key value" lines.
 cat >"$TMP/round.sh" <<EOF
